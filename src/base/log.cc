@@ -1,0 +1,79 @@
+#include "base/log.h"
+
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <ctime>
+#include <mutex>
+
+#include "base/unique_fd.h"
+
+namespace krunbox {
+namespace {
+
+std::atomic<LogLevel> g_level{LogLevel::kWarn};
+std::mutex g_mu;
+std::string& program_name() {
+  static std::string name = "krunbox";
+  return name;
+}
+
+}  // namespace
+
+Result<LogLevel> parse_log_level(std::string_view t) {
+  if (t == "trace") return LogLevel::kTrace;
+  if (t == "debug") return LogLevel::kDebug;
+  if (t == "info") return LogLevel::kInfo;
+  if (t == "warn" || t == "warning") return LogLevel::kWarn;
+  if (t == "error") return LogLevel::kError;
+  if (t == "off") return LogLevel::kOff;
+  return Error(ErrorCode::kInvalidArgument,
+               "unknown log level '" + std::string(t) + "' (use trace, debug, info, warn, error or off)");
+}
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace: return "trace";
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+    case LogLevel::kOff: return "off";
+  }
+  return "?";
+}
+
+void set_log_level(LogLevel level) { g_level.store(level, std::memory_order_relaxed); }
+LogLevel log_level() { return g_level.load(std::memory_order_relaxed); }
+
+void set_log_program(std::string name) {
+  std::lock_guard lock(g_mu);
+  program_name() = std::move(name);
+}
+
+void init_logging_from_env() {
+  const char* v = ::getenv("KRUNBOX_LOG");
+  if (!v || !*v) return;
+  auto level = parse_log_level(v);
+  if (level) {
+    set_log_level(*level);
+  } else {
+    log_line(LogLevel::kWarn, "KRUNBOX_LOG: " + level.error().message());
+  }
+}
+
+void log_line(LogLevel level, std::string_view message) {
+  timeval tv{};
+  ::gettimeofday(&tv, nullptr);
+  tm parts{};
+  ::gmtime_r(&tv.tv_sec, &parts);
+  std::lock_guard lock(g_mu);
+  std::string line = fmt::format("{:02}:{:02}:{:02}.{:03} {}[{}] {}: {}\n", parts.tm_hour, parts.tm_min,
+                                 parts.tm_sec, tv.tv_usec / 1000, program_name(), ::getpid(), to_string(level), message);
+  // One write per line so concurrent processes sharing stderr do not interleave mid-line.
+  (void)write_all(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace krunbox
