@@ -1,0 +1,59 @@
+// krunbox doctor: which backends work here, and every reason the others don't.
+#include <cstdio>
+#include <memory>
+
+#include "backend/probe.h"
+#include "base/paths.h"
+#include "cli/command.h"
+
+namespace krunbox::cli {
+namespace {
+
+struct DoctorOptions {
+  bool json = false;
+};
+
+int run_doctor(const DoctorOptions& opts) {
+  auto reports = probe_all_backends();
+  auto pick = pick_auto_backend(reports);
+  if (opts.json) {
+    Json out;
+    out["schema_version"] = 1;
+    Json backends = Json::array();
+    for (const auto& r : reports) backends.push_back(r.to_json());
+    out["backends"] = backends;
+    out["auto"] = pick ? Json{{"backend", pick->backend},
+                              {"isolation", to_string(pick->level)},
+                              {"isolation_detail", pick->isolation}}
+                       : Json(nullptr);
+    out["data_root"] = data_root();
+    out["run_root"] = run_root();
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    for (const auto& r : reports) {
+      std::printf("%-7s %s  %s\n", r.backend.c_str(), r.usable ? "usable    " : "not usable", r.isolation.c_str());
+      for (const auto& c : r.checks)
+        std::printf("        [%s] %s: %s\n", c.ok ? "ok" : "--", c.name.c_str(), c.detail.c_str());
+    }
+    std::printf("\ndata root: %s\nrun dir:   %s\n", data_root().c_str(), run_root().c_str());
+    if (pick) {
+      std::printf("--backend auto: %s, isolation: %s\n", pick->backend.c_str(), pick->isolation.c_str());
+    } else {
+      std::printf("--backend auto: no isolating backend is usable here; see the reasons above\n");
+    }
+  }
+  return pick ? 0 : 1;
+}
+
+void setup_doctor(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<DoctorOptions>();
+  auto* cmd = app.add_subcommand("doctor", "Check which isolation backends this host can run, and why not");
+  cmd->add_flag("--json", opts->json, "Machine-readable output (stable schema, see docs/cli.md)");
+  cmd->callback([&ctx, opts] { ctx.exit_code = run_doctor(*opts); });
+}
+
+}  // namespace
+
+KRUNBOX_COMMAND(doctor, setup_doctor);
+
+}  // namespace krunbox::cli

@@ -1,0 +1,56 @@
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "base/log.h"
+#include "cli/command.h"
+
+namespace krunbox::cli {
+
+std::vector<CommandEntry>& command_registry() {
+  static std::vector<CommandEntry> registry;
+  return registry;
+}
+
+int report_error(const Error& error) {
+  std::fprintf(stderr, "krunbox: %s\n", error.what().c_str());
+  return kExitToolError;
+}
+
+}  // namespace krunbox::cli
+
+int main(int argc, char** argv) {
+  using namespace krunbox;
+  init_logging_from_env();
+  // A closed stdout (krunbox ps | head) must end us quietly, not with SIGPIPE noise.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  cli::Context ctx;
+  CLI::App app{"krunbox: run untrusted code in hardware-isolated microVMs with container ergonomics", "krunbox"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("krunbox ") + KRUNBOX_VERSION);
+  app.add_option("--log-level", ctx.log_level, "trace, debug, info, warn, error or off (also KRUNBOX_LOG)");
+  app.add_flag("-v,--verbose", ctx.verbose, "Say what krunbox decides (backend, isolation) on stderr");
+  app.parse_complete_callback([&ctx] {
+    if (!ctx.log_level.empty()) {
+      auto level = parse_log_level(ctx.log_level);
+      if (!level) throw CLI::ValidationError("--log-level", level.error().message());
+      set_log_level(*level);
+    } else if (ctx.verbose && log_level() > LogLevel::kInfo) {
+      set_log_level(LogLevel::kInfo);
+    }
+  });
+
+  auto& registry = cli::command_registry();
+  std::sort(registry.begin(), registry.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  for (auto& entry : registry) entry.setup(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : cli::kExitToolError;
+  }
+  return ctx.exit_code;
+}
