@@ -72,3 +72,22 @@ function(krunbox_add_subdirs parent)
     endif()
   endforeach()
 endfunction()
+
+# krunbox_integration_test(NAME SOURCES ... DEPS ... [LABEL l] [TIMEOUT s]):
+# a GoogleTest binary under tests/ that drives the built programs. It gets the
+# paths of krunbox and its helpers in KRUNBOX_BIN_DIR.
+function(krunbox_integration_test name)
+  cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  if(NOT ARG_LABEL)
+    set(ARG_LABEL integration)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  krunbox_defaults(${name})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} krunbox_base GTest::gtest GTest::gtest_main Threads::Threads)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "KRUNBOX_BIN_DIR=${PROJECT_BINARY_DIR}/bin;KRUNBOX_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

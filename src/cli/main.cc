@@ -49,6 +49,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    auto extras = app.remaining();
+    if (!extras.empty() && app.get_subcommands().empty()) {
+      std::fprintf(stderr, "krunbox: unknown command '%s' (see krunbox --help)\n", extras.front().c_str());
+      return cli::kExitToolError;
+    }
     int rc = app.exit(e);
     return rc == 0 ? 0 : cli::kExitToolError;
   }
