@@ -1,9 +1,11 @@
 # Shared settings for every krunbox target: warnings as errors on our own code,
 # and the sanitizer flags when KRUNBOX_SANITIZE is on.
 
-set(KRUNBOX_WARNINGS -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow=local -Wnon-virtual-dtor)
+set(KRUNBOX_WARNINGS -Wall -Wextra -Werror -Wno-unused-parameter -Wnon-virtual-dtor)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-  list(APPEND KRUNBOX_WARNINGS -Wno-unused-command-line-argument -Wno-shadow-field-in-constructor)
+  list(APPEND KRUNBOX_WARNINGS -Wno-unused-command-line-argument)
+else()
+  list(APPEND KRUNBOX_WARNINGS -Wshadow=local)
 endif()
 
 if(KRUNBOX_SANITIZE)
