@@ -1,0 +1,187 @@
+// The JSON control messages of the agent protocol and their strict parsers
+// (docs/agent-protocol.md). Every parser takes hostile input: it bounds sizes,
+// checks types and ranges, and returns kProtocol naming the bad field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "base/json.h"
+#include "base/unique_pid.h"
+#include "krunbox/error.h"
+
+namespace krunbox::proto {
+
+// Limits on request contents, so a request cannot make the agent allocate much.
+inline constexpr size_t kMaxArgs = 4096;
+inline constexpr size_t kMaxEnv = 4096;
+inline constexpr size_t kMaxGroups = 64;
+inline constexpr size_t kMaxPath = 4096;
+
+struct ClientHello {
+  uint32_t protocol = 1;
+  uint32_t min_protocol = 1;
+  std::string client;
+};
+
+struct AgentHello {
+  uint32_t protocol = 1;
+  std::string agent_version;
+  std::vector<std::string> capabilities;
+  uint32_t max_payload = 0;
+  uint32_t initial_window = 0;
+  bool pid1 = false;
+
+  bool has(std::string_view capability) const;
+};
+
+enum class EnvMode { kMerge, kReplace };
+
+struct ExecRequest {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  EnvMode env_mode = EnvMode::kMerge;
+  std::string cwd;
+  std::string user;
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<std::vector<uint32_t>> groups;
+  bool tty = false;
+  uint16_t rows = 24;
+  uint16_t cols = 80;
+  bool stdin_open = true;
+  uint64_t timeout_ms = 0;
+};
+
+struct SignalRequest {
+  uint32_t session = 0;
+  int signal = 0;
+  bool group = false;
+};
+
+struct ResizeRequest {
+  uint32_t session = 0;
+  uint16_t rows = 0;
+  uint16_t cols = 0;
+};
+
+struct PutRequest {
+  std::string path;
+  uint32_t mode = 0644;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  bool make_parents = false;
+};
+
+struct GetRequest {
+  std::string path;
+};
+
+struct StatRequest {
+  std::string path;
+};
+
+struct PingRequest {};
+struct InfoRequest {};
+
+enum class ShutdownAction { kDefault, kPowerOff, kReboot, kExit };
+
+struct ShutdownRequest {
+  uint64_t grace_ms = 5000;
+  ShutdownAction action = ShutdownAction::kDefault;
+};
+
+using Request = std::variant<ExecRequest, SignalRequest, ResizeRequest, PutRequest, GetRequest, StatRequest,
+                             PingRequest, InfoRequest, ShutdownRequest>;
+
+// The "op" name of a request ("exec", "put", ...).
+std::string_view request_op(const Request& request);
+
+// Replies. Each is the body of an {"ok": true} RESPONSE.
+struct ExecStarted {
+  int64_t pid = 0;
+};
+struct PutDone {
+  uint64_t size = 0;
+};
+struct GetStarted {
+  uint64_t size = 0;
+  uint32_t mode = 0;
+};
+struct FileStat {
+  std::string type;  // file, dir, symlink, other
+  uint32_t mode = 0;
+  uint64_t size = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t mtime_ns = 0;
+  std::string target;
+};
+struct PingReply {
+  uint64_t uptime_ms = 0;
+};
+struct InfoReply {
+  std::string kernel;
+  std::string hostname;
+  uint32_t cpus = 0;
+  uint64_t mem_total = 0;
+  uint64_t mem_available = 0;
+  std::string agent_version;
+  bool pid1 = false;
+};
+
+struct ExitMessage {
+  ExitStatus status;
+  bool timed_out = false;
+};
+
+// Serialisation.
+std::string encode(const ClientHello& m);
+std::string encode(const AgentHello& m);
+std::string encode_request(const Request& m);
+std::string encode_ok(const Json& body = Json::object());
+std::string encode_error_response(const Error& error);
+std::string encode(const ExitMessage& m);
+std::string encode_cancel(std::string_view reason);
+// ERROR frame body.
+std::string encode_error(const Error& error);
+std::string encode_window(uint32_t increment);
+
+Json to_json(const ExecStarted& m);
+Json to_json(const PutDone& m);
+Json to_json(const GetStarted& m);
+Json to_json(const FileStat& m);
+Json to_json(const PingReply& m);
+Json to_json(const InfoReply& m);
+
+// Parsing. Each takes a frame payload (or the body of an ok response).
+Result<ClientHello> parse_client_hello(std::string_view payload);
+Result<AgentHello> parse_agent_hello(std::string_view payload);
+Result<Request> parse_request(std::string_view payload);
+// A RESPONSE: the body when ok, else the Error it carries.
+Result<Result<Json>> parse_response(std::string_view payload);
+Result<ExitMessage> parse_exit(std::string_view payload);
+Result<std::string> parse_cancel(std::string_view payload);
+// An ERROR frame's body (a struct because Result<Error> would be ambiguous).
+struct ErrorMessage {
+  Error error;
+};
+Result<ErrorMessage> parse_error(std::string_view payload);
+Result<uint32_t> parse_window(std::string_view payload);
+
+Result<ExecStarted> parse_exec_started(const Json& body);
+Result<PutDone> parse_put_done(const Json& body);
+Result<GetStarted> parse_get_started(const Json& body);
+Result<FileStat> parse_file_stat(const Json& body);
+Result<PingReply> parse_ping_reply(const Json& body);
+Result<InfoReply> parse_info_reply(const Json& body);
+
+// Wire names of ErrorCode ("not_found"), both ways.
+std::string_view error_code_name(ErrorCode code);
+std::optional<ErrorCode> error_code_from_name(std::string_view name);
+
+}  // namespace krunbox::proto

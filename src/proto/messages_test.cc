@@ -1,0 +1,141 @@
+#include "proto/messages.h"
+
+#include <gtest/gtest.h>
+
+namespace krunbox::proto {
+namespace {
+
+TEST(MessagesTest, ExecRequestRoundTrips) {
+  ExecRequest r;
+  r.argv = {"sh", "-c", "echo hi"};
+  r.env = {"A=1", "B=x=y"};
+  r.env_mode = EnvMode::kReplace;
+  r.cwd = "/tmp";
+  r.user = "nobody";
+  r.uid = 65534;
+  r.groups = std::vector<uint32_t>{1, 2};
+  r.tty = true;
+  r.rows = 40;
+  r.cols = 120;
+  r.stdin_open = false;
+  r.timeout_ms = 1500;
+  auto p = parse_request(encode_request(r));
+  ASSERT_TRUE(p.ok()) << p.error().what();
+  auto& e = std::get<ExecRequest>(*p);
+  EXPECT_EQ(e.argv, r.argv);
+  EXPECT_EQ(e.env, r.env);
+  EXPECT_EQ(e.env_mode, EnvMode::kReplace);
+  EXPECT_EQ(e.cwd, "/tmp");
+  EXPECT_EQ(e.user, "nobody");
+  EXPECT_EQ(*e.uid, 65534u);
+  EXPECT_FALSE(e.gid.has_value());
+  EXPECT_EQ(*e.groups, (std::vector<uint32_t>{1, 2}));
+  EXPECT_TRUE(e.tty);
+  EXPECT_EQ(e.rows, 40);
+  EXPECT_EQ(e.cols, 120);
+  EXPECT_FALSE(e.stdin_open);
+  EXPECT_EQ(e.timeout_ms, 1500u);
+}
+
+TEST(MessagesTest, OtherRequestsRoundTrip) {
+  for (const Request& r : std::vector<Request>{SignalRequest{3, 9, true}, ResizeRequest{3, 10, 20},
+                                               PutRequest{"/a/b", 0755, 1, 2, true}, GetRequest{"/x"},
+                                               StatRequest{"/y"}, PingRequest{}, InfoRequest{},
+                                               ShutdownRequest{250, ShutdownAction::kExit}}) {
+    auto p = parse_request(encode_request(r));
+    ASSERT_TRUE(p.ok()) << p.error().what();
+    EXPECT_EQ(p->index(), r.index());
+    EXPECT_EQ(encode_request(*p), encode_request(r));
+  }
+}
+
+TEST(MessagesTest, RejectsInvalidRequests) {
+  for (const char* bad : {
+           "", "[]", "{}", "{\"op\":1}", "{\"op\":\"nope\"}", "{\"op\":\"exec\"}", "{\"op\":\"exec\",\"argv\":[]}",
+           "{\"op\":\"exec\",\"argv\":[\"\"]}", "{\"op\":\"exec\",\"argv\":[1]}",
+           "{\"op\":\"exec\",\"argv\":[\"a\"],\"env\":[\"NOEQUALS\"]}",
+           "{\"op\":\"exec\",\"argv\":[\"a\"],\"cwd\":\"rel\"}",
+           "{\"op\":\"exec\",\"argv\":[\"a\"],\"rows\":70000}",
+           "{\"op\":\"exec\",\"argv\":[\"a\"],\"uid\":-1}",
+           "{\"op\":\"exec\",\"argv\":[\"a\"],\"env_mode\":\"x\"}",
+           "{\"op\":\"exec\",\"argv\":[\"a\\u0000b\"]}",
+           "{\"op\":\"put\",\"path\":\"rel\"}", "{\"op\":\"put\",\"path\":\"/a\",\"mode\":65536}",
+           "{\"op\":\"get\"}", "{\"op\":\"signal\",\"session\":1,\"signal\":0}",
+           "{\"op\":\"signal\",\"session\":1,\"signal\":65}", "{\"op\":\"resize\",\"session\":1}",
+           "{\"op\":\"shutdown\",\"action\":\"explode\"}", "{\"op\":\"exec\",\"argv\":\"sh\"}"}) {
+    EXPECT_FALSE(parse_request(bad).ok()) << bad;
+  }
+}
+
+TEST(MessagesTest, ResponsesCarryErrors) {
+  Error e(ErrorCode::kNotFound, "stat /nope");
+  auto r = parse_response(encode_error_response(e));
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(r->ok());
+  EXPECT_EQ(r->error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(r->error().message(), "stat /nope");
+  auto ok = parse_response(encode_ok(to_json(PingReply{42})));
+  ASSERT_TRUE(ok.ok() && ok->ok());
+  EXPECT_EQ(parse_ping_reply(ok->value())->uptime_ms, 42u);
+  EXPECT_FALSE(parse_response("{\"ok\":false}").ok());
+}
+
+TEST(MessagesTest, ExitNeedsExactlyOneOfCodeAndSignal) {
+  auto a = parse_exit(encode(ExitMessage{ExitStatus::exited(3), false}));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->status, ExitStatus::exited(3));
+  auto b = parse_exit(encode(ExitMessage{ExitStatus::killed(9), true}));
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->status, ExitStatus::killed(9));
+  EXPECT_TRUE(b->timed_out);
+  EXPECT_FALSE(parse_exit("{}").ok());
+  EXPECT_FALSE(parse_exit("{\"code\":1,\"signal\":2}").ok());
+  EXPECT_FALSE(parse_exit("{\"code\":256}").ok());
+}
+
+TEST(MessagesTest, HelloAndReplies) {
+  AgentHello h;
+  h.agent_version = "1.2";
+  h.capabilities = {"exec", "pty"};
+  h.max_payload = 5;
+  h.initial_window = 6;
+  h.pid1 = true;
+  auto p = parse_agent_hello(encode(h));
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->has("pty"));
+  EXPECT_FALSE(p->has("x"));
+  EXPECT_TRUE(p->pid1);
+  auto c = parse_client_hello(encode(ClientHello{1, 1, "t"}));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->client, "t");
+  EXPECT_FALSE(parse_client_hello("{\"protocol\":1,\"min_protocol\":2}").ok());
+
+  FileStat st{"symlink", 0777, 3, 1, 2, 99, "target"};
+  auto s = parse_file_stat(to_json(st));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->target, "target");
+  EXPECT_EQ(s->mtime_ns, 99);
+  InfoReply info{"6.1", "box", 2, 100, 50, "0.1", true};
+  auto i = parse_info_reply(to_json(info));
+  ASSERT_TRUE(i.ok());
+  EXPECT_EQ(i->hostname, "box");
+  EXPECT_EQ(i->cpus, 2u);
+}
+
+TEST(MessagesTest, WindowBounds) {
+  EXPECT_EQ(*parse_window(encode_window(7)), 7u);
+  EXPECT_FALSE(parse_window(encode_window(0)).ok());
+  EXPECT_FALSE(parse_window(encode_window((1u << 30) + 1)).ok());
+  EXPECT_FALSE(parse_window("abc").ok());
+}
+
+TEST(MessagesTest, ErrorCodeNamesRoundTrip) {
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
+    auto c = static_cast<ErrorCode>(i);
+    EXPECT_EQ(error_code_from_name(error_code_name(c)), c);
+  }
+  EXPECT_FALSE(error_code_from_name("bogus").has_value());
+}
+
+}  // namespace
+}  // namespace krunbox::proto
