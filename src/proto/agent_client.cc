@@ -128,7 +128,7 @@ class Core {
     }
   }
 
-  void fail(Error error) {
+  void fail(Error error, std::string last_frame = {}) {
     {
       std::lock_guard lock(mu);
       if (!failed_) failed_ = std::move(error);
@@ -136,6 +136,10 @@ class Core {
     }
     {
       std::lock_guard lock(wmu_);
+      if (!last_frame.empty() && !wstop_) {
+        wq_.push_back(std::move(last_frame));
+        flush_and_stop_ = true;
+      }
       wstop_ = true;
       wcv_.notify_all();
     }
@@ -146,17 +150,10 @@ class Core {
  private:
   void protocol_error(Error error) {
     KB_WARN("agent connection: {}", error.what());
-    // Best effort: tell the agent why, then hang up.
-    std::string frame = encode_frame(FrameType::kError, 0, 0, encode_error(error));
-    {
-      std::lock_guard lock(wmu_);
-      if (!wstop_) {
-        wq_.push_back(std::move(frame));
-        flush_and_stop_ = true;
-        wcv_.notify_one();
-      }
-    }
-    fail(Error(ErrorCode::kProtocol, error.what()).wrap("agent broke the protocol"));
+    // Tell the agent why before hanging up; the failure is recorded first so
+    // nobody who sees the ERROR frame can still find the connection up.
+    fail(Error(ErrorCode::kProtocol, error.what()).wrap("agent broke the protocol"),
+         encode_frame(FrameType::kError, 0, 0, encode_error(error)));
   }
 
   void read_loop() {
