@@ -1,0 +1,420 @@
+#include "image/extract.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <unordered_set>
+
+#include "base/log.h"
+#include "image/layer_view.h"
+#include "image/tar_reader.h"
+
+namespace krunbox::image {
+namespace {
+
+constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+constexpr std::string_view kWhiteoutPrefix = ".wh.";
+constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
+
+std::string quoted(const std::string& s) { return "\"" + s.substr(0, 300) + "\""; }
+
+class Extractor {
+ public:
+  Extractor(int target, const std::vector<int>& lowers, const ExtractOptions& o, uint64_t* rootfs_bytes)
+      : view_(target, o.mode == ExtractMode::kOverlay ? lowers : std::vector<int>{}, o.opaque_xattr, o.limits.max_symlink_depth),
+        o_(o),
+        rootfs_bytes_(rootfs_bytes) {}
+
+  Status apply(const TarEntry& e, TarReader& tar);
+  Status finish();
+  uint64_t file_bytes() const { return file_bytes_; }
+
+ private:
+  struct Parent {
+    PathParts canon;
+    UniqueFd fd;
+  };
+  struct DirFix {
+    PathParts path;
+    mode_t mode;
+    struct timespec mtime;
+  };
+
+  Result<Parent*> parent_of(const PathParts& parts, const std::string& entry);
+  void invalidate() { cached_raw_.reset(); }
+  Status prepare(int parent_fd, const std::string& name, bool want_dir, bool& keep_dir, bool& need_opaque);
+  Status whiteout(const PathParts& parts, const std::string& victim, const std::string& entry);
+  Status opaque(const PathParts& parts, const std::string& entry);
+  Status clear_lower(int dir_fd, const std::string& prefix);
+  Status metadata(int fd, int parent_fd, const std::string& name, const TarEntry& e, bool is_link);
+  Status xattrs(int fd, int parent_fd, const std::string& name, const TarEntry& e);
+  Status hardlink(Parent& parent, const std::string& name, const PathParts& self, const TarEntry& e);
+  Result<mode_t> entry_mode(const TarEntry& e) const {
+    mode_t m = e.mode & 07777;
+    if (!o_.allow_setid) m &= ~static_cast<mode_t>(06000);
+    return m;
+  }
+  void created(const PathParts& canon) {
+    if (o_.mode == ExtractMode::kFlat) created_.insert(join_parts(canon));
+  }
+
+  LayerView view_;
+  const ExtractOptions& o_;
+  uint64_t* rootfs_bytes_;
+  uint64_t file_bytes_ = 0;
+  std::optional<std::string> cached_raw_;
+  Parent cached_;
+  std::vector<DirFix> dirs_;
+  std::unordered_set<std::string> created_;  // kFlat: paths this layer wrote
+  std::vector<char> copy_buf_;
+};
+
+Result<Extractor::Parent*> Extractor::parent_of(const PathParts& parts, const std::string& entry) {
+  PathParts raw(parts.begin(), parts.end() - 1);
+  std::string key = join_parts(raw);
+  if (cached_raw_ && *cached_raw_ == key) return &cached_;
+  for (const auto& c : raw)
+    if (std::string_view(c).starts_with(kWhiteoutPrefix))
+      return Error(ErrorCode::kInvalidArgument, "tar entry " + quoted(entry) + " lies under a whiteout name " + quoted(c));
+  KRUNBOX_ASSIGN_OR_RETURN(PathParts canon, view_.resolve(raw, true, entry));
+  KRUNBOX_ASSIGN_OR_RETURN(UniqueFd fd, view_.upper_dir(canon, entry, o_.chown));
+  cached_.canon = std::move(canon);
+  cached_.fd = std::move(fd);
+  cached_raw_ = std::move(key);
+  return &cached_;
+}
+
+Status Extractor::prepare(int parent_fd, const std::string& name, bool want_dir, bool& keep_dir, bool& need_opaque) {
+  keep_dir = need_opaque = false;
+  struct stat st {};
+  if (::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return {};
+    return Error::from_errno("stat " + quoted(name));
+  }
+  if (S_ISDIR(st.st_mode) && want_dir) {
+    keep_dir = true;
+    return {};
+  }
+  invalidate();
+  if (o_.mode == ExtractMode::kOverlay && is_whiteout(st)) need_opaque = want_dir;
+  return remove_at(parent_fd, name);
+}
+
+Status Extractor::clear_lower(int dir_fd, const std::string& prefix) {
+  DIR* d = ::fdopendir(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 3));
+  if (!d) return Error::from_errno("list " + quoted(prefix));
+  std::vector<std::pair<std::string, bool>> children;
+  while (dirent* de = ::readdir(d)) {
+    std::string_view n(de->d_name);
+    if (n != "." && n != "..") children.emplace_back(de->d_name, de->d_type == DT_DIR);
+  }
+  ::closedir(d);
+  for (const auto& [name, is_dir] : children) {
+    std::string path = prefix.empty() ? name : prefix + "/" + name;
+    if (!created_.count(path)) {
+      KRUNBOX_TRY(remove_at(dir_fd, name));
+    } else if (is_dir) {
+      UniqueFd sub(::openat(dir_fd, name.c_str(), kDirFlags));
+      if (sub) KRUNBOX_TRY(clear_lower(sub.get(), path));
+    }
+  }
+  return {};
+}
+
+Status Extractor::whiteout(const PathParts& parts, const std::string& victim, const std::string& entry) {
+  if (victim.empty() || victim == "." || victim == "..")
+    return Error(ErrorCode::kInvalidArgument, "tar entry " + quoted(entry) + " is a whiteout of " + quoted(victim) +
+                                                  ", which would delete its own directory or a parent; the layer is rejected");
+  KRUNBOX_ASSIGN_OR_RETURN(Parent * p, parent_of(parts, entry));
+  invalidate();
+  PathParts target = p->canon;
+  target.push_back(victim);
+  struct stat st {};
+  bool in_upper = ::fstatat(p->fd.get(), victim.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (o_.mode == ExtractMode::kFlat) {
+    if (created_.count(join_parts(target))) {
+      // This layer's own entries survive its whiteouts; only lower content goes.
+      if (S_ISDIR(st.st_mode)) {
+        UniqueFd sub(::openat(p->fd.get(), victim.c_str(), kDirFlags));
+        if (sub) return clear_lower(sub.get(), join_parts(target));
+      }
+      return {};
+    }
+    return remove_at(p->fd.get(), victim);
+  }
+  if (in_upper) {
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd sub(::openat(p->fd.get(), victim.c_str(), kDirFlags));
+      if (!sub) return Error::from_errno("open " + quoted(join_parts(target)));
+      return view_.set_opaque(sub.get(), entry);
+    }
+    return {};
+  }
+  KRUNBOX_ASSIGN_OR_RETURN(auto below, view_.lookup(target));
+  if (!below) return {};
+  if (::mknodat(p->fd.get(), victim.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
+    return Error::from_errno("create whiteout for " + quoted(join_parts(target)));
+  return {};
+}
+
+Status Extractor::opaque(const PathParts& parts, const std::string& entry) {
+  KRUNBOX_ASSIGN_OR_RETURN(Parent * p, parent_of(parts, entry));
+  invalidate();
+  if (o_.mode == ExtractMode::kFlat) return clear_lower(p->fd.get(), join_parts(p->canon));
+  return view_.set_opaque(p->fd.get(), entry);
+}
+
+Status Extractor::xattrs(int fd, int parent_fd, const std::string& name, const TarEntry& e) {
+  for (const auto& [key, value] : e.xattrs) {
+    // A layer must not forge the overlay's own markers (whiteouts, opaque
+    // dirs, redirects): they would rewrite what lower layers show.
+    if (key.starts_with("trusted.overlay.") || key.starts_with("user.overlay.")) {
+      KB_WARN("layer entry {}: dropped overlay xattr {}", e.path.substr(0, 200), key);
+      continue;
+    }
+    int rc;
+    if (fd >= 0) {
+      rc = ::fsetxattr(fd, key.c_str(), value.data(), value.size(), 0);
+    } else {
+      std::string p = "/proc/self/fd/" + std::to_string(parent_fd) + "/" + name;
+      rc = ::lsetxattr(p.c_str(), key.c_str(), value.data(), value.size(), 0);
+    }
+    if (rc != 0) {
+      if (!o_.chown && (errno == EPERM || errno == ENOTSUP)) continue;  // rootless: privileged xattrs cannot be kept
+      return Error::from_errno("set xattr " + key + " on " + quoted(e.path));
+    }
+  }
+  return {};
+}
+
+Status Extractor::metadata(int fd, int parent_fd, const std::string& name, const TarEntry& e, bool is_link) {
+  if (o_.chown) {
+    auto uid = map_id(static_cast<uint32_t>(e.uid), o_.uid_map);
+    auto gid = map_id(static_cast<uint32_t>(e.gid), o_.gid_map);
+    if (!uid || !gid)
+      return Error(ErrorCode::kInvalidArgument, "tar entry " + quoted(e.path) + " is owned by " + std::to_string(e.uid) + ":" +
+                                                    std::to_string(e.gid) + ", which the user namespace mapping does not cover");
+    int rc = fd >= 0 ? ::fchown(fd, *uid, *gid) : ::fchownat(parent_fd, name.c_str(), *uid, *gid, AT_SYMLINK_NOFOLLOW);
+    if (rc != 0) return Error::from_errno("chown " + quoted(e.path));
+  }
+  KRUNBOX_TRY(xattrs(fd, parent_fd, name, e));
+  if (!is_link) {
+    KRUNBOX_ASSIGN_OR_RETURN(mode_t m, entry_mode(e));
+    int rc = fd >= 0 ? ::fchmod(fd, m) : ::fchmodat(parent_fd, name.c_str(), m, 0);
+    if (rc != 0) return Error::from_errno("chmod " + quoted(e.path));
+  }
+  struct timespec ts[2];
+  ts[0].tv_sec = ts[1].tv_sec = e.mtime_sec;
+  ts[0].tv_nsec = ts[1].tv_nsec = e.mtime_nsec;
+  int rc = fd >= 0 ? ::futimens(fd, ts) : ::utimensat(parent_fd, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+  if (rc != 0) return Error::from_errno("set times of " + quoted(e.path));
+  return {};
+}
+
+Status Extractor::hardlink(Parent& parent, const std::string& name, const PathParts& self, const TarEntry& e) {
+  auto cleaned = clean_entry_path(e.link);
+  if (!cleaned.ok() || cleaned->empty())
+    return Error(ErrorCode::kPermissionDenied, "tar entry " + quoted(e.path) + " is a hardlink to " + quoted(e.link) +
+                                                   ", outside the root; the layer is rejected");
+  KRUNBOX_ASSIGN_OR_RETURN(PathParts target, view_.resolve(*cleaned, false, e.path));
+  if (target.empty())
+    return Error(ErrorCode::kPermissionDenied, "tar entry " + quoted(e.path) + " is a hardlink to the root directory");
+  KRUNBOX_ASSIGN_OR_RETURN(auto found, view_.lookup(target));
+  if (!found)
+    return Error(ErrorCode::kNotFound, "tar entry " + quoted(e.path) + " is a hardlink to " + quoted(e.link) + ", which does not exist");
+  if (S_ISDIR(found->st.st_mode))
+    return Error(ErrorCode::kPermissionDenied, "tar entry " + quoted(e.path) + " is a hardlink to the directory " + quoted(e.link));
+  if (target == self) return {};
+  PathParts tdir(target.begin(), target.end() - 1);
+  if (found->layer != 0) {
+    // The target lives in a shared lower snapshot: copy it up first, so the
+    // new link never adds a name to an inode other roots use.
+    if (!S_ISREG(found->st.st_mode))
+      return Error(ErrorCode::kUnsupported, "tar entry " + quoted(e.path) + " hardlinks " + quoted(e.link) +
+                                                ", a special file in a lower layer");
+    KRUNBOX_ASSIGN_OR_RETURN(auto src_dir, view_.open_dir_in(found->layer, tdir));
+    if (!src_dir) return Error(ErrorCode::kIllegalState, "hardlink target " + quoted(e.link) + " vanished");
+    UniqueFd src(::openat(src_dir->get(), target.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!src) return Error::from_errno("open hardlink target " + quoted(e.link));
+    KRUNBOX_ASSIGN_OR_RETURN(UniqueFd up_dir, view_.upper_dir(tdir, e.path, o_.chown));
+    invalidate();
+    KRUNBOX_TRY(remove_at(up_dir.get(), target.back()));
+    UniqueFd dst(::openat(up_dir.get(), target.back().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!dst) return Error::from_errno("copy up hardlink target " + quoted(e.link));
+    copy_buf_.resize(1 << 20);
+    for (;;) {
+      ssize_t n = ::read(src.get(), copy_buf_.data(), copy_buf_.size());
+      if (n < 0) return Error::from_errno("read hardlink target " + quoted(e.link));
+      if (n == 0) break;
+      KRUNBOX_TRY(write_all(dst.get(), copy_buf_.data(), static_cast<size_t>(n)));
+    }
+    if (o_.chown && ::fchown(dst.get(), found->st.st_uid, found->st.st_gid) != 0) return Error::from_errno("chown copy of " + quoted(e.link));
+    if (::fchmod(dst.get(), found->st.st_mode & 07777) != 0) return Error::from_errno("chmod copy of " + quoted(e.link));
+    char names[65536];
+    ssize_t ln = ::flistxattr(src.get(), names, sizeof names);
+    std::vector<char> value(65536);
+    for (ssize_t off = 0; ln > 0 && off < ln;) {
+      std::string xn(names + off);
+      off += static_cast<ssize_t>(xn.size()) + 1;
+      ssize_t vn = ::fgetxattr(src.get(), xn.c_str(), value.data(), value.size());
+      if (vn >= 0) ::fsetxattr(dst.get(), xn.c_str(), value.data(), static_cast<size_t>(vn), 0);
+    }
+    struct timespec ts[2] = {found->st.st_atim, found->st.st_mtim};
+    ::futimens(dst.get(), ts);
+  }
+  KRUNBOX_ASSIGN_OR_RETURN(auto from_dir, view_.open_dir_in(0, tdir));
+  if (!from_dir) return Error(ErrorCode::kIllegalState, "hardlink target directory of " + quoted(e.link) + " vanished");
+  bool keep = false, need_opaque = false;
+  KRUNBOX_TRY(prepare(parent.fd.get(), name, false, keep, need_opaque));
+  if (::linkat(from_dir->get(), target.back().c_str(), parent.fd.get(), name.c_str(), 0) != 0)
+    return Error::from_errno("hardlink " + quoted(e.path) + " to " + quoted(e.link));
+  return {};
+}
+
+Status Extractor::apply(const TarEntry& e, TarReader& tar) {
+  KRUNBOX_ASSIGN_OR_RETURN(PathParts parts, clean_entry_path(e.path));
+  if (parts.empty()) {
+    if (e.type != EntryType::kDir)
+      return Error(ErrorCode::kInvalidArgument, "tar entry " + quoted(e.path) + " names the root but is a " + std::string(to_string(e.type)));
+    TarEntry meta = e;
+    meta.mode = 0700;
+    KRUNBOX_TRY(metadata(view_.upper(), -1, "", meta, false));
+    KRUNBOX_ASSIGN_OR_RETURN(mode_t m, entry_mode(e));
+    dirs_.push_back({{}, m, {e.mtime_sec, e.mtime_nsec}});
+    return {};
+  }
+  const std::string& name = parts.back();
+  if (std::string_view(name).starts_with(kWhiteoutPrefix)) {
+    if (name == kOpaqueMarker) return opaque(parts, e.path);
+    if (std::string_view(name).starts_with(".wh..wh.")) return {};  // aufs bookkeeping, meaningless here
+    return whiteout(parts, name.substr(kWhiteoutPrefix.size()), e.path);
+  }
+  KRUNBOX_ASSIGN_OR_RETURN(Parent * p, parent_of(parts, e.path));
+  PathParts self = p->canon;
+  self.push_back(name);
+  int pfd = p->fd.get();
+  bool keep_dir = false, need_opaque = false;
+  switch (e.type) {
+    case EntryType::kDir: {
+      KRUNBOX_TRY(prepare(pfd, name, true, keep_dir, need_opaque));
+      if (!keep_dir && ::mkdirat(pfd, name.c_str(), 0700) != 0) return Error::from_errno("create directory " + quoted(e.path));
+      UniqueFd d(::openat(pfd, name.c_str(), kDirFlags));
+      if (!d) return Error::from_errno("open directory " + quoted(e.path));
+      if (need_opaque) KRUNBOX_TRY(view_.set_opaque(d.get(), e.path));
+      // Mode and mtime are set once the layer is done: children change the
+      // mtime, and a read-only mode would stop rootless extraction.
+      TarEntry meta = e;
+      meta.mode = 0700;
+      KRUNBOX_TRY(metadata(d.get(), pfd, name, meta, false));
+      KRUNBOX_ASSIGN_OR_RETURN(mode_t m, entry_mode(e));
+      dirs_.push_back({self, m, {e.mtime_sec, e.mtime_nsec}});
+      created(self);
+      return {};
+    }
+    case EntryType::kFile: {
+      if (*rootfs_bytes_ + e.size > o_.limits.max_rootfs_size)
+        return Error(ErrorCode::kLimitExceeded, "tar entry " + quoted(e.path) + " (" + std::to_string(e.size) +
+                                                    " bytes) would grow the root past the limit of " +
+                                                    std::to_string(o_.limits.max_rootfs_size) + " bytes");
+      KRUNBOX_TRY(prepare(pfd, name, false, keep_dir, need_opaque));
+      UniqueFd f(::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!f) return Error::from_errno("create file " + quoted(e.path));
+      for (;;) {
+        KRUNBOX_ASSIGN_OR_RETURN(std::string_view chunk, tar.data_chunk());
+        if (chunk.empty()) break;
+        KRUNBOX_TRY_CTX(write_all(f.get(), chunk.data(), chunk.size()), "write " + quoted(e.path));
+      }
+      *rootfs_bytes_ += e.size;
+      file_bytes_ += e.size;
+      KRUNBOX_TRY(metadata(f.get(), pfd, name, e, false));
+      created(self);
+      return {};
+    }
+    case EntryType::kSymlink: {
+      KRUNBOX_TRY(prepare(pfd, name, false, keep_dir, need_opaque));
+      invalidate();
+      if (::symlinkat(e.link.c_str(), pfd, name.c_str()) != 0) return Error::from_errno("create symlink " + quoted(e.path));
+      KRUNBOX_TRY(metadata(-1, pfd, name, e, true));
+      created(self);
+      return {};
+    }
+    case EntryType::kHardlink:
+      KRUNBOX_TRY(hardlink(*p, name, self, e));
+      created(self);
+      return {};
+    case EntryType::kCharDev:
+    case EntryType::kBlockDev:
+    case EntryType::kFifo: {
+      mode_t type = e.type == EntryType::kCharDev ? S_IFCHR : e.type == EntryType::kBlockDev ? S_IFBLK : S_IFIFO;
+      if (type != S_IFIFO) {
+        if (type == S_IFCHR && e.dev_major == 0 && e.dev_minor == 0)
+          return Error(ErrorCode::kPermissionDenied, "tar entry " + quoted(e.path) + " is a 0/0 character device, which would act as an overlay whiteout");
+        if (!o_.allow_devices)
+          return Error(ErrorCode::kPermissionDenied, "tar entry " + quoted(e.path) + " is a " + std::string(to_string(e.type)) +
+                                                         "; device nodes are not allowed in layers");
+      }
+      KRUNBOX_TRY(prepare(pfd, name, false, keep_dir, need_opaque));
+      if (::mknodat(pfd, name.c_str(), type | 0600, makedev(e.dev_major, e.dev_minor)) != 0)
+        return Error::from_errno("create " + std::string(to_string(e.type)) + " " + quoted(e.path));
+      KRUNBOX_TRY(metadata(-1, pfd, name, e, false));
+      created(self);
+      return {};
+    }
+  }
+  return {};
+}
+
+Status Extractor::finish() {
+  for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto d, view_.open_dir_in(0, it->path));
+    if (!d) continue;  // replaced later in the layer
+    if (::fchmod(d->get(), it->mode) != 0) return Error::from_errno("chmod directory " + quoted(join_parts(it->path)));
+    struct timespec ts[2] = {it->mtime, it->mtime};
+    if (::futimens(d->get(), ts) != 0) return Error::from_errno("set times of " + quoted(join_parts(it->path)));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<uint32_t> map_id(uint32_t id, const std::vector<IdMapping>& map) {
+  if (map.empty()) return id;
+  for (const auto& m : map)
+    if (id >= m.container_id && id - m.container_id < m.size) return m.host_id + (id - m.container_id);
+  return std::nullopt;
+}
+
+Result<ExtractResult> extract_layer(std::unique_ptr<ByteSource> raw, int target_fd, const std::vector<int>& lowers,
+                                    const ExtractOptions& options, uint64_t* rootfs_bytes) {
+  uint64_t local_rootfs = 0;
+  if (!rootfs_bytes) rootfs_bytes = &local_rootfs;
+  Sha256 diff;
+  ExtractResult result;
+  {
+    KRUNBOX_ASSIGN_OR_RETURN(auto dec, decompressing_source(std::move(raw), options.limits.max_layer_uncompressed_size, options.inflater));
+    auto src = read_ahead_source(std::move(dec), &diff);
+    TarReader tar(*src, TarLimits{options.limits.max_path_len, options.limits.max_pax_header_size, options.limits.max_xattr_bytes});
+    Extractor ex(target_fd, lowers, options, rootfs_bytes);
+    TarEntry e;
+    for (;;) {
+      KRUNBOX_ASSIGN_OR_RETURN(bool more, tar.next(e));
+      if (!more) break;
+      if (tar.entries() > options.limits.max_files_per_layer)
+        return Error(ErrorCode::kLimitExceeded, "layer has more than " + std::to_string(options.limits.max_files_per_layer) +
+                                                    " entries (the per-layer file limit)");
+      KRUNBOX_TRY_CTX(ex.apply(e, tar), "layer entry " + std::to_string(tar.entries()) + " \"" + e.path.substr(0, 200) + "\"");
+    }
+    KRUNBOX_TRY(ex.finish());
+    KRUNBOX_TRY(tar.drain());
+    result.entries = tar.entries();
+    result.file_bytes = ex.file_bytes();
+  }
+  result.diff_id = diff.finish();
+  return result;
+}
+
+}  // namespace krunbox::image
