@@ -17,6 +17,10 @@ struct Context {
   std::string log_level;
   bool verbose = false;
   int exit_code = 0;
+  // Everything after the first "--" on the command line (the workload's
+  // command for run/exec), kept away from flag parsing.
+  bool has_command = false;
+  std::vector<std::string> command;
 };
 
 // Adds one subcommand (with its flags and callback) to the app.

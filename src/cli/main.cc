@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string_view>
 
 #include "base/log.h"
 #include "cli/command.h"
@@ -46,8 +47,20 @@ int main(int argc, char** argv) {
   std::sort(registry.begin(), registry.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   for (auto& entry : registry) entry.setup(app, ctx);
 
+  // Split off the workload's command at the first "--" so that its own flags
+  // (ls -l, sh -c) are never taken for ours.
+  std::vector<std::string> ours;
+  for (int i = 1; i < argc; ++i) {
+    if (!ctx.has_command && std::string_view(argv[i]) == "--") {
+      ctx.has_command = true;
+      continue;
+    }
+    (ctx.has_command ? ctx.command : ours).push_back(argv[i]);
+  }
+  std::reverse(ours.begin(), ours.end());  // CLI11 takes the arguments in reverse order
+
   try {
-    app.parse(argc, argv);
+    app.parse(ours);
   } catch (const CLI::ParseError& e) {
     auto extras = app.remaining();
     if (!extras.empty() && app.get_subcommands().empty()) {
