@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Prepares the guest boot assets of the qemu backend, from Debian packages only:
+#   - the cloud kernel (linux-image-cloud-amd64), unpacked with dpkg -x, never
+#     installed; booted as the uncompressed PVH ELF when it has the PVH entry
+#     note (faster under TCG), else as the bzImage;
+#   - an initramfs whose /init is the static krunbox-agent, with the kernel
+#     modules the guest needs and a list of them in dependency order, which
+#     the agent loads itself (no busybox, no modprobe in the guest).
+# Everything is cached under DATA/assets/qemu/: the kernel by its version, the
+# initramfs by the hash of the agent and the module set. DATA/assets/qemu/current.json
+# names the files to boot. Reruns only redo what changed.
+#
+# usage: scripts/make-qemu-assets.sh DATA_ROOT AGENT_BINARY
+set -euo pipefail
+data_root=${1:?usage: make-qemu-assets.sh DATA_ROOT AGENT_BINARY}
+agent=${2:?usage: make-qemu-assets.sh DATA_ROOT AGENT_BINARY}
+assets="$data_root/assets/qemu"
+[ -x "$agent" ] || { echo "make-qemu-assets: $agent is missing: build krunbox first" >&2; exit 1; }
+
+# The modules the guest loads, by name; their dependencies are added in order.
+modules=(virtio_mmio virtio_console virtio_blk virtio_net erofs overlay)
+
+meta=linux-image-cloud-amd64
+pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+if [ -z "$pkg" ]; then
+  apt-get update -qq
+  pkg=$(apt-cache depends "$meta" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+fi
+[ -n "$pkg" ] || { echo "make-qemu-assets: cannot resolve $meta to a kernel package" >&2; exit 1; }
+kver=${pkg#linux-image-}
+kdir="$assets/kernel-$kver"
+
+mkdir -p "$assets"
+if [ ! -f "$kdir/.complete" ]; then
+  work=$(mktemp -d "$assets/.kernel.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  ( cd "$work" && apt-get download "$pkg" >/dev/null 2>&1 ) ||
+    { echo "make-qemu-assets: apt-get download $pkg failed" >&2; exit 1; }
+  dpkg -x "$work"/"$pkg"_*.deb "$work/x"
+  mkdir -p "$work/out"
+  cp "$work/x/boot/vmlinuz-$kver" "$work/out/vmlinuz"
+
+  # The bzImage holds the kernel ELF compressed after a setup stub: find the
+  # compressed stream by its magic and decompress it; keep the first result
+  # that is an ELF with the PVH (XEN_ELFNOTE_PHYS32_ENTRY) note.
+  for format in "02214c18:lz4 -dc" "fd377a585a00:xz -dc" "28b52ffd:zstd -dc" "1f8b08:gzip -dc"; do
+    magic=${format%%:*} tool=${format#*:}
+    for off in $(LC_ALL=C grep -obUaP "$(echo "$magic" | sed 's/../\\x&/g')" "$work/out/vmlinuz" | cut -d: -f1); do
+      tail -c +$((off + 1)) "$work/out/vmlinuz" | $tool > "$work/out/vmlinux" 2>/dev/null || true
+      if [ -s "$work/out/vmlinux" ] && readelf -n "$work/out/vmlinux" 2>/dev/null | grep -q 'Xen.*0x00000012'; then
+        break 2
+      fi
+      rm -f "$work/out/vmlinux"
+    done
+  done
+
+  # Only the modules we need, with modules.dep made by depmod (Debian's
+  # package does not ship it), and the load order resolved now.
+  mdir="$work/x/lib/modules/$kver"
+  depmod -b "$work/x" "$kver"
+  : > "$work/out/modules.order"
+  for m in "${modules[@]}"; do
+    modprobe -d "$work/x" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
+  done | awk '!seen[$0]++' > "$work/modules.list"
+  mkdir -p "$work/out/modules"
+  while read -r path; do
+    name=$(basename "$path")
+    cp "$path" "$work/out/modules/$name"
+    echo "/lib/modules/$name" >> "$work/out/modules.order"
+  done < "$work/modules.list"
+  [ -s "$work/out/modules.order" ] || { echo "make-qemu-assets: no modules resolved" >&2; exit 1; }
+  echo "$kver" > "$work/out/version"
+  touch "$work/out/.complete"
+  rm -rf "$kdir"
+  mv "$work/out" "$kdir"
+  rm -rf "$work"
+  trap - EXIT
+fi
+
+# The initramfs: /init (the agent), /lib/modules/*.ko and /etc/krunbox/modules.
+key=$( { sha256sum "$agent" | cut -d' ' -f1; cat "$kdir/modules.order"; echo "$kver"; } | sha256sum | cut -c1-16)
+initramfs="$assets/initramfs-$key.cpio.gz"
+if [ ! -f "$initramfs" ]; then
+  work=$(mktemp -d "$assets/.initramfs.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  mkdir -p "$work/root/lib/modules" "$work/root/etc/krunbox" "$work/root/dev" "$work/root/proc" \
+    "$work/root/sys" "$work/root/newroot"
+  cp "$agent" "$work/root/init"
+  chmod 0755 "$work/root/init"
+  cp "$kdir"/modules/*.ko "$work/root/lib/modules/"
+  cp "$kdir/modules.order" "$work/root/etc/krunbox/modules"
+  ( cd "$work/root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0 ) | gzip -1 > "$work/initramfs"
+  mv "$work/initramfs" "$initramfs"
+  rm -rf "$work"
+  trap - EXIT
+fi
+
+kernel="$kdir/vmlinuz"
+format=bzimage
+if [ -f "$kdir/vmlinux" ]; then kernel="$kdir/vmlinux"; format=pvh-elf; fi
+manifest=$(printf '{"kernel": "%s", "kernel_format": "%s", "initramfs": "%s", "kernel_version": "%s"}\n' \
+  "$kernel" "$format" "$initramfs" "$kver")
+tmp=$(mktemp "$assets/.current.XXXXXX")
+chmod 0644 "$tmp"
+echo "$manifest" > "$tmp"
+mv "$tmp" "$assets/current.json"
+# Older initramfs images (from earlier agents) are no longer named by current.json.
+find "$assets" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -path "$initramfs" -delete
+echo "qemu guest assets ready: kernel $kver ($format), $(basename "$initramfs")"
