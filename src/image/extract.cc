@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <unordered_map>
 #include <unordered_set>
 
 #include "base/log.h"
@@ -62,7 +63,14 @@ class Extractor {
     if (o_.mode == ExtractMode::kFlat) created_.insert(join_parts(canon));
   }
 
+  // Names of multiply-linked files in a lower layer, by inode; built on the
+  // first hardlink that reaches into that layer.
+  using InodeIndex = std::unordered_map<ino_t, std::vector<PathParts>>;
+  Result<const InodeIndex*> inode_index(size_t layer);
+  static Status index_dir(int dir_fd, PathParts& prefix, InodeIndex& out, int depth);
+
   LayerView view_;
+  std::unordered_map<size_t, InodeIndex> inode_indexes_;
   const ExtractOptions& o_;
   uint64_t* rootfs_bytes_;
   uint64_t file_bytes_ = 0;
@@ -265,6 +273,21 @@ Status Extractor::hardlink(Parent& parent, const std::string& name, const PathPa
     }
     struct timespec ts[2] = {found->st.st_atim, found->st.st_mtim};
     ::futimens(dst.get(), ts);
+    // The copy's other names in that layer come up with it, so the root
+    // keeps one inode for all of them, as a single-directory unpack would.
+    if (found->st.st_nlink > 1) {
+      KRUNBOX_ASSIGN_OR_RETURN(const InodeIndex* index, inode_index(found->layer));
+      auto it = index->find(found->st.st_ino);
+      for (const PathParts& other : it == index->end() ? std::vector<PathParts>{} : it->second) {
+        if (other == target) continue;
+        KRUNBOX_ASSIGN_OR_RETURN(auto seen, view_.lookup(other));
+        if (!seen || seen->layer != found->layer || seen->st.st_ino != found->st.st_ino) continue;
+        PathParts odir(other.begin(), other.end() - 1);
+        KRUNBOX_ASSIGN_OR_RETURN(UniqueFd other_dir, view_.upper_dir(odir, e.path, o_.chown));
+        if (::linkat(up_dir.get(), target.back().c_str(), other_dir.get(), other.back().c_str(), 0) != 0)
+          return Error::from_errno("copy up hardlink " + quoted(join_parts(other)));
+      }
+    }
   }
   KRUNBOX_ASSIGN_OR_RETURN(auto from_dir, view_.open_dir_in(0, tdir));
   if (!from_dir) return Error(ErrorCode::kIllegalState, "hardlink target directory of " + quoted(e.link) + " vanished");
@@ -273,6 +296,40 @@ Status Extractor::hardlink(Parent& parent, const std::string& name, const PathPa
   if (::linkat(from_dir->get(), target.back().c_str(), parent.fd.get(), name.c_str(), 0) != 0)
     return Error::from_errno("hardlink " + quoted(e.path) + " to " + quoted(e.link));
   return {};
+}
+
+Status Extractor::index_dir(int dir_fd, PathParts& prefix, InodeIndex& out, int depth) {
+  if (depth > 512) return Error(ErrorCode::kLimitExceeded, "layer directories nest deeper than 512 levels");
+  DIR* d = ::fdopendir(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 3));
+  if (!d) return Error::from_errno("list layer directory " + quoted(join_parts(prefix)));
+  std::vector<std::pair<std::string, unsigned char>> children;
+  while (dirent* de = ::readdir(d)) {
+    std::string_view n(de->d_name);
+    if (n != "." && n != "..") children.emplace_back(de->d_name, de->d_type);
+  }
+  ::closedir(d);
+  for (const auto& [name, type] : children) {
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    prefix.push_back(name);
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd sub(::openat(dir_fd, name.c_str(), kDirFlags));
+      if (sub) KRUNBOX_TRY(index_dir(sub.get(), prefix, out, depth + 1));
+    } else if (st.st_nlink > 1 && S_ISREG(st.st_mode)) {
+      out[st.st_ino].push_back(prefix);
+    }
+    prefix.pop_back();
+  }
+  return {};
+}
+
+Result<const Extractor::InodeIndex*> Extractor::inode_index(size_t layer) {
+  auto it = inode_indexes_.find(layer);
+  if (it != inode_indexes_.end()) return &it->second;
+  InodeIndex index;
+  PathParts prefix;
+  KRUNBOX_TRY(index_dir(view_.layer_fd(layer), prefix, index, 0));
+  return &(inode_indexes_[layer] = std::move(index));
 }
 
 Status Extractor::apply(const TarEntry& e, TarReader& tar) {

@@ -83,6 +83,14 @@ Result<RootFs> RootStore::create(const std::string& id, const std::vector<LayerR
   if (options.allow_overlay) {
     for (const char* sub : {"/upper", "/work", "/merged"})
       if (::mkdir((d + sub).c_str(), 0755) != 0) return fail(Error::from_errno("create " + d + sub));
+    // The merged root shows the upper directory's own attributes: give it
+    // those the image's top layer set for "/".
+    struct stat top {};
+    if (!chains.empty() && ::stat(snapshots_.fs_dir(chains.back()).c_str(), &top) == 0) {
+      std::string upper = d + "/upper";
+      if (::chown(upper.c_str(), top.st_uid, top.st_gid) != 0 || ::chmod(upper.c_str(), top.st_mode & 07777) != 0)
+        return fail(Error::from_errno("set attributes of " + upper));
+    }
     mounted = mount_overlay(id, chains, opaque);
     if (mounted.ok()) {
       root.overlay = true;
