@@ -1,0 +1,102 @@
+#include "backend/qemu/qemu_command.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "base/fs.h"
+
+namespace krunbox {
+namespace {
+
+// QEMU splits option values at commas; a path holding one must not be able
+// to add options. We only pass paths we made, so we refuse rather than escape.
+Status check_option_value(std::string_view what, std::string_view value) {
+  if (value.empty()) return Error(ErrorCode::kInvalidArgument, std::string(what) + " is empty");
+  for (char c : value)
+    if (c == ',' || c == '\0' || c == '\n')
+      return Error(ErrorCode::kInvalidArgument, std::string(what) + " '" + std::string(value) +
+                                                    "' contains a character QEMU's option syntax cannot carry");
+  return {};
+}
+
+bool cmdline_safe(std::string_view v) {
+  return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':';
+  });
+}
+
+}  // namespace
+
+uint64_t host_tsc_khz() {
+  auto cpuinfo = read_file("/proc/cpuinfo", 4u << 20);
+  if (!cpuinfo) return 0;
+  auto pos = cpuinfo->find("cpu MHz");
+  if (pos == std::string::npos) return 0;
+  auto colon = cpuinfo->find(':', pos);
+  if (colon == std::string::npos) return 0;
+  double mhz = std::strtod(cpuinfo->c_str() + colon + 1, nullptr);
+  return mhz > 0 ? static_cast<uint64_t>(std::llround(mhz * 1000)) : 0;
+}
+
+Result<std::string> qemu_kernel_cmdline(const QemuMachine& m) {
+  // console on the 8250 UART (microvm's isa-serial), captured to a log file;
+  // panic=-1 + reboot=t + -no-reboot turn a guest panic into QEMU exiting.
+  std::string cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/init";
+  cmdline += " krunbox.transport=virtio-serial:";
+  cmdline += kAgentPortName;
+  cmdline += " krunbox.root=/dev/vda";
+  if (!m.hostname.empty()) {
+    if (!cmdline_safe(m.hostname))
+      return Error(ErrorCode::kInvalidArgument, "hostname '" + m.hostname + "' cannot go on the kernel command line");
+    cmdline += " krunbox.hostname=" + m.hostname;
+  }
+  // Without HPET or a PM timer, microvm guests sometimes hang calibrating the
+  // TSC against the PIT; giving the frequency skips that calibration.
+  if (m.tsc_khz) cmdline += " tsc_early_khz=" + std::to_string(m.tsc_khz);
+  return cmdline;
+}
+
+Result<std::vector<std::string>> qemu_argv(const QemuMachine& m) {
+  KRUNBOX_TRY(check_option_value("kernel path", m.assets.kernel));
+  KRUNBOX_TRY(check_option_value("initramfs path", m.assets.initramfs));
+  KRUNBOX_TRY(check_option_value("root image path", m.root_image));
+  KRUNBOX_TRY(check_option_value("agent socket path", m.agent_socket));
+  KRUNBOX_TRY(check_option_value("QMP socket path", m.qmp_socket));
+  KRUNBOX_TRY(check_option_value("console log path", m.console_log));
+  KRUNBOX_ASSIGN_OR_RETURN(std::string cmdline, qemu_kernel_cmdline(m));
+
+  std::vector<std::string> a = {m.qemu_binary};
+  auto add = [&a](std::initializer_list<std::string> items) { a.insert(a.end(), items); };
+  add({"-nodefaults", "-no-user-config", "-nographic", "-no-reboot"});
+  // microvm: no PCI, no firmware option ROMs; ACPI stays on because that is
+  // how the guest finds the virtio-mmio devices here.
+  add({"-M", "microvm,x-option-roms=off,rtc=on"});
+  add({"-accel", m.kvm ? "kvm" : "tcg"});
+  add({"-cpu", m.kvm ? "host" : "max"});
+  add({"-smp", std::to_string(m.vcpus)});
+  add({"-m", std::to_string(m.memory_mib) + "M"});
+  add({"-kernel", m.assets.kernel, "-initrd", m.assets.initramfs, "-append", cmdline});
+  add({"-chardev", "file,id=console,path=" + m.console_log, "-serial", "chardev:console"});
+  add({"-device", "virtio-serial-device", "-chardev", "socket,id=agent,path=" + m.agent_socket + ",server=on,wait=off",
+       "-device", std::string("virtserialport,chardev=agent,name=") + kAgentPortName});
+  add({"-drive", "file=" + m.root_image + ",if=none,id=root,format=raw,readonly=on", "-device",
+       "virtio-blk-device,drive=root"});
+  if (m.outbound_network || !m.ports.empty()) {
+    std::string netdev = "user,id=net0";
+    if (!m.outbound_network) netdev += ",restrict=on";
+    for (const auto& p : m.ports) {
+      KRUNBOX_TRY(check_option_value("host address", p.host_ip));
+      if (p.host_ip.find(':') != std::string::npos)
+        return Error(ErrorCode::kUnsupported, "QEMU user networking cannot publish on IPv6 address " + p.host_ip);
+      netdev += std::string(",hostfwd=") + (p.protocol == PortProtocol::kUdp ? "udp" : "tcp") + ":" + p.host_ip + ":" +
+                std::to_string(p.host_port) + "-:" + std::to_string(p.guest_port);
+    }
+    add({"-netdev", netdev, "-device", "virtio-net-device,netdev=net0"});
+  }
+  add({"-qmp", "unix:" + m.qmp_socket + ",server=on,wait=off"});
+  // QEMU's own seccomp filter: no exec, no privilege changes, no new namespaces.
+  add({"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
+  return a;
+}
+
+}  // namespace krunbox

@@ -1,0 +1,42 @@
+// The QEMU command line of one sandbox, built only from values krunbox
+// controls: nothing from the image or the user reaches the kernel command
+// line or QEMU's option parser unescaped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/qemu/qemu_assets.h"
+#include "backend/sandbox_spec.h"
+#include "krunbox/error.h"
+
+namespace krunbox {
+
+// The name of the virtio-serial port the agent talks on.
+inline constexpr const char* kAgentPortName = "krunbox.agent";
+
+struct QemuMachine {
+  std::string qemu_binary = "qemu-system-x86_64";
+  bool kvm = false;
+  uint32_t vcpus = 1;
+  uint32_t memory_mib = 512;
+  QemuAssets assets;
+  std::string root_image;   // read-only EROFS image of the rootfs
+  std::string agent_socket; // unix socket for the virtio-serial agent port
+  std::string qmp_socket;
+  std::string console_log;
+  std::vector<PortMapping> ports;
+  bool outbound_network = false;
+  uint64_t tsc_khz = 0;     // 0: leave calibration to the kernel
+  std::string hostname;
+};
+
+// Reads the host TSC frequency in kHz (from /proc/cpuinfo's "cpu MHz"); 0 if unknown.
+uint64_t host_tsc_khz();
+
+// The kernel command line; every value is checked to hold only safe characters.
+Result<std::string> qemu_kernel_cmdline(const QemuMachine& m);
+Result<std::vector<std::string>> qemu_argv(const QemuMachine& m);
+
+}  // namespace krunbox

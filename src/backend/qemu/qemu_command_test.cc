@@ -1,0 +1,80 @@
+#include "backend/qemu/qemu_command.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace krunbox {
+namespace {
+
+QemuMachine machine() {
+  QemuMachine m;
+  m.assets = {"/a/vmlinux", "/a/initramfs.cpio.gz", "6.1"};
+  m.root_image = "/d/root.erofs";
+  m.agent_socket = "/r/agent.sock";
+  m.qmp_socket = "/r/qmp.sock";
+  m.console_log = "/r/console.log";
+  m.tsc_khz = 2096001;
+  m.hostname = "box1";
+  return m;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + " ";
+  return s;
+}
+
+TEST(QemuCommandTest, MicrovmWithAgentPortAndSeccomp) {
+  auto argv = qemu_argv(machine());
+  ASSERT_TRUE(argv.ok()) << argv.error().what();
+  std::string s = joined(*argv);
+  EXPECT_NE(s.find("-M microvm"), std::string::npos);
+  EXPECT_NE(s.find("-accel tcg -cpu max"), std::string::npos);
+  EXPECT_NE(s.find("-nodefaults -no-user-config"), std::string::npos);
+  EXPECT_NE(s.find("virtserialport,chardev=agent,name=krunbox.agent"), std::string::npos);
+  EXPECT_NE(s.find("readonly=on"), std::string::npos);
+  EXPECT_NE(s.find("-sandbox on,"), std::string::npos);
+  EXPECT_NE(s.find("tsc_early_khz=2096001"), std::string::npos);
+  EXPECT_EQ(s.find("-netdev"), std::string::npos);  // no network unless asked
+}
+
+TEST(QemuCommandTest, PortsUseRestrictedUserNetworkingOnLoopback) {
+  auto m = machine();
+  m.ports = {{"127.0.0.1", 8080, 80, PortProtocol::kTcp}};
+  auto argv = qemu_argv(m);
+  ASSERT_TRUE(argv.ok());
+  EXPECT_NE(joined(*argv).find("user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80"), std::string::npos);
+  m.outbound_network = true;
+  EXPECT_EQ(joined(*qemu_argv(m)).find("restrict=on"), std::string::npos);
+}
+
+TEST(QemuCommandTest, KvmUsesHostCpu) {
+  auto m = machine();
+  m.kvm = true;
+  EXPECT_NE(joined(*qemu_argv(m)).find("-accel kvm -cpu host"), std::string::npos);
+}
+
+TEST(QemuCommandTest, HostileValuesAreRefused) {
+  auto m = machine();
+  m.root_image = "/d/x,if=none,file=/etc/shadow";
+  EXPECT_FALSE(qemu_argv(m).ok());
+  m = machine();
+  m.hostname = "x init=/bin/sh";
+  auto r = qemu_argv(m);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().what().find("kernel command line"), std::string::npos);
+  m = machine();
+  m.ports = {{"::1", 8080, 80, PortProtocol::kTcp}};
+  EXPECT_FALSE(qemu_argv(m).ok());
+}
+
+TEST(QemuCommandTest, HostTscIsRead) {
+  // Every x86 Linux host reports "cpu MHz"; elsewhere 0 means "no workaround".
+  uint64_t khz = host_tsc_khz();
+  if (khz == 0) GTEST_SKIP() << "no cpu MHz in /proc/cpuinfo";
+  EXPECT_GT(khz, 100000u);
+}
+
+}  // namespace
+}  // namespace krunbox
