@@ -28,7 +28,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libseccomp-dev libcurl4-openssl-dev libssl-dev libarchive-dev zlib1g-dev libzstd-dev
   # run time: the bundled image, the qemu backend, networking helpers
-  busybox-static qemu-system-x86 kmod cpio passt iproute2 uidmap
+  busybox-static qemu-system-x86 kmod cpio lz4 erofs-utils passt iproute2 uidmap
   # tests and benchmarks: image tools, peers
   umoci skopeo runc crun python3
 )

@@ -1,0 +1,61 @@
+#include "backend/qemu/root_image.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "base/fs.h"
+#include "base/subprocess.h"
+#include "base/temp_dir.h"
+
+namespace krunbox {
+namespace {
+
+TEST(RootImageTest, FingerprintChangesWithTheTree) {
+  auto dir = TempDir::create();
+  ASSERT_TRUE(make_dirs(join_path(dir->path(), "etc")).ok());
+  ASSERT_TRUE(write_file_atomic(join_path(dir->path(), "etc/a"), "1").ok());
+  auto f1 = tree_fingerprint(dir->path());
+  ASSERT_TRUE(f1.ok());
+  EXPECT_EQ(*f1, *tree_fingerprint(dir->path()));
+  ASSERT_EQ(::chmod(join_path(dir->path(), "etc/a").c_str(), 0600), 0);
+  auto f2 = tree_fingerprint(dir->path());
+  EXPECT_NE(*f1, *f2);
+  ASSERT_EQ(::symlink("/etc/passwd", join_path(dir->path(), "link").c_str()), 0);
+  EXPECT_NE(*f2, *tree_fingerprint(dir->path()));
+}
+
+TEST(RootImageTest, BuildsOnceAndCaches) {
+  if (!find_program("mkfs.erofs")) GTEST_SKIP() << "mkfs.erofs not installed (erofs-utils)";
+  auto root = TempDir::create();
+  auto cache = TempDir::create();
+  ASSERT_TRUE(make_dirs(join_path(root->path(), "bin")).ok());
+  ASSERT_TRUE(write_file_atomic(join_path(root->path(), "bin/hello"), "#!/bin/sh\necho hi\n", 0755).ok());
+  auto img = ensure_root_image(root->path(), cache->path());
+  ASSERT_TRUE(img.ok()) << img.error().what();
+  struct stat st1 {};
+  ASSERT_EQ(::stat(img->c_str(), &st1), 0);
+  EXPECT_GT(st1.st_size, 0);
+  auto again = ensure_root_image(root->path(), cache->path());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *img);
+  struct stat st2 {};
+  ASSERT_EQ(::stat(again->c_str(), &st2), 0);
+  EXPECT_EQ(st1.st_mtim.tv_nsec, st2.st_mtim.tv_nsec);  // not rebuilt
+  // The image holds the file: dump.erofs (erofs-utils) can list it.
+  auto listing = run_capture({"dump.erofs", "--path=/bin/hello", *img});
+  ASSERT_TRUE(listing.ok()) << listing.error().what();
+  EXPECT_TRUE(listing->status.success()) << listing->err;
+  EXPECT_NE(listing->out.find("Size: 18"), std::string::npos) << listing->out;
+}
+
+TEST(RootImageTest, MissingRootIsAnError) {
+  auto cache = TempDir::create();
+  auto img = ensure_root_image("/nonexistent/krunbox-root", cache->path());
+  ASSERT_FALSE(img.ok());
+  EXPECT_NE(img.error().what().find("/nonexistent/krunbox-root"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace krunbox
