@@ -1,0 +1,58 @@
+// The agent's configuration: command-line flags, and when booted as init the
+// kernel command line (krunbox.*=) and environment (KRUNBOX_AGENT_*).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "krunbox/error.h"
+#include "proto/messages.h"
+
+namespace krunbox::agent {
+
+enum class TransportKind { kFd, kVsockListen, kVsockConnect, kVirtioSerial, kUnixListen };
+
+struct TransportSpec {
+  TransportKind kind = TransportKind::kFd;
+  int fd = -1;
+  uint32_t cid = 2;  // vsock connect: the host
+  uint32_t port = 0;
+  std::string name;  // virtio-serial port name, or unix socket path
+
+  std::string describe() const;
+};
+
+// "fd:3", "vsock-listen:1024", "vsock-connect:1024", "vsock-connect:2:1024",
+// "virtio-serial:krunbox.agent", "unix-listen:/run/agent.sock".
+Result<TransportSpec> parse_transport(std::string_view spec);
+
+enum class InitMode { kAuto, kOn, kOff };
+
+struct AgentConfig {
+  std::optional<TransportSpec> transport;
+  std::optional<LogLevel> log_level;
+  std::string hostname;
+  std::vector<std::string> modules;  // .ko paths, loaded in this order
+  std::string modules_file;          // one path a line; '#' comments
+  proto::ShutdownAction shutdown_action = proto::ShutdownAction::kDefault;
+  InitMode init = InitMode::kAuto;
+  // How long a transport that must be opened (virtio-serial, after modules
+  // load) may take to appear.
+  uint32_t transport_wait_ms = 10000;
+  bool show_version = false;
+  bool show_help = false;
+};
+
+Result<AgentConfig> parse_args(int argc, const char* const* argv);
+// Fills what the flags left unset from the kernel command line text and then
+// from the environment.
+Status apply_boot_params(AgentConfig& config, std::string_view cmdline, const std::vector<std::string>& env);
+// Reads modules_file (if set) and appends its paths to modules.
+Status load_modules_file(AgentConfig& config);
+
+std::string usage();
+
+}  // namespace krunbox::agent

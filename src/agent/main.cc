@@ -1,0 +1,98 @@
+// krunbox-agent: PID 1 (or a plain process) in every sandbox, serving the
+// agent protocol (docs/agent-protocol.md) on the transport it is given.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "agent/config.h"
+#include "agent/server.h"
+#include "agent/system.h"
+#include "agent/transport.h"
+#include "base/fs.h"
+#include "base/log.h"
+
+extern char** environ;
+
+namespace {
+
+void on_signal(int) {}
+
+// Signals the loop reads through signalfd get a no-op handler before they are
+// blocked: PID 1 of a namespace never receives a signal whose disposition is
+// the default, even a blocked one.
+void prepare_signals() {
+  struct sigaction sa = {};
+  sa.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &sa, nullptr);
+  sa.sa_handler = on_signal;
+  sigset_t mask;
+  ::sigemptyset(&mask);
+  for (int sig : {SIGCHLD, SIGTERM, SIGINT}) {
+    ::sigaction(sig, &sa, nullptr);
+    ::sigaddset(&mask, sig);
+  }
+  ::sigprocmask(SIG_BLOCK, &mask, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace krunbox;
+  using namespace krunbox::agent;
+  ensure_stdio();
+  set_log_program("krunbox-agent");
+  set_log_level(LogLevel::kInfo);
+  init_logging_from_env();
+
+  auto parsed = parse_args(argc, argv);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "krunbox-agent: %s\n", parsed.error().what().c_str());
+    return 2;
+  }
+  AgentConfig config = std::move(*parsed);
+  if (config.show_help) {
+    std::fputs(usage().c_str(), stdout);
+    return 0;
+  }
+  if (config.show_version) {
+    std::printf("krunbox-agent %s\n", KRUNBOX_AGENT_VERSION);
+    return 0;
+  }
+  bool pid1 = config.init == InitMode::kOn || (config.init == InitMode::kAuto && ::getpid() == 1);
+  prepare_signals();
+
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  std::string cmdline;
+  if (pid1) {
+    mount_basics();
+    cmdline = read_file("/proc/cmdline", 1u << 16).value_or("");
+  }
+  if (auto st = apply_boot_params(config, cmdline, env); !st.ok()) fatal(st.error().what(), pid1);
+  if (config.log_level) set_log_level(*config.log_level);
+
+  if (auto st = load_modules_file(config); !st.ok()) fatal(st.error().what(), pid1);
+  if (auto st = load_modules(config.modules); !st.ok()) fatal(st.error().what(), pid1);
+  if (pid1) {
+    if (!config.hostname.empty())
+      if (auto st = set_hostname(config.hostname); !st.ok()) KB_WARN("{}", st.error().what());
+    if (auto st = bring_up_loopback(); !st.ok()) KB_WARN("{}", st.error().what());
+  } else if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    // Orphaned grandchildren then go to the real init instead; not fatal.
+    KB_WARN("PR_SET_CHILD_SUBREAPER: {}", std::strerror(errno));
+  }
+
+  if (!config.transport) fatal("no transport given (use --fd N or --transport SPEC)\n" + usage(), pid1);
+  auto transport = Transport::open(*config.transport);
+  if (!transport.ok()) fatal(transport.error().what(), pid1);
+
+  // The workloads' base environment is ours, minus the agent's own settings.
+  std::erase_if(env, [](const std::string& e) { return e.starts_with("KRUNBOX_AGENT_"); });
+  Server server(config, pid1, std::move(env));
+  auto result = server.run(std::move(*transport));
+  if (!result.ok()) fatal(result.error().what(), pid1);
+  finish(*result, pid1);
+}

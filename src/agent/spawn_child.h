@@ -1,0 +1,48 @@
+// The code that runs in a forked workload between fork and execve. It only
+// makes async-signal-safe calls on memory prepared before the fork, and on any
+// failure writes {stage, errno} to a close-on-exec pipe and calls _exit.
+#pragma once
+
+#include <sys/types.h>
+
+namespace krunbox::agent {
+
+enum class ChildStage : int {
+  kSignals = 1,
+  kSetsid,
+  kTty,
+  kDup,
+  kGroups,
+  kGid,
+  kUid,
+  kChdir,
+  kExec,
+};
+
+const char* child_stage_name(ChildStage stage);
+
+struct ChildReport {
+  int stage;
+  int err;
+};
+
+struct ChildArgs {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;
+  int stdin_fd;   // dup'd to 0 (pipe or /dev/null); -1 with a tty
+  int stdout_fd;  // dup'd to 1; -1 with a tty
+  int stderr_fd;  // dup'd to 2; -1 with a tty
+  const char* tty_path;  // the pty slave, or nullptr
+  int report_fd;  // write end of the close-on-exec error pipe
+  bool set_ids;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  size_t ngroups;
+};
+
+[[noreturn]] void run_child(const ChildArgs& args);
+
+}  // namespace krunbox::agent
