@@ -1,0 +1,73 @@
+// A sandbox's cgroups: memory, cpu and pids limits, and the freezer behind
+// pause/resume. v1 (one group per controller, as on hybrid hosts) or v2 (one
+// group with controllers enabled from its parent). Each limit is applied
+// where the controller is writable; what could not be applied is recorded in
+// notes() so `doctor` and --verbose can say so.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/native/cgroup_probe.h"
+#include "krunbox/error.h"
+
+namespace krunbox::native {
+
+struct CgroupLimits {
+  std::optional<uint64_t> memory_bytes;
+  std::optional<uint32_t> cpu_millis;  // 1000 = one CPU
+  std::optional<uint32_t> pids;
+};
+
+// The group name under every controller: krunbox/<sandbox id>.
+inline constexpr const char* kCgroupParent = "krunbox";
+
+class SandboxCgroup {
+ public:
+  // root: the cgroup mount (/sys/fs/cgroup; tests pass a fake tree).
+  static Result<SandboxCgroup> create(const std::string& root, const std::string& id, const CgroupLimits& limits);
+
+  SandboxCgroup() = default;
+  SandboxCgroup(SandboxCgroup&& other) noexcept;
+  SandboxCgroup& operator=(SandboxCgroup&& other) noexcept;
+  SandboxCgroup(const SandboxCgroup&) = delete;
+  SandboxCgroup& operator=(const SandboxCgroup&) = delete;
+  // Removes the groups (killing anything still in them).
+  ~SandboxCgroup();
+
+  // Moves `pid` into every group.
+  Status add_process(pid_t pid);
+  bool can_freeze() const { return !freezer_dir_.empty(); }
+  Status freeze();
+  Status thaw();
+  // The OOM kills the memory controller has counted (nullopt: unknown).
+  std::optional<uint64_t> oom_kills() const;
+
+  // Kills what is left in the groups and removes them; safe to call twice.
+  Status destroy();
+
+  const std::vector<std::string>& dirs() const { return dirs_; }
+  const std::vector<std::string>& notes() const { return notes_; }
+
+ private:
+  CgroupMode mode_ = CgroupMode::kNone;
+  std::vector<std::string> dirs_;  // every group we created, to remove
+  std::string memory_dir_, freezer_dir_;
+  std::vector<std::string> notes_;
+};
+
+// Kills every process listed in the group's cgroup.procs, waits for them to
+// leave, and removes the directory. A missing directory is fine.
+Status remove_cgroup_dir(const std::string& dir);
+
+// The group directories a sandbox with `id` would have under `root`.
+std::vector<std::string> cgroup_dirs_for(const std::string& root, const std::string& id);
+
+// Sandbox ids that have a group under `root` (for sweeping leftovers).
+std::vector<std::string> list_cgroup_sandbox_ids(const std::string& root);
+
+}  // namespace krunbox::native

@@ -1,0 +1,250 @@
+#include "backend/native/mount_plan.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <climits>
+#include <cstdlib>
+
+namespace krunbox::native {
+namespace {
+
+constexpr unsigned long kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+MountOp mount_op(std::string source, std::string target, std::string fstype, unsigned long flags,
+                 std::string data = {}) {
+  MountOp op;
+  op.kind = MountOpKind::kMount;
+  op.source = std::move(source);
+  op.target = std::move(target);
+  op.fstype = std::move(fstype);
+  op.flags = flags;
+  op.data = std::move(data);
+  return op;
+}
+
+MountOp simple_op(MountOpKind kind, std::string target, mode_t mode = 0) {
+  MountOp op;
+  op.kind = kind;
+  op.target = std::move(target);
+  op.mode = mode;
+  return op;
+}
+
+// overlayfs splits its options at ',' and its lower dirs at ':'; the kernel's
+// escaping rules differ between versions, so such paths are refused outright.
+Status check_overlay_path(const std::string& path, const char* what) {
+  if (path.find_first_of(",:\\") != std::string::npos)
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string(what) + " " + path + " contains ',', ':' or '\\', which overlayfs options cannot carry; " +
+                     "move it to a plain path");
+  return {};
+}
+
+// mkdir -p inside the new root, one component at a time: after pivot_root
+// every component resolves inside the sandbox, so an image's symlink cannot
+// point a mkdir at the host.
+void add_mkdir_all(MountPlan& plan, const std::string& path) {
+  size_t pos = 1;
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    plan.push_back(simple_op(MountOpKind::kMkdir, path.substr(0, next), 0755));
+    pos = next + 1;
+  }
+}
+
+bool is_under(const std::string& path, const std::string& dir) {
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+}  // namespace
+
+std::string MountOp::describe() const {
+  switch (kind) {
+    case MountOpKind::kMount:
+      if (flags & MS_BIND) return "bind-mounting " + source + " on " + target;
+      if (flags & MS_REMOUNT) return "remounting " + target;
+      if (flags & (MS_PRIVATE | MS_SLAVE | MS_SHARED)) return "changing the propagation of " + target;
+      return "mounting " + fstype + " on " + target;
+    case MountOpKind::kMkdir: return "creating directory " + target;
+    case MountOpKind::kCreateFile: return "creating mount point " + target;
+    case MountOpKind::kSymlink: return "creating symlink " + target + " -> " + source;
+    case MountOpKind::kMknod: return "creating device node " + target;
+    case MountOpKind::kSetReadonly: return "making " + target + " read-only";
+    case MountOpKind::kMask: return "masking " + target;
+    case MountOpKind::kReadonlyPath: return "making " + target + " read-only";
+    case MountOpKind::kPivotRoot: return "pivoting the root to " + target;
+    case MountOpKind::kDetach: return "detaching the host's root (" + target + ")";
+  }
+  return "setting up mounts";
+}
+
+const std::vector<std::string>& default_masked_paths() {
+  static const std::vector<std::string> paths = {
+      "/proc/acpi",        "/proc/asound",      "/proc/interrupts", "/proc/kcore",  "/proc/keys",
+      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+      "/sys/firmware",     "/sys/devices/virtual/powercap",
+  };
+  return paths;
+}
+
+const std::vector<std::string>& default_readonly_paths() {
+  static const std::vector<std::string> paths = {
+      "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+  };
+  return paths;
+}
+
+Result<std::string> normalize_guest_path(const std::string& path, const std::string& what) {
+  if (path.empty() || path[0] != '/')
+    return Error(ErrorCode::kInvalidArgument, what + " '" + path + "' must be an absolute path");
+  if (path.size() > PATH_MAX) return Error(ErrorCode::kLimitExceeded, what + " is longer than PATH_MAX");
+  std::string out;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    std::string part = path.substr(pos, next - pos);
+    pos = next + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..")
+      return Error(ErrorCode::kInvalidArgument, what + " '" + path + "' must not contain '..'");
+    out += "/" + part;
+  }
+  return out.empty() ? std::string("/") : out;
+}
+
+Result<std::vector<ResolvedVolume>> resolve_volumes(const std::vector<VolumeMount>& volumes) {
+  std::vector<ResolvedVolume> out;
+  for (const auto& v : volumes) {
+    std::string what = "volume " + v.host_path + ":" + v.guest_path;
+    char real[PATH_MAX];
+    if (::realpath(v.host_path.c_str(), real) == nullptr)
+      return Error::from_errno(what + ": host path " + v.host_path).wrap("create it first or fix the -v argument");
+    struct stat st {};
+    if (::stat(real, &st) != 0) return Error::from_errno(what + ": stat " + real);
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+      return Error(ErrorCode::kInvalidArgument, what + ": host path must be a directory or a regular file");
+    KRUNBOX_ASSIGN_OR_RETURN(std::string guest, normalize_guest_path(v.guest_path, what + ": guest path"));
+    if (guest == "/") return Error(ErrorCode::kInvalidArgument, what + ": a volume cannot replace the root");
+    for (const char* kernel_fs : {"/proc", "/sys", "/dev"}) {
+      if (is_under(guest, kernel_fs))
+        return Error(ErrorCode::kInvalidArgument,
+                     what + ": guest path is inside " + kernel_fs + ", which the sandbox mounts itself");
+    }
+    out.push_back({real, guest, S_ISDIR(st.st_mode), v.read_only});
+  }
+  return out;
+}
+
+Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
+  if (in.lower.empty() || in.lower[0] != '/')
+    return Error(ErrorCode::kInvalidArgument, "rootfs '" + in.lower + "' must be an absolute path");
+  if (in.root_mount.empty() || in.root_mount[0] != '/')
+    return Error(ErrorCode::kInvalidArgument, "root mount point '" + in.root_mount + "' must be absolute");
+  MountPlan plan;
+  // Nothing we mount may propagate back to the host's mount namespace.
+  plan.push_back(mount_op("", "/", "", MS_REC | MS_PRIVATE));
+
+  if (in.root_kind == RootKind::kOverlay) {
+    KRUNBOX_TRY(check_overlay_path(in.lower, "rootfs"));
+    KRUNBOX_TRY(check_overlay_path(in.upper, "overlay upper dir"));
+    KRUNBOX_TRY(check_overlay_path(in.work, "overlay work dir"));
+    std::string data = "lowerdir=" + in.lower + ",upperdir=" + in.upper + ",workdir=" + in.work;
+    // Inside a user namespace overlayfs cannot use trusted.* xattrs.
+    if (in.user_namespace) data += ",userxattr";
+    plan.push_back(mount_op("overlay", in.root_mount, "overlay", 0, data));
+  } else {
+    plan.push_back(mount_op(in.lower, in.root_mount, "", MS_BIND | MS_REC));
+  }
+
+  std::string old_root = kOldRootDir;
+  MountOp pivot = simple_op(MountOpKind::kPivotRoot, in.root_mount);
+  pivot.source = old_root.substr(1);  // relative to the new root
+  plan.push_back(pivot);
+  // From here on every path resolves inside the sandbox's root; host paths are
+  // reached through the old root, which is detached at the end.
+
+  plan.push_back(simple_op(MountOpKind::kMkdir, "/proc", 0555));
+  plan.push_back(mount_op("proc", "/proc", "proc", kNoSuidDevExec));
+
+  plan.push_back(simple_op(MountOpKind::kMkdir, "/dev", 0755));
+  plan.push_back(mount_op("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"));
+  struct Device {
+    const char* name;
+    unsigned major, minor;
+  };
+  const Device devices[] = {{"null", 1, 3}, {"zero", 1, 5},    {"full", 1, 7},
+                            {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
+  for (const auto& d : devices) {
+    std::string path = std::string("/dev/") + d.name;
+    if (in.user_namespace) {
+      // A user namespace may not mknod; bind the host's node instead, as runc does.
+      plan.push_back(simple_op(MountOpKind::kCreateFile, path, 0666));
+      plan.push_back(mount_op(old_root + "/dev/" + d.name, path, "", MS_BIND));
+    } else {
+      MountOp op = simple_op(MountOpKind::kMknod, path, S_IFCHR | 0666);
+      op.dev = makedev(d.major, d.minor);
+      plan.push_back(op);
+    }
+  }
+  plan.push_back(simple_op(MountOpKind::kMkdir, "/dev/pts", 0755));
+  // gid=5 (tty) exists only when the id mapping covers it, so it is left out in a user namespace.
+  plan.push_back(mount_op("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                          in.user_namespace ? "newinstance,ptmxmode=0666,mode=0620"
+                                            : "newinstance,ptmxmode=0666,mode=0620,gid=5"));
+  MountOp ptmx = simple_op(MountOpKind::kSymlink, "/dev/ptmx");
+  ptmx.source = "pts/ptmx";
+  plan.push_back(ptmx);
+  plan.push_back(simple_op(MountOpKind::kMkdir, "/dev/shm", 01777));
+  plan.push_back(mount_op("shm", "/dev/shm", "tmpfs", kNoSuidDevExec, "mode=1777,size=65536k"));
+  plan.push_back(simple_op(MountOpKind::kMkdir, "/dev/mqueue", 0755));
+  plan.push_back(mount_op("mqueue", "/dev/mqueue", "mqueue", kNoSuidDevExec));
+  const std::pair<const char*, const char*> links[] = {{"/dev/fd", "/proc/self/fd"},
+                                                        {"/dev/stdin", "/proc/self/fd/0"},
+                                                        {"/dev/stdout", "/proc/self/fd/1"},
+                                                        {"/dev/stderr", "/proc/self/fd/2"},
+                                                        {"/dev/core", "/proc/kcore"}};
+  for (const auto& [link, to] : links) {
+    MountOp op = simple_op(MountOpKind::kSymlink, link);
+    op.source = to;
+    plan.push_back(op);
+  }
+
+  plan.push_back(simple_op(MountOpKind::kMkdir, "/sys", 0555));
+  if (in.user_namespace && in.host_network) {
+    // sysfs may only be mounted by the owner of the network namespace; with the
+    // host's network that is not us, so the host's /sys is bound read-only.
+    plan.push_back(mount_op(old_root + "/sys", "/sys", "", MS_BIND | MS_REC));
+    plan.push_back(simple_op(MountOpKind::kSetReadonly, "/sys"));
+  } else {
+    plan.push_back(mount_op("sysfs", "/sys", "sysfs", kNoSuidDevExec | MS_RDONLY));
+  }
+
+  for (const auto& v : in.volumes) {
+    std::string parent = v.guest_path.substr(0, v.guest_path.rfind('/'));
+    if (!parent.empty()) add_mkdir_all(plan, parent);
+    if (v.is_dir) plan.push_back(simple_op(MountOpKind::kMkdir, v.guest_path, 0755));
+    else plan.push_back(simple_op(MountOpKind::kCreateFile, v.guest_path, 0644));
+    plan.push_back(mount_op(old_root + v.host_path, v.guest_path, "", MS_BIND | MS_REC));
+    if (v.read_only) plan.push_back(simple_op(MountOpKind::kSetReadonly, v.guest_path));
+  }
+
+  // Masks and read-only paths come last so nothing above can undo them.
+  for (const auto& p : default_masked_paths()) {
+    MountOp op = simple_op(MountOpKind::kMask, p);
+    op.optional = true;
+    plan.push_back(op);
+  }
+  for (const auto& p : default_readonly_paths()) {
+    MountOp op = simple_op(MountOpKind::kReadonlyPath, p);
+    op.optional = true;
+    plan.push_back(op);
+  }
+  plan.push_back(simple_op(MountOpKind::kDetach, old_root));
+  return plan;
+}
+
+}  // namespace krunbox::native

@@ -1,0 +1,146 @@
+#include "backend/native/native_backend.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "backend/native/cgroups.h"
+#include "backend/native/mount_plan.h"
+#include "backend/native/native_sandbox.h"
+#include "backend/native/run_state.h"
+#include "base/fs.h"
+#include "base/paths.h"
+#include "base/unique_fd.h"
+
+namespace krunbox {
+namespace {
+
+using namespace std::chrono_literals;
+
+class NativeBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "native"; }
+  BackendReport probe() const override { return probe_native(); }
+
+  Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec) override {
+    if (spec.id.empty()) return Error(ErrorCode::kInvalidArgument, "sandbox spec has no id; build it with SandboxSpecBuilder");
+    if (spec.rootfs.empty())
+      return Error(ErrorCode::kInvalidArgument, "the native backend needs a root file system (--rootfs DIR or an image)");
+    if (!is_directory(spec.rootfs))
+      return Error(ErrorCode::kNotFound, "rootfs " + spec.rootfs + " is not a directory");
+    if (spec.network == NetworkMode::kUser)
+      return Error(ErrorCode::kUnsupported, "--net user is for VM backends; the native backend has none or host");
+    for (const auto& p : spec.ports) {
+      if (p.protocol != PortProtocol::kTcp)
+        return Error(ErrorCode::kUnsupported, "the native backend publishes TCP ports only (-p " +
+                                                  std::to_string(p.host_port) + ":" + std::to_string(p.guest_port) +
+                                                  "/udp)");
+    }
+    if (spec.network == NetworkMode::kHost && !spec.ports.empty())
+      return Error(ErrorCode::kInvalidArgument, "-p has no meaning with --net host: the sandbox already uses the host's ports");
+    KRUNBOX_TRY(native::resolve_volumes(spec.volumes));
+    return std::unique_ptr<Sandbox>(new native::NativeSandbox(spec, native::NativeOptions{}));
+  }
+};
+
+// Waits until the exact process is gone (it is not our child: no waitpid).
+bool wait_gone(const native::ProcessRef& p, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (native::process_alive(p)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+std::vector<std::string> list_entries(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    out.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_native_backend() { return std::make_unique<NativeBackend>(); }
+
+namespace native {
+
+Result<std::vector<std::string>> sweep_leftovers(const SweepOptions& options) {
+  std::string root = options.run_root.empty() ? run_root() : options.run_root;
+  std::string cgroup_root = options.cgroup_root.empty() ? "/sys/fs/cgroup" : options.cgroup_root;
+  std::string dir = sandboxes_dir(root);
+  std::vector<std::string> removed;
+  std::vector<std::string> live_ids;
+  Status first;
+  auto keep = [&](Status s) {
+    if (!s.ok() && first.ok()) first = std::move(s);
+  };
+
+  for (const auto& id : list_entries(dir)) {
+    std::string run_dir = join_path(dir, id);
+    auto state = read_run_state(run_dir);
+    if (state.ok() && process_alive(state->owner)) {
+      live_ids.push_back(id);
+      continue;
+    }
+    if (!state.ok()) {
+      // A state file is written right after the directory; a directory younger
+      // than a few seconds without one may belong to a sandbox being created.
+      struct stat st {};
+      if (::stat(run_dir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 10) {
+        live_ids.push_back(id);
+        continue;
+      }
+    }
+    // The owner is gone. Its sandbox normally died with it (parent-death
+    // signal), but make sure before removing the files under it.
+    if (state.ok() && state->pid1 && process_alive(*state->pid1)) {
+      ::kill(state->pid1->pid, SIGKILL);
+      if (!wait_gone(*state->pid1, 5s))
+        keep(Error(ErrorCode::kTimeout, "sandbox " + id + ": PID 1 (" + std::to_string(state->pid1->pid) +
+                                            ") survived SIGKILL for 5 s"));
+    }
+    std::string cg_root = state.ok() && !state->cgroup_root.empty() ? state->cgroup_root : cgroup_root;
+    for (const auto& cg : cgroup_dirs_for(cg_root, id)) keep(remove_cgroup_dir(cg));
+    auto gone = remove_tree(run_dir);
+    if (gone.ok()) removed.push_back("sandbox " + id + ": removed " + run_dir);
+    keep(std::move(gone));
+  }
+
+  // Groups whose run directory is gone entirely (the owner died between
+  // removing the directory and the group, or the run dir was on a tmpfs that
+  // did not survive a reboot while /sys/fs/cgroup groups cannot).
+  for (const auto& id : list_cgroup_sandbox_ids(cgroup_root)) {
+    if (path_exists(join_path(dir, id))) continue;
+    for (const auto& cg : cgroup_dirs_for(cgroup_root, id)) {
+      if (!is_directory(cg)) continue;
+      auto st = remove_cgroup_dir(cg);
+      if (st.ok()) removed.push_back("sandbox " + id + ": removed cgroup " + cg);
+      keep(std::move(st));
+    }
+  }
+  if (!first.ok()) return std::move(first).error().wrap("sweeping native sandbox leftovers in " + dir);
+  return removed;
+}
+
+}  // namespace native
+
+Status sweep_native_leftovers() {
+  auto r = native::sweep_leftovers({});
+  if (!r.ok()) return std::move(r).error();
+  return {};
+}
+
+}  // namespace krunbox

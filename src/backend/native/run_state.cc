@@ -1,0 +1,63 @@
+#include "backend/native/run_state.h"
+
+#include <cstdlib>
+
+#include "base/fs.h"
+#include "base/json.h"
+
+namespace krunbox::native {
+
+std::optional<ProcessRef> process_ref(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!stat.ok()) return std::nullopt;
+  // The command name (field 2) may hold spaces and parentheses: fields are
+  // counted after the last ')'.
+  size_t close = stat->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  const char* p = stat->c_str() + close + 1;
+  // After ')' comes field 3; start time is field 22.
+  for (int field = 3; field < 22; ++field) {
+    while (*p == ' ') ++p;
+    while (*p && *p != ' ') ++p;
+  }
+  char* end = nullptr;
+  uint64_t start = std::strtoull(p, &end, 10);
+  if (end == p) return std::nullopt;
+  return ProcessRef{pid, start};
+}
+
+bool process_alive(const ProcessRef& p) {
+  auto now = process_ref(p.pid);
+  return now && now->start_time == p.start_time;
+}
+
+std::string sandboxes_dir(const std::string& run_root) { return join_path(run_root, "sandboxes"); }
+
+Status write_run_state(const std::string& run_dir, const RunState& s) {
+  Json j = {{"id", s.id},
+            {"owner_pid", s.owner.pid},
+            {"owner_start_time", s.owner.start_time},
+            {"cgroup_root", s.cgroup_root}};
+  if (s.pid1) {
+    j["pid1"] = s.pid1->pid;
+    j["pid1_start_time"] = s.pid1->start_time;
+  }
+  return write_file_atomic(join_path(run_dir, kStateFile), j.dump() + "\n", 0600);
+}
+
+Result<RunState> read_run_state(const std::string& run_dir) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, read_json_file(join_path(run_dir, kStateFile), 64 * 1024));
+  RunState s;
+  try {
+    s.id = j.at("id").get<std::string>();
+    s.owner = {j.at("owner_pid").get<pid_t>(), j.at("owner_start_time").get<uint64_t>()};
+    s.cgroup_root = j.value("cgroup_root", std::string());
+    if (j.contains("pid1")) s.pid1 = ProcessRef{j.at("pid1").get<pid_t>(), j.at("pid1_start_time").get<uint64_t>()};
+  } catch (const Json::exception& e) {
+    return Error(ErrorCode::kCorrupt, join_path(run_dir, kStateFile) + ": " + e.what());
+  }
+  return s;
+}
+
+}  // namespace krunbox::native

@@ -1,0 +1,465 @@
+// The native backend end to end, as root over the bundled busybox rootfs:
+// workload semantics, every isolation layer, volumes, limits, ports, and that
+// nothing is left on the host afterwards, even when the owner is SIGKILLed.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "backend/native/native_backend.h"
+#include "backend/native/native_sandbox.h"
+#include "backend/native/sandbox_child.h"
+#include "base/fs.h"
+#include "base/paths.h"
+#include "base/subprocess.h"
+#include "base/temp_dir.h"
+#include "native_test_util.h"
+
+namespace krunbox {
+namespace {
+
+using namespace std::chrono_literals;
+using native_test::base_spec;
+using native_test::run_in;
+
+class NativeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // Each run of the suite gets its own run root, so leftovers are ours alone.
+    auto dir = TempDir::create("krunbox-native-test-");
+    ASSERT_TRUE(dir.ok());
+    run_root_ = new TempDir(std::move(*dir));
+    ::setenv("KRUNBOX_RUN_DIR", run_root_->path().c_str(), 1);
+  }
+  static void TearDownTestSuite() {
+    delete run_root_;
+    run_root_ = nullptr;
+  }
+  void SetUp() override {
+    std::string why = native_test::skip_reason();
+    if (!why.empty()) GTEST_SKIP() << why;
+  }
+
+  std::unique_ptr<Sandbox> start(SandboxSpecBuilder builder) {
+    auto spec = builder.build();
+    EXPECT_TRUE(spec.ok()) << spec.error().what();
+    if (!spec.ok()) return nullptr;
+    auto sandbox = make_native_backend()->create(*spec);
+    EXPECT_TRUE(sandbox.ok()) << sandbox.error().what();
+    if (!sandbox.ok()) return nullptr;
+    auto st = (*sandbox)->start();
+    EXPECT_TRUE(st.ok()) << st.error().what();
+    if (!st.ok()) return nullptr;
+    return std::move(*sandbox);
+  }
+  std::unique_ptr<Sandbox> start() { return start(base_spec()); }
+
+  static TempDir* run_root_;
+};
+TempDir* NativeTest::run_root_ = nullptr;
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+TEST_F(NativeTest, ExitCodesAndSignals) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  EXPECT_EQ(run_in(*sb, {"/bin/true"}).status, ExitStatus::exited(0));
+  EXPECT_EQ(run_in(*sb, {"sh", "-c", "exit 3"}).status, ExitStatus::exited(3));
+  EXPECT_EQ(run_in(*sb, {"sh", "-c", "kill -9 $$"}).status, ExitStatus::killed(SIGKILL));
+  EXPECT_EQ(run_in(*sb, {"sh", "-c", "kill -TERM $$"}).status, ExitStatus::killed(SIGTERM));
+  auto out = run_in(*sb, {"sh", "-c", "echo out; echo err >&2"});
+  EXPECT_EQ(out.out, "out\n");
+  EXPECT_EQ(out.err, "err\n");
+  ASSERT_TRUE(sb->stop(2s).ok());
+  EXPECT_EQ(sb->state(), SandboxState::kStopped);
+}
+
+TEST_F(NativeTest, EnvCwdAndUser) {
+  auto b = base_spec();
+  b.env("FROM_SPEC=spec");
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  proto::ExecRequest req;
+  req.argv = {"sh", "-c", "echo $FOO $FROM_SPEC; pwd; id -u; id -g"};
+  req.env = {"FOO=bar"};
+  req.cwd = "/tmp";
+  req.user = "1000:1001";
+  req.stdin_open = false;
+  auto out = sb->agent()->run(req);
+  ASSERT_TRUE(out.ok()) << out.error().what();
+  EXPECT_EQ(out->out, "bar spec\n/tmp\n1000\n1001\n");
+  // A non-root workload has no capabilities at all.
+  req.argv = {"sh", "-c", "grep CapEff /proc/self/status"};
+  out = sb->agent()->run(req);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->out, "CapEff:\t0000000000000000\n");
+}
+
+TEST_F(NativeTest, StdinIsPiped) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  auto out = run_in(*sb, {"sh", "-c", "tr a-z A-Z"}, "hello sandbox\n");
+  EXPECT_EQ(out.status, ExitStatus::exited(0)) << out.err;
+  EXPECT_EQ(out.out, "HELLO SANDBOX\n");
+}
+
+TEST_F(NativeTest, AgentIsPid1AndNoHostProcessIsVisible) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  auto cmdline = run_in(*sb, {"cat", "/proc/1/cmdline"});
+  EXPECT_EQ(cmdline.out.substr(0, cmdline.out.find('\0')), "krunbox-agent");
+  // PID 1, the shell, and ls: nothing of the host.
+  auto pids = run_in(*sb, {"sh", "-c", "ls /proc | grep -c '^[0-9]'"});
+  EXPECT_LE(std::stoi(pids.out), 3) << pids.out;
+  auto ours = run_in(*sb, {"sh", "-c", "cat /proc/*/cmdline | tr '\\0' ' '"});
+  EXPECT_EQ(ours.out.find("krunbox_native_test"), std::string::npos);
+  EXPECT_TRUE(sb->agent()->hello().pid1);
+}
+
+TEST_F(NativeTest, HostnameIsSet) {
+  auto b = base_spec();
+  b.hostname("kb-native");
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  EXPECT_EQ(run_in(*sb, {"hostname"}).out, "kb-native\n");
+}
+
+TEST_F(NativeTest, OnlyLoopbackNetwork) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  EXPECT_EQ(run_in(*sb, {"ls", "/sys/class/net"}).out, "lo\n");
+  auto dev = run_in(*sb, {"sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '"});
+  EXPECT_EQ(dev.out, "lo\n");
+  auto up = run_in(*sb, {"cat", "/sys/class/net/lo/operstate"});
+  EXPECT_NE(up.out, "down\n");
+}
+
+TEST_F(NativeTest, HostMountsAreInvisible) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  auto mounts = run_in(*sb, {"cat", "/proc/mounts"}).out;
+  ASSERT_FALSE(mounts.empty());
+  // Mount points (field 2) are all the sandbox's own. (The overlay's options
+  // name its host directories, as Docker's do; they are not reachable.)
+  std::istringstream in(mounts);
+  std::string line;
+  const std::set<std::string> allowed = {"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"};
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string source, point;
+    fields >> source >> point;
+    bool masked = point.rfind("/proc/", 0) == 0 || point.rfind("/sys/", 0) == 0;
+    EXPECT_TRUE(allowed.count(point) || masked) << "unexpected mount point " << point << " in\n" << mounts;
+  }
+  EXPECT_EQ(mounts.find(" /sys/fs/cgroup"), std::string::npos) << mounts;
+  EXPECT_EQ(mounts.find("krunbox-oldroot"), std::string::npos) << mounts;
+  auto root = run_in(*sb, {"ls", "-a", "/"}).out;
+  EXPECT_EQ(root.find("krunbox-oldroot"), std::string::npos);
+  // The host's files are out of reach: not even the run directory exists inside.
+  EXPECT_NE(run_in(*sb, {"ls", run_root_->path()}).status.code, 0);
+}
+
+TEST_F(NativeTest, WritesToRootDoNotReachTheImage) {
+  std::string rootfs = bundled_rootfs_dir();
+  ASSERT_TRUE(path_exists(join_path(rootfs, "bin/busybox")));
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  auto out = run_in(*sb, {"sh", "-c", "echo x > /written-by-sandbox && rm /bin/busybox.missing 2>/dev/null; "
+                                     "echo y > /etc/written && rm -f /linuxrc && cat /written-by-sandbox"});
+  EXPECT_EQ(out.out, "x\n") << out.err;
+  EXPECT_FALSE(path_exists(join_path(rootfs, "written-by-sandbox")));
+  EXPECT_FALSE(path_exists(join_path(rootfs, "etc/written")));
+  if (::access(join_path(rootfs, "linuxrc").c_str(), F_OK) != 0 && errno != ENOENT) FAIL();
+  ASSERT_TRUE(sb->stop(2s).ok());
+  EXPECT_FALSE(path_exists(join_path(rootfs, "written-by-sandbox")));
+}
+
+TEST_F(NativeTest, KernelInterfacesAreMaskedAndReadOnly) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  // Masked files read empty; only those this kernel has can be checked.
+  int checked = 0;
+  for (const char* masked : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/interrupts", "/proc/sched_debug"}) {
+    if (!path_exists(masked)) continue;
+    ++checked;
+    auto out = run_in(*sb, {"sh", "-c", std::string("wc -c < ") + masked});
+    EXPECT_EQ(trim(out.out), "0") << masked << ": " << out.err;
+  }
+  EXPECT_GT(checked, 0);
+  if (path_exists("/proc/sysrq-trigger")) {
+    EXPECT_NE(run_in(*sb, {"sh", "-c", "echo h > /proc/sysrq-trigger"}).status.code, 0);
+  }
+  EXPECT_NE(run_in(*sb, {"sh", "-c", "echo 1 > /proc/sys/kernel/panic"}).status.code, 0);
+  EXPECT_NE(run_in(*sb, {"sh", "-c", "touch /sys/x"}).status.code, 0);
+  EXPECT_EQ(run_in(*sb, {"ls", "-A", "/sys/firmware"}).out, "");
+  // /dev has the standard nodes and nothing of the host's.
+  auto dev = run_in(*sb, {"ls", "/dev"}).out;
+  for (const char* n : {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm"})
+    EXPECT_NE(dev.find(n), std::string::npos) << n << " in " << dev;
+  EXPECT_EQ(dev.find("sda"), std::string::npos);
+  EXPECT_EQ(dev.find("kmsg"), std::string::npos);
+  EXPECT_EQ(run_in(*sb, {"sh", "-c", "head -c 4 /dev/zero | wc -c"}).out, "4\n");
+}
+
+TEST_F(NativeTest, CapabilitiesSeccompAndNoNewPrivs) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  auto status = run_in(*sb, {"cat", "/proc/self/status"}).out;
+  char expect[64];
+  std::snprintf(expect, sizeof expect, "CapEff:\t%016llx\n",
+                static_cast<unsigned long long>(native::docker_default_capabilities()));
+  EXPECT_NE(status.find(expect), std::string::npos) << status;
+  std::snprintf(expect, sizeof expect, "CapBnd:\t%016llx\n",
+                static_cast<unsigned long long>(native::docker_default_capabilities()));
+  EXPECT_NE(status.find(expect), std::string::npos) << status;
+  EXPECT_NE(status.find("Seccomp:\t2\n"), std::string::npos) << status;
+  EXPECT_NE(status.find("NoNewPrivs:\t1\n"), std::string::npos) << status;
+  // The filter at work: unshare and mount are refused even to root.
+  EXPECT_NE(run_in(*sb, {"unshare", "-n", "true"}).status.code, 0);
+  EXPECT_NE(run_in(*sb, {"mount", "-t", "tmpfs", "x", "/mnt"}).status.code, 0);
+}
+
+TEST_F(NativeTest, WorkloadSeesOnlyItsStdio) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  // Probed with the shell's builtin test, which opens nothing itself.
+  auto fds = run_in(*sb, {"sh", "-c", "n=0; while [ $n -lt 1024 ]; do [ -e /proc/$$/fd/$n ] && echo -n \"$n \"; "
+                                      "n=$((n+1)); done"});
+  EXPECT_EQ(fds.out, "0 1 2 ") << fds.err;
+  // The agent itself holds only /dev/null on 0-2 and its socket: no host file.
+  auto agent_fds = run_in(*sb, {"sh", "-c", "ls -l /proc/1/fd | grep -v -e socket: -e pipe: -e anon_inode: "
+                                            "-e /dev/null -e /dev/pts -e /dev/ptmx -e '^total' | wc -l"});
+  EXPECT_EQ(trim(agent_fds.out), "0") << run_in(*sb, {"ls", "-l", "/proc/1/fd"}).out;
+}
+
+TEST_F(NativeTest, VolumesReadWriteAndReadOnly) {
+  auto rw = TempDir::create("krunbox-vol-rw-");
+  auto ro = TempDir::create("krunbox-vol-ro-");
+  ASSERT_TRUE(rw.ok() && ro.ok());
+  ASSERT_TRUE(write_file_atomic(join_path(ro->path(), "seed"), "seeded\n").ok());
+  auto b = base_spec();
+  b.volume({rw->path(), "/data/rw", false});
+  b.volume({ro->path(), "/data/ro", true});
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  auto w = run_in(*sb, {"sh", "-c", "echo from-sandbox > /data/rw/out"});
+  EXPECT_EQ(w.status, ExitStatus::exited(0)) << w.err;
+  EXPECT_EQ(read_file(join_path(rw->path(), "out")).value_or(""), "from-sandbox\n");
+  EXPECT_EQ(run_in(*sb, {"cat", "/data/ro/seed"}).out, "seeded\n");
+  auto denied = run_in(*sb, {"sh", "-c", "echo x > /data/ro/new"});
+  EXPECT_NE(denied.status.code, 0);
+  EXPECT_NE(denied.err.find("Read-only"), std::string::npos) << denied.err;
+  EXPECT_FALSE(path_exists(join_path(ro->path(), "new")));
+}
+
+TEST_F(NativeTest, MemoryHogIsKilledUnderAMemoryLimit) {
+  auto b = base_spec();
+  b.memory_mib(32);
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  auto* native = static_cast<native::NativeSandbox*>(sb.get());
+  for (const auto& note : native->notes()) {
+    if (note.find("memory") != std::string::npos) GTEST_SKIP() << "cgroups not writable here: " << note;
+  }
+  auto out = run_in(*sb, {"dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"});
+  EXPECT_EQ(out.status, ExitStatus::killed(SIGKILL)) << out.status.describe() << " " << out.err;
+  auto kills = native->oom_kills();
+  if (kills) {
+    EXPECT_GE(*kills, 1u);
+  }
+  // The sandbox survives its workload's OOM.
+  EXPECT_EQ(run_in(*sb, {"/bin/true"}).status, ExitStatus::exited(0));
+}
+
+TEST_F(NativeTest, PublishedPortReachesTheSandbox) {
+  PortMapping p;
+  p.host_port = 0;  // any free port
+  p.guest_port = 8080;
+  auto b = base_spec();
+  b.port(p);
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  auto* native = static_cast<native::NativeSandbox*>(sb.get());
+  ASSERT_EQ(native->published_ports().size(), 1u);
+  uint16_t host_port = native->published_ports()[0].host_port;
+  ASSERT_NE(host_port, 0);
+  proto::ExecRequest req;
+  req.argv = {"sh", "-c", "echo hello-from-guest | nc -l -p 8080"};
+  req.stdin_open = false;
+  auto server = sb->agent()->exec(req);
+  ASSERT_TRUE(server.ok()) << server.error().what();
+  std::string got;
+  for (int attempt = 0; attempt < 100 && got.empty(); ++attempt) {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(host_port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      char buf[64];
+      ssize_t n;
+      while ((n = ::read(s, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    }
+    ::close(s);
+    if (got.empty()) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(got, "hello-from-guest\n");
+  (void)(*server)->wait_for(5s);
+}
+
+TEST_F(NativeTest, TakenHostPortFailsBeforeAnythingStarts) {
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(s, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  PortMapping p;
+  p.host_port = ntohs(a.sin_port);
+  p.guest_port = 80;
+  auto spec = base_spec().port(p).build();
+  ASSERT_TRUE(spec.ok());
+  auto before = native_test::snapshot_host(run_root_->path());
+  auto sb = make_native_backend()->create(*spec);
+  ASSERT_TRUE(sb.ok());
+  auto st = (*sb)->start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_NE(st.error().what().find("already in use"), std::string::npos) << st.error().what();
+  EXPECT_EQ((*sb)->state(), SandboxState::kCrashed);
+  auto after = native_test::snapshot_host(run_root_->path());
+  EXPECT_EQ(before.run_entries, after.run_entries);
+  EXPECT_EQ(before.cgroups, after.cgroups);
+  ::close(s);
+}
+
+TEST_F(NativeTest, FailedSetupNamesTheStepAndLeavesNothing) {
+  auto vol = TempDir::create("krunbox-vol-");
+  ASSERT_TRUE(vol.ok());
+  auto b = base_spec();
+  b.volume({vol->path(), "/bin/busybox/below-a-file", false});  // a file in the image
+  auto spec = b.build();
+  ASSERT_TRUE(spec.ok());
+  auto before = native_test::snapshot_host(run_root_->path());
+  auto sb = make_native_backend()->create(*spec);
+  ASSERT_TRUE(sb.ok());
+  auto st = (*sb)->start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().what().find("creating directory /bin/busybox in sandbox " + spec->id.substr(0, 12)),
+            std::string::npos)
+      << st.error().what();
+  EXPECT_NE(st.error().what().find("Not a directory"), std::string::npos) << st.error().what();
+  auto after = native_test::snapshot_host(run_root_->path());
+  EXPECT_EQ(before.run_entries, after.run_entries);
+  EXPECT_EQ(before.cgroups, after.cgroups);
+  EXPECT_EQ(before.mounts, after.mounts);
+}
+
+TEST_F(NativeTest, PauseAndResume) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  auto paused = sb->pause();
+  if (!paused.ok() && paused.error().code() == ErrorCode::kUnsupported) GTEST_SKIP() << paused.error().what();
+  ASSERT_TRUE(paused.ok()) << paused.error().what();
+  EXPECT_EQ(sb->state(), SandboxState::kPaused);
+  ASSERT_TRUE(sb->resume().ok());
+  EXPECT_EQ(run_in(*sb, {"/bin/true"}).status, ExitStatus::exited(0));
+  ASSERT_TRUE(sb->pause().ok());
+  ASSERT_TRUE(sb->stop(1s).ok());  // stop works on a paused sandbox
+  EXPECT_EQ(sb->state(), SandboxState::kStopped);
+}
+
+TEST_F(NativeTest, KillEndsTheSandboxAndWaitReportsIt) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  auto* native = static_cast<native::NativeSandbox*>(sb.get());
+  pid_t pid = native->pid1();
+  std::string dir = native->run_dir();
+  ASSERT_TRUE(sb->kill(SIGKILL).ok());
+  auto st = sb->wait();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(*st, ExitStatus::killed(SIGKILL));
+  EXPECT_EQ(sb->state(), SandboxState::kStopped);
+  EXPECT_NE(::kill(pid, 0), 0);
+  EXPECT_FALSE(path_exists(dir));
+}
+
+TEST_F(NativeTest, DestructorKillsAndCleansUp) {
+  pid_t pid;
+  std::string dir;
+  {
+    auto sb = start();
+    ASSERT_TRUE(sb);
+    auto* native = static_cast<native::NativeSandbox*>(sb.get());
+    pid = native->pid1();
+    dir = native->run_dir();
+    EXPECT_TRUE(path_exists(dir));
+  }
+  EXPECT_NE(::kill(pid, 0), 0);
+  EXPECT_FALSE(path_exists(dir));
+}
+
+// Starts an owner process that holds a sandbox, SIGKILLs it, and sweeps.
+void kill_owner_midway_and_sweep(const std::string& driver) {
+  SpawnOptions options;
+  options.stdout_mode = Stdio::kPipe;
+  options.stderr_mode = Stdio::kPipe;
+  auto owner = Subprocess::spawn({driver, "hold", bundled_rootfs_dir()}, options);
+  ASSERT_TRUE(owner.ok()) << owner.error().what();
+  std::string line;
+  char c;
+  while (::read(owner->stdout_fd().get(), &c, 1) == 1 && c != '\n') line += c;
+  ASSERT_EQ(line.rfind("ready ", 0), 0u) << "driver said: " << line;
+  ASSERT_TRUE(owner->kill(SIGKILL).ok());
+  ASSERT_TRUE(owner->wait().ok());
+  auto swept = native::sweep_leftovers({});
+  ASSERT_TRUE(swept.ok()) << swept.error().what();
+}
+
+TEST_F(NativeTest, FiftyRunsIncludingKilledOwnersLeaveNothingBehind) {
+  std::string driver = join_path(self_exe_dir(), "krunbox-native-driver");
+  ASSERT_TRUE(path_exists(driver)) << driver;
+  auto before = native_test::snapshot_host(run_root_->path());
+  for (int i = 0; i < 50; ++i) {
+    if (i % 10 == 5) {
+      kill_owner_midway_and_sweep(driver);
+      continue;
+    }
+    auto sb = start();
+    ASSERT_TRUE(sb) << "run " << i;
+    if (i % 10 == 7) {
+      // Stopped while a workload still runs.
+      proto::ExecRequest req;
+      req.argv = {"sleep", "60"};
+      req.stdin_open = false;
+      auto session = sb->agent()->exec(req);
+      ASSERT_TRUE(session.ok());
+      ASSERT_TRUE(sb->stop(200ms).ok());
+    } else {
+      EXPECT_EQ(run_in(*sb, {"/bin/true"}).status, ExitStatus::exited(0)) << "run " << i;
+      ASSERT_TRUE(sb->stop(2s).ok()) << "run " << i;
+    }
+  }
+  auto after = native_test::snapshot_host(run_root_->path());
+  EXPECT_EQ(before.mounts, after.mounts);
+  EXPECT_EQ(before.foreign_pid_namespaces, after.foreign_pid_namespaces);
+  EXPECT_EQ(before.run_entries, after.run_entries);
+  EXPECT_EQ(before.cgroups, after.cgroups);
+}
+
+}  // namespace
+}  // namespace krunbox

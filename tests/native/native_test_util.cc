@@ -1,0 +1,79 @@
+#include "native_test_util.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "backend/native/cgroups.h"
+#include "backend/native/run_state.h"
+#include "base/fs.h"
+#include "base/paths.h"
+
+namespace krunbox::native_test {
+namespace {
+
+std::set<std::string> entries(const std::string& dir) {
+  std::set<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') out.insert(e->d_name);
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::string link_of(const std::string& path) {
+  char buf[256];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+std::string skip_reason() {
+  if (::geteuid() != 0) return "needs root (the native backend's suite runs as root in CI)";
+  if (!is_directory(bundled_rootfs_dir()))
+    return "bundled busybox rootfs missing at " + bundled_rootfs_dir() + "; run scripts/setup.sh";
+  auto agent = find_helper("krunbox-agent");
+  if (!agent.ok()) return agent.error().what();
+  return "";
+}
+
+SandboxSpecBuilder base_spec() {
+  SandboxSpecBuilder b;
+  b.rootfs(bundled_rootfs_dir());
+  return b;
+}
+
+proto::ExecOutput run_in(Sandbox& sandbox, std::vector<std::string> argv, std::string stdin_data) {
+  proto::ExecRequest req;
+  req.argv = std::move(argv);
+  req.stdin_open = !stdin_data.empty();
+  auto out = sandbox.agent()->run(req, stdin_data);
+  if (!out.ok()) {
+    proto::ExecOutput failed;
+    failed.status = ExitStatus::exited(-1);
+    failed.err = "exec failed: " + out.error().what();
+    return failed;
+  }
+  return *out;
+}
+
+HostSnapshot snapshot_host(const std::string& run_root) {
+  HostSnapshot s;
+  s.mounts = read_file("/proc/mounts").value_or("");
+  std::string own = link_of("/proc/self/ns/pid");
+  for (const auto& name : entries("/proc")) {
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string ns = link_of("/proc/" + name + "/ns/pid");
+    if (!ns.empty() && ns != own) s.foreign_pid_namespaces.insert(ns);
+  }
+  s.run_entries = entries(native::sandboxes_dir(run_root));
+  for (const auto& id : native::list_cgroup_sandbox_ids("/sys/fs/cgroup")) s.cgroups.insert(id);
+  return s;
+}
+
+}  // namespace krunbox::native_test
