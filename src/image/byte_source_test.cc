@@ -34,7 +34,8 @@ TEST(ByteSourceTest, InflatesGzipWithEveryInflater) {
     auto out = read_all(**s);
     ASSERT_TRUE(out.ok()) << to_string(inf) << ": " << out.error().what();
     EXPECT_EQ(*out, p + "tail") << to_string(inf);
-    auto cut = decompressing_source(memory_source(gz.substr(0, gz.size() / 2)), 1 << 30, inf);
+    std::string half = gz.substr(0, gz.size() / 2);
+    auto cut = decompressing_source(memory_source(half), 1 << 30, inf);
     EXPECT_FALSE(read_all(**cut).ok()) << to_string(inf);
     auto bomb = decompressing_source(memory_source(gz), 1000, inf);
     auto r = read_all(**bomb);
@@ -49,7 +50,8 @@ TEST(ByteSourceTest, DecodesZstdAndPlain) {
   z.resize(ZSTD_compress(z.data(), z.size(), p.data(), p.size(), 3));
   auto s = decompressing_source(memory_source(z), 1 << 30);
   EXPECT_EQ(*read_all(**s), p);
-  auto cut = decompressing_source(memory_source(z.substr(0, z.size() - 10)), 1 << 30);
+  std::string short_z = z.substr(0, z.size() - 10);
+  auto cut = decompressing_source(memory_source(short_z), 1 << 30);
   EXPECT_FALSE(read_all(**cut).ok());
   auto plain = decompressing_source(memory_source(p), 1 << 30);
   EXPECT_EQ(*read_all(**plain), p);
@@ -65,7 +67,8 @@ TEST(ByteSourceTest, ReadAheadHashesAndPropagatesErrors) {
   s.reset();
   EXPECT_EQ(h.finish(), Sha256::of(p));
   auto gz = testing::TarBuilder::gzip(p);
-  auto bad = read_ahead_source(std::move(*decompressing_source(memory_source(gz.substr(0, 100)), 1 << 30)), nullptr);
+  std::string head = gz.substr(0, 100);
+  auto bad = read_ahead_source(std::move(*decompressing_source(memory_source(head), 1 << 30)), nullptr);
   EXPECT_FALSE(read_all(*bad).ok());
   // Dropping a source mid-stream stops its thread.
   auto early = read_ahead_source(memory_source(p), nullptr, 100, 1);
