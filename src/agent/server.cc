@@ -60,8 +60,15 @@ void Connection::send_frame(std::string frame) {
   if (closed_) return;
   out_bytes_ += frame.size();
   out_.push_back(std::move(frame));
-  if (out_.size() == 1) flush();
-  update_interest();
+  // Frames queued while one loop iteration runs go out in one writev at its
+  // end; a congested queue is written at once so it cannot grow further.
+  if (congested()) {
+    flush();
+    update_interest();
+  } else if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    server_.schedule_flush(this);
+  }
 }
 
 void Connection::send(FrameType type, uint32_t channel, uint8_t stream, std::string_view payload) {
@@ -102,6 +109,13 @@ void Connection::flush() {
       }
     }
   }
+}
+
+void Connection::flush_scheduled() {
+  flush_scheduled_ = false;
+  if (closed_) return;
+  flush();
+  update_interest();
 }
 
 void Connection::flush_blocking(std::chrono::milliseconds budget) {
@@ -478,6 +492,10 @@ Result<proto::ShutdownAction> Server::run(Transport transport) {
     for (int i = 0; i < n; ++i) static_cast<Watch*>(events[i].data.ptr)->on_event(events[i].events);
     run_deadlines();
     check_shutdown();
+    // One writev per connection per iteration, for everything the iteration queued.
+    std::vector<Connection*> to_flush;
+    to_flush.swap(to_flush_);
+    for (Connection* c : to_flush) c->flush_scheduled();
     collect();
   }
   // Last words: the shutdown RESPONSE and final EXITs.

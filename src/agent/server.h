@@ -98,6 +98,8 @@ class Connection : public Watch {
     auto it = channels_.find(id);
     return it == channels_.end() ? nullptr : it->second;
   }
+  // Called by the server once per loop iteration if frames were queued.
+  void flush_scheduled();
   // Writes what is queued, blocking for at most `budget` (used before the agent ends).
   void flush_blocking(std::chrono::milliseconds budget);
 
@@ -122,6 +124,7 @@ class Connection : public Watch {
   size_t out_bytes_ = 0;
   uint32_t interest_ = 0;
   bool registered_once_ = false;
+  bool flush_scheduled_ = false;
   std::map<uint32_t, Op*> channels_;
 };
 
@@ -141,6 +144,7 @@ class Server {
   void connection_closed(Connection* c);
   void register_pid(pid_t pid, class ExecSession* s) { by_pid_[pid] = s; }
   void forget_pid(pid_t pid) { by_pid_.erase(pid); }
+  void schedule_flush(Connection* c) { to_flush_.push_back(c); }
   void begin_shutdown(std::chrono::milliseconds grace, proto::ShutdownAction action);
   uint64_t uptime_ms() const;
 
@@ -167,6 +171,7 @@ class Server {
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Op>> ops_;
   std::map<pid_t, class ExecSession*> by_pid_;
+  std::vector<Connection*> to_flush_;
   std::optional<Clock::time_point> redial_at_;
   std::chrono::milliseconds redial_backoff_{100};
   bool shutting_down_ = false;

@@ -94,7 +94,24 @@ class Core {
     channels_.erase(id);
   }
 
+  // Writes a frame from the calling thread, which must not hold `mu` (the
+  // write may wait for the agent to read, and the agent may first need us to
+  // read). Saves the hand-off to the writer thread on every request.
   void send(FrameType type, uint32_t channel, uint8_t stream, std::string_view payload) {
+    {
+      std::lock_guard lock(wmu_);
+      if (wstop_) return;
+    }
+    std::string frame = encode_frame(type, channel, stream, payload);
+    std::vector<std::string> one;
+    one.push_back(std::move(frame));
+    std::lock_guard io(io_mu_);
+    if (!write_batch(one)) fail(Error::from_errno("writing to the agent"));
+  }
+
+  // Queues a frame for the writer thread: for the reader thread and for
+  // callers holding `mu`, which must never block on the socket.
+  void post(FrameType type, uint32_t channel, uint8_t stream, std::string_view payload) {
     std::string frame = encode_frame(type, channel, stream, payload);
     std::lock_guard lock(wmu_);
     if (wstop_) return;
@@ -123,7 +140,7 @@ class Core {
     s.unacked += static_cast<uint32_t>(n);
     if (s.unacked >= kAckBatch && !s.eof) {
       s.allowed += s.unacked;
-      send(FrameType::kWindow, ch.id, stream, encode_window(s.unacked));
+      post(FrameType::kWindow, ch.id, stream, encode_window(s.unacked));
       s.unacked = 0;
     }
   }
@@ -282,7 +299,12 @@ class Core {
           wq_.pop_front();
         }
       }
-      if (!batch.empty() && !write_batch(batch)) {
+      bool ok;
+      {
+        std::lock_guard io(io_mu_);
+        ok = batch.empty() || write_batch(batch);
+      }
+      if (!ok) {
         fail(Error::from_errno("writing to the agent"));
         return;
       }
@@ -300,7 +322,21 @@ class Core {
     for (auto& s : batch) iov.push_back({s.data(), s.size()});
     size_t i = 0;
     while (i < iov.size()) {
-      ssize_t n = ::writev(fd_.get(), iov.data() + i, static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX)));
+      size_t count = std::min<size_t>(iov.size() - i, IOV_MAX);
+      ssize_t n;
+      if (is_socket_) {
+        // MSG_NOSIGNAL: a vanished agent must be an error here, not a SIGPIPE that kills the host.
+        msghdr msg{};
+        msg.msg_iov = iov.data() + i;
+        msg.msg_iovlen = count;
+        n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+        if (n < 0 && errno == ENOTSOCK) {
+          is_socket_ = false;
+          continue;
+        }
+      } else {
+        n = ::writev(fd_.get(), iov.data() + i, static_cast<int>(count));
+      }
       if (n < 0) {
         if (errno == EINTR) continue;
         return false;
@@ -319,6 +355,8 @@ class Core {
   std::map<uint32_t, std::shared_ptr<Channel>> channels_;
   uint32_t next_id_ = 1;
   std::optional<Error> failed_;
+  std::mutex io_mu_;  // serialises writes to fd_
+  bool is_socket_ = true;
   std::mutex wmu_;
   std::condition_variable wcv_;
   std::deque<std::string> wq_;
@@ -357,7 +395,15 @@ Status poll_read_exact(int fd, char* p, size_t size, std::chrono::steady_clock::
 Result<AgentHello> handshake(int fd, const ClientOptions& options) {
   ClientHello hello{kProtocolVersion, 1, options.client_name};
   std::string frame = encode_frame(FrameType::kHello, 0, 0, encode(hello));
-  KRUNBOX_TRY_CTX(write_all(fd, frame.data(), frame.size()), "sending HELLO to the agent");
+  ssize_t sent = ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+  if (sent < 0 && errno == ENOTSOCK) {
+    KRUNBOX_TRY_CTX(write_all(fd, frame.data(), frame.size()), "sending HELLO to the agent");
+  } else if (sent < 0) {
+    return Error::from_errno("sending HELLO to the agent");
+  } else if (static_cast<size_t>(sent) < frame.size()) {
+    KRUNBOX_TRY_CTX(write_all(fd, frame.data() + sent, frame.size() - static_cast<size_t>(sent)),
+                    "sending HELLO to the agent");
+  }
   auto deadline = std::chrono::steady_clock::now() + options.hello_timeout;
   uint8_t hdr[kHeaderSize];
   KRUNBOX_TRY(poll_read_exact(fd, reinterpret_cast<char*>(hdr), kHeaderSize, deadline));
