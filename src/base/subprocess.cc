@@ -94,6 +94,10 @@ Result<Subprocess> Subprocess::spawn(const std::vector<std::string>& argv, const
         (i == 1 ? sp.stdout_ : sp.stderr_) = std::move(p.read);
       }
       ::posix_spawn_file_actions_adddup2(fa.get(), child_ends[i].get(), i);
+    } else if (modes[i] == Stdio::kFile) {
+      const std::string& path = i == 1 ? options.stdout_file : options.stderr_file;
+      if (i == 0 || path.empty()) return Error(ErrorCode::kInvalidArgument, "spawn: kFile needs a stdout/stderr path");
+      ::posix_spawn_file_actions_addopen(fa.get(), i, path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     } else if (modes[i] == Stdio::kNull) {
       if (!devnull) {
         devnull.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));

@@ -15,7 +15,8 @@
 
 namespace krunbox {
 
-enum class Stdio { kInherit, kPipe, kNull };
+// kFile: appended to the path in SpawnOptions::stdout_file / stderr_file.
+enum class Stdio { kInherit, kPipe, kNull, kFile };
 
 struct SpawnOptions {
   // nullopt: the child gets our environment.
@@ -24,6 +25,8 @@ struct SpawnOptions {
   Stdio stdin_mode = Stdio::kInherit;
   Stdio stdout_mode = Stdio::kInherit;
   Stdio stderr_mode = Stdio::kInherit;
+  std::string stdout_file;
+  std::string stderr_file;
   // Our fd -> the fd number it gets in the child. Every other fd above 2 is closed.
   std::vector<std::pair<int, int>> keep_fds;
   bool new_process_group = false;

@@ -87,6 +87,26 @@ TEST(SubprocessTest, NoFdLeakInParentAfterRuns) {
   EXPECT_EQ(testing::open_fds(), before);
 }
 
+TEST(SubprocessTest, OutputToFiles) {
+  std::string path = "/tmp/krunbox-spawn-test-" + std::to_string(::getpid());
+  SpawnOptions so;
+  so.stdout_mode = Stdio::kFile;
+  so.stdout_file = path;
+  so.stderr_mode = Stdio::kFile;
+  so.stderr_file = path;
+  for (int i = 0; i < 2; ++i) {
+    auto sp = Subprocess::spawn({"sh", "-c", "echo out; echo err >&2"}, so);
+    ASSERT_TRUE(sp.ok());
+    ASSERT_TRUE(sp->wait().ok());
+  }
+  char buf[64] = {};
+  int fd = ::open(path.c_str(), O_RDONLY);
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  ::unlink(path.c_str());
+  EXPECT_EQ(std::string(buf, n > 0 ? n : 0), "out\nerr\nout\nerr\n");
+}
+
 TEST(SubprocessTest, EnvAndCwd) {
   RunOptions o;
   o.env = std::vector<std::string>{"A=1", "PATH=/usr/bin:/bin"};
