@@ -67,7 +67,9 @@ Pair connect_pair() {
 }
 
 TEST(AgentClientTest, HandshakeAndPing) {
-  auto [client, agent] = connect_pair();
+  Pair pair = connect_pair();
+  auto& client = pair.client;
+  auto& agent = pair.agent;
   EXPECT_EQ(client->hello().agent_version, "fake");
   EXPECT_TRUE(client->hello().has("exec"));
   std::thread t([&] {
@@ -97,7 +99,9 @@ TEST(AgentClientTest, HandshakeRefusedByAgent) {
 }
 
 TEST(AgentClientTest, ExecStreamsAndExit) {
-  auto [client, agent] = connect_pair();
+  Pair pair = connect_pair();
+  auto& client = pair.client;
+  auto& agent = pair.agent;
   std::thread t([&] {
     Frame f = agent->read_frame();
     uint32_t ch = f.channel();
@@ -119,7 +123,9 @@ TEST(AgentClientTest, ExecStreamsAndExit) {
 }
 
 TEST(AgentClientTest, StdinRespectsTheWindow) {
-  auto [client, agent] = connect_pair();
+  Pair pair = connect_pair();
+  auto& client = pair.client;
+  auto& agent = pair.agent;
   std::string data(kInitialWindow + 1000, 'z');
   std::atomic<size_t> received{0};
   std::thread t([&] {
@@ -150,7 +156,9 @@ TEST(AgentClientTest, StdinRespectsTheWindow) {
 // Each case: the fake agent answers an exec and then breaks a rule; the client
 // must fail with kProtocol and tell the agent with an ERROR frame.
 void expect_protocol_violation(const std::function<void(FakeAgent&, uint32_t)>& misbehave) {
-  auto [client, agent] = connect_pair();
+  Pair pair = connect_pair();
+  auto& client = pair.client;
+  auto& agent = pair.agent;
   Frame error_frame;
   std::thread t([&] {
     Frame f = agent->read_frame();
@@ -197,7 +205,9 @@ TEST(AgentClientTest, GarbageIsAProtocolError) {
 }
 
 TEST(AgentClientTest, ConnectionLossFailsPendingCalls) {
-  auto [client, agent] = connect_pair();
+  Pair pair = connect_pair();
+  auto& client = pair.client;
+  auto& agent = pair.agent;
   std::thread t([&] {
     agent->read_frame();
     agent.reset();  // closes the fake's end

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <iostream>
 #include <thread>
 
 #include "harness.h"
@@ -107,7 +108,12 @@ TEST_P(AgentExecTest, GibibyteToASlowReaderKeepsAgentMemoryBounded) {
   EXPECT_TRUE(all_zero);
   uint64_t rss = agent_->peak_rss();
   EXPECT_GT(rss, 0u);
+#ifdef KRUNBOX_SANITIZE_BUILD
+  // ASan's shadow memory and quarantine make the agent's RSS meaningless here.
+  std::cout << "agent peak RSS (sanitizer build, not checked): " << rss << "\n";
+#else
   EXPECT_LT(rss, 32ull << 20) << "agent peak RSS " << rss;
+#endif
 }
 
 TEST_P(AgentExecTest, StdinEofReachesTheWorkload) {
