@@ -51,5 +51,24 @@ TEST(TransportTest, UnixListenAccepts) {
   EXPECT_TRUE(t->serves_again());
 }
 
+TEST(TransportTest, VsockOpensOrSaysWhy) {
+  auto listen = Transport::open(*parse_transport("vsock-listen:47001"));
+  if (!listen.ok()) {
+    // No vsock here (EAFNOSUPPORT); the error must name what failed.
+    EXPECT_NE(listen.error().what().find("vsock"), std::string::npos) << listen.error().what();
+  } else {
+    EXPECT_GE(listen->listen_fd(), 0);
+    EXPECT_TRUE(listen->serves_again());
+  }
+  // No host listens on this port: dialing fails with an error, and may be retried.
+  auto dialer = Transport::open(*parse_transport("vsock-connect:2:47002"));
+  ASSERT_TRUE(dialer.ok());
+  EXPECT_TRUE(dialer->serves_again());
+  auto c = dialer->dial();
+  if (!c.ok()) {
+    EXPECT_NE(c.error().what().find("vsock"), std::string::npos) << c.error().what();
+  }
+}
+
 }  // namespace
 }  // namespace krunbox::agent
