@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
 
 #include "agent/config.h"
 #include "agent/server.h"
@@ -19,6 +20,11 @@ extern char** environ;
 namespace {
 
 void on_signal(int) {}
+
+bool g_pid1 = false;
+
+// An escaped exception must not end PID 1 (the kernel would panic): say so and power off.
+[[noreturn]] void on_terminate() { krunbox::agent::fatal("unhandled exception", g_pid1); }
 
 // Signals the loop reads through signalfd get a no-op handler before they are
 // blocked: PID 1 of a namespace never receives a signal whose disposition is
@@ -42,7 +48,7 @@ void prepare_signals() {
 int main(int argc, char** argv) {
   using namespace krunbox;
   using namespace krunbox::agent;
-  ensure_stdio();
+  bool had_stdio = ensure_stdio();
   set_log_program("krunbox-agent");
   set_log_level(LogLevel::kInfo);
   init_logging_from_env();
@@ -62,6 +68,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   bool pid1 = config.init == InitMode::kOn || (config.init == InitMode::kAuto && ::getpid() == 1);
+  g_pid1 = pid1;
+  std::set_terminate(on_terminate);
   prepare_signals();
 
   std::vector<std::string> env;
@@ -69,6 +77,7 @@ int main(int argc, char** argv) {
   std::string cmdline;
   if (pid1) {
     mount_basics();
+    if (!had_stdio) attach_console();
     cmdline = read_file("/proc/cmdline", 1u << 16).value_or("");
   }
   if (auto st = apply_boot_params(config, cmdline, env); !st.ok()) fatal(st.error().what(), pid1);

@@ -70,9 +70,11 @@ bool in_initial_pid_namespace() {
   return st.st_ino == kInitPidNsInode;
 }
 
-void ensure_stdio() {
+bool ensure_stdio() {
+  bool complete = true;
   for (int fd = 0; fd < 3; ++fd) {
     if (::fcntl(fd, F_GETFD) >= 0) continue;
+    complete = false;
     int n = ::open("/dev/null", O_RDWR);
     if (n < 0) {
       // Without /dev yet (an initramfs), a pipe end keeps the slot taken.
@@ -84,6 +86,14 @@ void ensure_stdio() {
       ::close(n);
     }
   }
+  return complete;
+}
+
+void attach_console() {
+  int c = ::open("/dev/console", O_RDWR | O_NOCTTY);
+  if (c < 0) return;
+  for (int fd = 0; fd < 3; ++fd) ::dup2(c, fd);
+  if (c > 2) ::close(c);
 }
 
 void mount_basics() {

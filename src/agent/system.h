@@ -15,8 +15,11 @@ namespace krunbox::agent {
 bool in_initial_pid_namespace();
 
 // Keeps fds 0-2 open (on /dev/null when missing), so fds the agent opens
-// later never land on them.
-void ensure_stdio();
+// later never land on them. Returns false if any was missing.
+bool ensure_stdio();
+// As a VM's init booted without a console on fds 0-2: points them at
+// /dev/console (once /dev is mounted) so that log lines are seen.
+void attach_console();
 
 // Mounts /proc, /sys, /dev (devtmpfs in a VM, else tmpfs with the standard
 // nodes), /dev/pts and /dev/shm where they are not mounted yet. /run and /tmp
