@@ -178,7 +178,12 @@ void Connection::protocol_error(const Error& error) {
 
 void Connection::close(const std::string& why) {
   if (closed_) return;
-  KB_INFO("connection closed: {}", why);
+  // A virtio-serial port with no host attached reads as EOF at once; that is not worth a log line.
+  if (hello_done_) {
+    KB_INFO("connection closed: {}", why);
+  } else {
+    KB_DEBUG("connection closed before its handshake: {}", why);
+  }
   closed_ = true;
   server_.unwatch(fd_.get());
   fd_.reset();
@@ -208,6 +213,7 @@ Status Connection::handle(proto::Frame f) {
     reply.pid1 = server_.pid1();
     send(FrameType::kHello, 0, 0, proto::encode(reply));
     hello_done_ = true;
+    server_.connection_established();
     KB_DEBUG("handshake with '{}' done", h.client);
     return {};
   }
@@ -353,7 +359,9 @@ void Server::connection_closed(Connection*) {
     KB_INFO("the host connection is gone; shutting down");
     begin_shutdown(std::chrono::milliseconds(1000), config_.shutdown_action);
   } else if (transport_->listen_fd() < 0) {
-    redial_at_ = Clock::now() + std::chrono::milliseconds(100);
+    // Backs off while connections end without a handshake (no host on the port yet).
+    redial_at_ = Clock::now() + redial_backoff_;
+    redial_backoff_ = std::min(redial_backoff_ * 2, std::chrono::milliseconds(2000));
   }
 }
 
@@ -366,8 +374,7 @@ void Server::dial() {
     redial_backoff_ = std::min(redial_backoff_ * 2, std::chrono::milliseconds(2000));
     return;
   }
-  redial_backoff_ = std::chrono::milliseconds(100);
-  KB_INFO("serving on {}", transport_->spec().describe());
+  KB_DEBUG("opened {}", transport_->spec().describe());
   connections_.push_back(std::make_unique<Connection>(*this, std::move(*c)));
 }
 

@@ -145,6 +145,7 @@ class Server {
   void register_pid(pid_t pid, class ExecSession* s) { by_pid_[pid] = s; }
   void forget_pid(pid_t pid) { by_pid_.erase(pid); }
   void schedule_flush(Connection* c) { to_flush_.push_back(c); }
+  void connection_established() { redial_backoff_ = std::chrono::milliseconds(100); }
   void begin_shutdown(std::chrono::milliseconds grace, proto::ShutdownAction action);
   uint64_t uptime_ms() const;
 
