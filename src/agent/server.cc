@@ -113,8 +113,17 @@ void Connection::flush() {
 
 void Connection::flush_scheduled() {
   flush_scheduled_ = false;
+  flush_and_resume();
+}
+
+void Connection::flush_and_resume() {
   if (closed_) return;
+  bool was_congested = congested();
   flush();
+  if (closed_) return;
+  // Everything that paused for a congested queue waits for this moment.
+  if (was_congested && !congested())
+    for (auto& [id, op] : std::map<uint32_t, Op*>(channels_)) op->pump();
   update_interest();
 }
 
@@ -131,11 +140,8 @@ void Connection::flush_blocking(std::chrono::milliseconds budget) {
 void Connection::on_event(uint32_t events) {
   if (closed_) return;
   if (events & EPOLLOUT) {
-    bool was_congested = congested();
-    flush();
+    flush_and_resume();
     if (closed_) return;
-    if (was_congested || out_bytes_ < kOutLowWater)
-      for (auto& [id, op] : std::map<uint32_t, Op*>(channels_)) op->pump();
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     char buf[64 << 10];
@@ -436,7 +442,9 @@ void Server::check_shutdown() {
     shutdown_deadline_ = now + std::chrono::milliseconds(2000);
     return;
   }
-  if (killed_ && (!has_children() || now >= shutdown_deadline_)) done_ = true;
+  // Done when every process is gone and every session's EXIT is queued, or at the deadline.
+  bool busy = std::any_of(ops_.begin(), ops_.end(), [](const std::unique_ptr<Op>& op) { return op->busy(); });
+  if (killed_ && ((!has_children() && !busy) || now >= shutdown_deadline_)) done_ = true;
 }
 
 std::optional<Clock::time_point> Server::next_deadline() {

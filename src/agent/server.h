@@ -31,9 +31,8 @@ class Server;
 class Connection;
 
 // Above this much queued output a connection stops taking new work and its
-// sessions stop reading their pipes; below the low mark they resume.
+// sessions stop reading their pipes, until the queue drains below it.
 inline constexpr size_t kOutHighWater = 4u << 20;
-inline constexpr size_t kOutLowWater = 1u << 20;
 inline constexpr size_t kReadChunk = 128u << 10;
 inline constexpr uint32_t kAckBatch = 64u << 10;
 inline constexpr auto kLinger = std::chrono::milliseconds(250);
@@ -67,6 +66,8 @@ class Op {
   // The next time this op wants on_deadline(), if any.
   virtual std::optional<Clock::time_point> deadline() const { return std::nullopt; }
   virtual void on_deadline(Clock::time_point) {}
+  // Still owes its connection frames that a shutdown should wait for.
+  virtual bool busy() const { return false; }
 
  protected:
   // Leaves the connection's channel table; freed by the server later.
@@ -100,6 +101,7 @@ class Connection : public Watch {
   }
   // Called by the server once per loop iteration if frames were queued.
   void flush_scheduled();
+  void flush_and_resume();
   // Writes what is queued, blocking for at most `budget` (used before the agent ends).
   void flush_blocking(std::chrono::milliseconds budget);
 

@@ -83,6 +83,7 @@ class ExecSession : public Op {
   }
 
   void pump() override { update(); }
+  bool busy() const override { return conn_ && !dead_ && !exit_sent_; }
 
   std::optional<Clock::time_point> deadline() const override {
     std::optional<Clock::time_point> d;

@@ -116,6 +116,34 @@ TEST_P(AgentExecTest, GibibyteToASlowReaderKeepsAgentMemoryBounded) {
 #endif
 }
 
+// Slow callbacks stall the client's reader, so the agent's queue for the
+// connection passes its high-water mark; every session must resume after.
+TEST_P(AgentExecTest, SessionsResumeAfterTheConnectionWasCongested) {
+  constexpr int kSessions = 10;
+  constexpr uint64_t kEach = 4u << 20;
+  std::vector<std::atomic<uint64_t>> got(kSessions);
+  std::vector<std::unique_ptr<proto::ExecSession>> sessions;
+  for (int i = 0; i < kSessions; ++i) {
+    auto req = sh("head -c " + std::to_string(kEach) + " /dev/zero");
+    req.stdin_open = false;
+    auto& n = got[i];
+    auto s = client().exec(req, {[&n](std::string_view d) {
+                                   n += d.size();
+                                   std::this_thread::sleep_for(1ms);
+                                 },
+                                 nullptr});
+    ASSERT_TRUE(s.ok()) << s.error().what();
+    sessions.push_back(std::move(*s));
+  }
+  for (int i = 0; i < kSessions; ++i) {
+    auto st = sessions[i]->wait_for(120s);
+    ASSERT_TRUE(st.ok()) << st.error().what();
+    ASSERT_TRUE(st->has_value()) << "session " << i << " stalled at " << got[i] << " bytes";
+    EXPECT_TRUE((*st)->status.success());
+    EXPECT_EQ(got[i].load(), kEach);
+  }
+}
+
 TEST_P(AgentExecTest, StdinEofReachesTheWorkload) {
   ExecRequest req;
   req.argv = {"cat"};
