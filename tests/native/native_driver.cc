@@ -6,7 +6,9 @@
 //       start a sandbox, print "ready PID1 RUN_DIR", and wait to be killed
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -55,11 +57,21 @@ int main(int argc, char** argv) {
   auto spec = builder.build();
   if (!spec.ok()) return fail(spec.error());
 
+  // KRUNBOX_DRIVER_TIMING=1 prints how long each phase took, to stderr.
+  bool timing = std::getenv("KRUNBOX_DRIVER_TIMING") != nullptr;
+  auto t0 = std::chrono::steady_clock::now();
+  auto lap = [&](const char* what) {
+    if (!timing) return;
+    auto now = std::chrono::steady_clock::now();
+    std::fprintf(stderr, "%s: %.2f ms\n", what, std::chrono::duration<double, std::milli>(now - t0).count());
+    t0 = now;
+  };
   auto backend = make_native_backend();
   auto sandbox = backend->create(*spec);
   if (!sandbox.ok()) return fail(sandbox.error());
   auto& sb = **sandbox;
   if (auto st = sb.start(); !st.ok()) return fail(st.error());
+  lap("start");
 
   if (mode == "hold") {
     auto* native = static_cast<native::NativeSandbox*>(&sb);
@@ -76,8 +88,10 @@ int main(int argc, char** argv) {
     (void)sb.stop(std::chrono::seconds(1));
     return fail(out.error());
   }
+  lap("exec");
   std::fwrite(out->out.data(), 1, out->out.size(), stdout);
   std::fwrite(out->err.data(), 1, out->err.size(), stderr);
   if (auto st = sb.stop(std::chrono::seconds(2)); !st.ok()) return fail(st.error());
+  lap("stop");
   return out->status.shell_code();
 }

@@ -413,6 +413,35 @@ TEST_F(NativeTest, DestructorKillsAndCleansUp) {
   EXPECT_FALSE(path_exists(dir));
 }
 
+TEST_F(NativeTest, UserNamespaceKeepsRootInsideOnly) {
+  auto b = base_spec();
+  b.user_namespace(true);
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  auto map = run_in(*sb, {"cat", "/proc/self/uid_map"});
+  std::istringstream in(map.out);
+  uint64_t inside = 1, outside = 1, count = 0;
+  in >> inside >> outside >> count;
+  EXPECT_EQ(inside, 0u) << map.out;
+  EXPECT_EQ(outside, static_cast<uint64_t>(::geteuid())) << map.out;
+  EXPECT_LT(count, 4294967295u) << "the initial namespace's map means no user namespace";
+  EXPECT_EQ(run_in(*sb, {"id", "-u"}).out, "0\n");
+  auto w = run_in(*sb, {"sh", "-c", "echo ok > /tmp/f && cat /tmp/f && ls /dev/null /dev/zero"});
+  EXPECT_EQ(w.status, ExitStatus::exited(0)) << w.err;
+  EXPECT_EQ(w.out.substr(0, 3), "ok\n");
+  ASSERT_TRUE(sb->stop(1s).ok());
+}
+
+TEST_F(NativeTest, HostNetworkSharesTheHostsInterfaces) {
+  auto b = base_spec();
+  b.network(NetworkMode::kHost);
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  auto host = run_capture({"ls", "/sys/class/net"});
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(run_in(*sb, {"ls", "/sys/class/net"}).out, host->out);
+}
+
 // Starts an owner process that holds a sandbox, SIGKILLs it, and sweeps.
 void kill_owner_midway_and_sweep(const std::string& driver) {
   SpawnOptions options;
@@ -441,6 +470,13 @@ TEST_F(NativeTest, FiftyRunsIncludingKilledOwnersLeaveNothingBehind) {
     }
     auto sb = start();
     ASSERT_TRUE(sb) << "run " << i;
+    if (i == 0) {
+      // The snapshot does see a live sandbox, so the comparison below can fail.
+      auto during = native_test::snapshot_host(run_root_->path());
+      EXPECT_NE(during.sandbox_processes, before.sandbox_processes);
+      EXPECT_NE(during.run_entries, before.run_entries);
+      EXPECT_NE(during.cgroups, before.cgroups);
+    }
     if (i % 10 == 7) {
       // Stopped while a workload still runs.
       proto::ExecRequest req;
@@ -456,7 +492,7 @@ TEST_F(NativeTest, FiftyRunsIncludingKilledOwnersLeaveNothingBehind) {
   }
   auto after = native_test::snapshot_host(run_root_->path());
   EXPECT_EQ(before.mounts, after.mounts);
-  EXPECT_EQ(before.foreign_pid_namespaces, after.foreign_pid_namespaces);
+  EXPECT_EQ(before.sandbox_processes, after.sandbox_processes);
   EXPECT_EQ(before.run_entries, after.run_entries);
   EXPECT_EQ(before.cgroups, after.cgroups);
 }

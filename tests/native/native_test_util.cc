@@ -65,11 +65,20 @@ proto::ExecOutput run_in(Sandbox& sandbox, std::vector<std::string> argv, std::s
 HostSnapshot snapshot_host(const std::string& run_root) {
   HostSnapshot s;
   s.mounts = read_file("/proc/mounts").value_or("");
+  // Other suites may run their own namespaced processes on the same host, so
+  // only ours count: in a krunbox/<id> cgroup, or the agent as this backend
+  // starts it (argv[0] "krunbox-agent" with "--shutdown-action exit").
   std::string own = link_of("/proc/self/ns/pid");
   for (const auto& name : entries("/proc")) {
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::string ns = link_of("/proc/" + name + "/ns/pid");
-    if (!ns.empty() && ns != own) s.foreign_pid_namespaces.insert(ns);
+    if (ns.empty() || ns == own) continue;
+    std::string cgroup = read_file("/proc/" + name + "/cgroup", 64 * 1024).value_or("");
+    std::string cmdline = read_file("/proc/" + name + "/cmdline", 64 * 1024).value_or("");
+    bool in_our_group = cgroup.find(std::string(":/") + native::kCgroupParent + "/") != std::string::npos;
+    bool our_agent = cmdline.rfind(std::string("krunbox-agent\0", 14), 0) == 0 &&
+                     cmdline.find(std::string("--shutdown-action\0exit", 22)) != std::string::npos;
+    if (in_our_group || our_agent) s.sandbox_processes.insert(name + " " + ns);
   }
   s.run_entries = entries(native::sandboxes_dir(run_root));
   for (const auto& id : native::list_cgroup_sandbox_ids("/sys/fs/cgroup")) s.cgroups.insert(id);

@@ -23,7 +23,7 @@ proto::ExecOutput run_in(Sandbox& sandbox, std::vector<std::string> argv, std::s
 // What is on the host now, to compare before and after many runs.
 struct HostSnapshot {
   std::string mounts;                 // /proc/mounts
-  std::set<std::string> foreign_pid_namespaces;  // pid namespaces other than ours with live processes
+  std::set<std::string> sandbox_processes;  // "PID pid:[NS]" of live native-sandbox processes
   std::set<std::string> run_entries;  // run_root()/sandboxes/*
   std::set<std::string> cgroups;      // sandbox ids with a krunbox cgroup
 };

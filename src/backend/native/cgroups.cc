@@ -277,6 +277,17 @@ Status SandboxCgroup::thaw() {
   return write_cgroup_file(join_path(freezer_dir_, "freezer.state"), "THAWED");
 }
 
+std::optional<std::vector<pid_t>> SandboxCgroup::processes() const {
+  if (dirs_.empty()) return std::nullopt;
+  auto procs = read_file(join_path(dirs_.front(), "cgroup.procs"), 1 << 20);
+  if (!procs.ok()) return std::nullopt;
+  std::vector<pid_t> out;
+  std::istringstream in(*procs);
+  pid_t pid = 0;
+  while (in >> pid) out.push_back(pid);
+  return out;
+}
+
 std::optional<uint64_t> SandboxCgroup::oom_kills() const {
   if (memory_dir_.empty()) return std::nullopt;
   if (mode_ == CgroupMode::kV2) return read_counter(join_path(memory_dir_, "memory.events"), "oom_kill");

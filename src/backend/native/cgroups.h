@@ -44,6 +44,8 @@ class SandboxCgroup {
   bool can_freeze() const { return !freezer_dir_.empty(); }
   Status freeze();
   Status thaw();
+  // The processes in the group (nullopt when there is no group to ask).
+  std::optional<std::vector<pid_t>> processes() const;
   // The OOM kills the memory controller has counted (nullopt: unknown).
   std::optional<uint64_t> oom_kills() const;
 

@@ -79,6 +79,7 @@ NativeSandbox::~NativeSandbox() {
     (void)reap_locked(true, 0ms);
   }
   (void)cleanup_locked();
+  agent_.reset();
 }
 
 pid_t NativeSandbox::pid1() const {
@@ -292,11 +293,15 @@ Status NativeSandbox::launch(RootKind root_kind, const std::string& lower, bool*
   errors.write.reset();
   sockets.second.reset();
 
+  // Any early return below closes the sync pipe, which makes the child give up.
+  char go = 1;
   if (spec_.user_namespace) KRUNBOX_TRY_CTX(write_id_maps(pid1_.get()), "setting the sandbox's id maps");
+  KRUNBOX_TRY_CTX(write_all(sync.write.get(), &go, 1), "releasing the sandbox's PID 1");
+  // Moving a task between v1 cgroups waits for an RCU grace period per
+  // controller; the child does its mounts meanwhile.
   KRUNBOX_TRY(cgroup_.add_process(pid1_.get()));
   RunState state{id(), *process_ref(::getpid()), process_ref(pid1_.get()), options_.cgroup_root};
   KRUNBOX_TRY(write_run_state(run_dir_, state));
-  char go = 1;
   KRUNBOX_TRY_CTX(write_all(sync.write.get(), &go, 1), "releasing the sandbox's PID 1");
   sync.write.reset();
 
@@ -390,7 +395,9 @@ Status NativeSandbox::kill(int signal) {
   std::lock_guard lock(mu_);
   if (exit_status_ || !pidfd_)
     return Error(ErrorCode::kIllegalState, "sandbox " + short_id_ + " is " + std::string(to_string(state())));
-  stop_requested_ = true;
+  // A signal the caller sent to end the sandbox makes its end a stop, not a crash.
+  if (signal == SIGKILL || signal == SIGTERM || signal == SIGINT || signal == SIGHUP || signal == SIGQUIT)
+    stop_requested_ = true;
   if (::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal, nullptr, 0) != 0)
     return Error::from_errno("signalling sandbox " + short_id_);
   return {};
@@ -413,12 +420,23 @@ Status NativeSandbox::stop(std::chrono::milliseconds grace) {
     auto st = agent_->shutdown(grace);
     if (!st.ok()) KB_DEBUG("sandbox {}: shutdown request: {}", short_id_, st.error().what());
   }
-  // The agent itself SIGKILLs what is left at `grace` and exits; the margin
-  // covers its sync before we force it.
-  KRUNBOX_ASSIGN_OR_RETURN(auto ended, reap_locked(true, grace + 1s));
-  if (!ended) {
-    ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
-    KRUNBOX_ASSIGN_OR_RETURN(ended, reap_locked(true, 0ms));
+  // The agent SIGTERMs every process, SIGKILLs what is left at `grace`, and
+  // then sync()s before it exits. That sync protects a VM's disk; here the
+  // page cache is the host's and the root is discarded, so once the cgroup
+  // shows that PID 1 is alone (or at grace plus a margin) PID 1 is killed
+  // instead of waiting for a host-wide flush.
+  auto deadline = std::chrono::steady_clock::now() + grace + 1s;
+  std::optional<ExitStatus> ended;
+  while (true) {
+    KRUNBOX_ASSIGN_OR_RETURN(ended, reap_locked(true, 2ms));
+    if (ended) break;
+    auto procs = cgroup_.processes();
+    bool alone = procs && procs->size() == 1 && procs->front() == pid1_.get();
+    if (alone || !agent_ || !agent_->connected() || std::chrono::steady_clock::now() > deadline) {
+      ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+      KRUNBOX_ASSIGN_OR_RETURN(ended, reap_locked(true, 0ms));
+      break;
+    }
   }
   on_ended_locked(*ended);
   if (!is_terminal(state_.state())) (void)state_.transition(SandboxState::kStopped);
@@ -451,7 +469,9 @@ Status NativeSandbox::cleanup_locked() {
   auto keep = [&](Status s) {
     if (!s.ok() && first.ok()) first = std::move(s);
   };
-  agent_.reset();
+  // Closed, not destroyed: another thread may still hold the pointer that
+  // agent() handed out; its calls now fail with kCancelled. The destructor frees it.
+  if (agent_) agent_->close();
   for (auto& r : relays_) r->stop();
   relays_.clear();
   keep(cgroup_.destroy());

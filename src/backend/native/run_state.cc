@@ -1,9 +1,14 @@
 #include "backend/native/run_state.h"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "base/fs.h"
 #include "base/json.h"
+#include "base/unique_fd.h"
 
 namespace krunbox::native {
 
@@ -43,7 +48,18 @@ Status write_run_state(const std::string& run_dir, const RunState& s) {
     j["pid1"] = s.pid1->pid;
     j["pid1_start_time"] = s.pid1->start_time;
   }
-  return write_file_atomic(join_path(run_dir, kStateFile), j.dump() + "\n", 0600);
+  // Renamed into place so readers never see half a file, but not fsync'ed:
+  // the file only matters while this boot's processes run, and two fsyncs
+  // per start cost more than everything else the parent does.
+  std::string path = join_path(run_dir, kStateFile);
+  std::string tmp = path + ".tmp";
+  std::string text = j.dump() + "\n";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return Error::from_errno("creating " + tmp);
+  KRUNBOX_TRY_CTX(write_all(fd.get(), text.data(), text.size()), "writing " + tmp);
+  fd.reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Error::from_errno("renaming " + tmp + " to " + path);
+  return {};
 }
 
 Result<RunState> read_run_state(const std::string& run_dir) {

@@ -39,6 +39,15 @@ int move_high(int fd) {
   return high;
 }
 
+void wait_for_parent(int sync_fd) {
+  char go = 0;
+  ssize_t n;
+  do {
+    n = ::read(sync_fd, &go, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) fail(ChildStep::kWaitForParent, n < 0 ? errno : EPIPE);
+}
+
 void reset_signals() {
   sigset_t none;
   ::sigemptyset(&none);
@@ -94,15 +103,10 @@ void sandbox_child_main(const ChildConfig& c) {
   int exe = move_high(c.agent_exe_fd);
   if (sock < 0 || exe < 0) fail(ChildStep::kFds, errno);
 
-  // The parent writes one byte when the id maps and cgroups are in place. EOF
-  // means it died before (getppid() cannot tell: it is 0 across a PID
-  // namespace), and the death signal set above covers every later moment.
-  char go = 0;
-  ssize_t n;
-  do {
-    n = ::read(c.sync_fd, &go, 1);
-  } while (n < 0 && errno == EINTR);
-  if (n != 1) fail(ChildStep::kWaitForParent, n < 0 ? errno : EPIPE);
+  // EOF instead of the first byte means the parent died before (getppid()
+  // cannot tell: it is 0 across a PID namespace), and the death signal set
+  // above covers every later moment.
+  wait_for_parent(c.sync_fd);
 
   reset_signals();
   if (c.hostname && *c.hostname && ::sethostname(c.hostname, std::strlen(c.hostname)) != 0)
@@ -137,6 +141,7 @@ void sandbox_child_main(const ChildConfig& c) {
   // Every other fd is closed by the exec, whatever the host left open.
   if (::syscall(SYS_close_range, kAgentFd + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(ChildStep::kFds, errno);
 
+  wait_for_parent(c.sync_fd);  // the cgroups hold us: the agent may start
   drop_capabilities(c);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(ChildStep::kNoNewPrivs, errno);
   // Last: the steps above need syscalls the filter denies.

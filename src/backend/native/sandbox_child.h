@@ -52,7 +52,10 @@ inline constexpr int kAgentFd = 3;
 
 struct ChildConfig {
   const MountPlan* plan = nullptr;
-  int sync_fd = -1;       // read end: one byte once the parent set up maps and cgroups
+  // Read end. The parent writes one byte once the id maps are written (mounts
+  // need them) and a second once the cgroups hold the child (the exec needs
+  // that), so the cgroup moves overlap with the mount work.
+  int sync_fd = -1;
   int error_fd = -1;      // write end, close-on-exec: EOF at exec means success
   int agent_sock = -1;    // becomes kAgentFd
   int agent_exe_fd = -1;  // the agent binary, opened on the host before pivot_root
