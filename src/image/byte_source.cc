@@ -263,10 +263,14 @@ class HashingSource : public ByteSource {
   Sha256* hash_;
 };
 
+// Buffers circulate between the two threads and are never freed mid-stream:
+// fresh megabyte allocations would be fresh mmaps, and their page faults
+// cost more than the copying.
 class ReadAheadSource : public ByteSource {
  public:
   ReadAheadSource(std::unique_ptr<ByteSource> inner, Sha256* hash, size_t chunk, size_t depth)
-      : inner_(std::move(inner)), hash_(hash), chunk_(chunk), depth_(depth) {
+      : inner_(std::move(inner)), hash_(hash), chunk_(chunk) {
+    for (size_t i = 0; i < depth + 1; ++i) free_.emplace_back(std::vector<char>(chunk_));
     worker_ = std::thread([this] { run(); });
   }
   ~ReadAheadSource() override {
@@ -279,17 +283,18 @@ class ReadAheadSource : public ByteSource {
   }
   Result<size_t> read(char* buf, size_t cap) override {
     std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return !queue_.empty() || done_; });
-    if (queue_.empty()) {
+    cv_.wait(lk, [&] { return !full_.empty() || done_; });
+    if (full_.empty()) {
       if (error_) return *error_;
       return size_t{0};
     }
-    auto& front = queue_.front();
-    size_t n = std::min(cap, front.size() - front_pos_);
-    std::memcpy(buf, front.data() + front_pos_, n);
+    Chunk& front = full_.front();
+    size_t n = std::min(cap, front.size - front_pos_);
+    std::memcpy(buf, front.data.data() + front_pos_, n);
     front_pos_ += n;
-    if (front_pos_ == front.size()) {
-      queue_.pop_front();
+    if (front_pos_ == front.size) {
+      free_.push_back(std::move(front.data));
+      full_.pop_front();
       front_pos_ = 0;
       cv_.notify_all();
     }
@@ -297,42 +302,51 @@ class ReadAheadSource : public ByteSource {
   }
 
  private:
+  struct Chunk {
+    std::vector<char> data;
+    size_t size;
+  };
+
   void run() {
     for (;;) {
-      std::vector<char> buf(chunk_);
+      std::vector<char> buf;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return !free_.empty() || stop_; });
+        if (stop_) return;
+        buf = std::move(free_.front());
+        free_.pop_front();
+      }
       size_t filled = 0;
       std::optional<Error> err;
       while (filled < chunk_) {
         auto r = inner_->read(buf.data() + filled, chunk_ - filled);
-        if (!r.ok()) { err = std::move(r).error(); break; }
+        if (!r.ok()) {
+          err = std::move(r).error();
+          break;
+        }
         if (*r == 0) break;
         filled += *r;
       }
-      buf.resize(filled);
       if (hash_ && filled) hash_->update(buf.data(), filled);
-      std::unique_lock lk(mu_);
-      if (filled) {
-        cv_.wait(lk, [&] { return queue_.size() < depth_ || stop_; });
-        if (stop_) return;
-        queue_.push_back(std::move(buf));
-      }
+      std::lock_guard lk(mu_);
+      if (filled) full_.push_back({std::move(buf), filled});
       if (err || filled < chunk_) {
         error_ = std::move(err);
         done_ = true;
-        cv_.notify_all();
-        return;
       }
       cv_.notify_all();
-      if (stop_) return;
+      if (done_) return;
     }
   }
 
   std::unique_ptr<ByteSource> inner_;
   Sha256* hash_;
-  size_t chunk_, depth_;
+  size_t chunk_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::vector<char>> queue_;
+  std::deque<std::vector<char>> free_;
+  std::deque<Chunk> full_;
   size_t front_pos_ = 0;
   bool done_ = false, stop_ = false;
   std::optional<Error> error_;

@@ -46,7 +46,12 @@ class Extractor {
   };
 
   Result<Parent*> parent_of(const PathParts& parts, const std::string& entry);
-  void invalidate() { cached_raw_.reset(); }
+  void invalidate() {
+    cached_raw_.reset();
+    canon_cache_.clear();
+    followed_.clear();
+  }
+
   Status prepare(int parent_fd, const std::string& name, bool want_dir, bool& keep_dir, bool& need_opaque);
   Status whiteout(const PathParts& parts, const std::string& victim, const std::string& entry);
   Status opaque(const PathParts& parts, const std::string& entry);
@@ -76,6 +81,11 @@ class Extractor {
   uint64_t file_bytes_ = 0;
   std::optional<std::string> cached_raw_;
   Parent cached_;
+  // Raw parent path -> its resolution, valid until something is removed or
+  // replaced (a fresh name cannot change how a cached path resolves: every
+  // component of a cached path exists as a directory).
+  std::unordered_map<std::string, PathParts> canon_cache_;
+  std::unordered_set<std::string> followed_;
   std::vector<DirFix> dirs_;
   std::unordered_set<std::string> created_;  // kFlat: paths this layer wrote
   std::vector<char> copy_buf_;
@@ -88,7 +98,25 @@ Result<Extractor::Parent*> Extractor::parent_of(const PathParts& parts, const st
   for (const auto& c : raw)
     if (std::string_view(c).starts_with(kWhiteoutPrefix))
       return Error(ErrorCode::kInvalidArgument, "tar entry " + quoted(entry) + " lies under a whiteout name " + quoted(c));
-  KRUNBOX_ASSIGN_OR_RETURN(PathParts canon, view_.resolve(raw, true, entry));
+  PathParts canon;
+  if (auto hit = canon_cache_.find(key); hit != canon_cache_.end()) {
+    canon = hit->second;
+  } else {
+    // Resolve only the last component when the parent's resolution is known.
+    size_t known = 0;
+    PathParts start = raw;
+    if (!raw.empty()) {
+      PathParts up(raw.begin(), raw.end() - 1);
+      if (auto up_hit = canon_cache_.find(join_parts(up)); up_hit != canon_cache_.end()) {
+        start = up_hit->second;
+        known = start.size();
+        start.push_back(raw.back());
+      }
+    }
+    KRUNBOX_ASSIGN_OR_RETURN(canon, view_.resolve(start, true, entry, known, &followed_));
+    if (canon_cache_.size() > 200000) canon_cache_.clear();
+    canon_cache_[key] = canon;
+  }
   KRUNBOX_ASSIGN_OR_RETURN(UniqueFd fd, view_.upper_dir(canon, entry, o_.chown));
   cached_.canon = std::move(canon);
   cached_.fd = std::move(fd);
@@ -354,6 +382,10 @@ Status Extractor::apply(const TarEntry& e, TarReader& tar) {
   PathParts self = p->canon;
   self.push_back(name);
   int pfd = p->fd.get();
+  // An entry at the place of a symlink that cached resolutions went through
+  // (perhaps a lower layer's, which prepare() does not see) makes them
+  // stale. The parent stays open: invalidating only forgets the cache keys.
+  if (!followed_.empty() && followed_.count(join_parts(self))) invalidate();
   bool keep_dir = false, need_opaque = false;
   switch (e.type) {
     case EntryType::kDir: {
@@ -393,7 +425,6 @@ Status Extractor::apply(const TarEntry& e, TarReader& tar) {
     }
     case EntryType::kSymlink: {
       KRUNBOX_TRY(prepare(pfd, name, false, keep_dir, need_opaque));
-      invalidate();
       if (::symlinkat(e.link.c_str(), pfd, name.c_str()) != 0) return Error::from_errno("create symlink " + quoted(e.path));
       KRUNBOX_TRY(metadata(-1, pfd, name, e, true));
       created(self);
@@ -427,7 +458,7 @@ Status Extractor::apply(const TarEntry& e, TarReader& tar) {
 
 Status Extractor::finish() {
   for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-    KRUNBOX_ASSIGN_OR_RETURN(auto d, view_.open_dir_in(0, it->path));
+    KRUNBOX_ASSIGN_OR_RETURN(auto d, view_.open_upper_dir(it->path));
     if (!d) continue;  // replaced later in the layer
     if (::fchmod(d->get(), it->mode) != 0) return Error::from_errno("chmod directory " + quoted(join_parts(it->path)));
     struct timespec ts[2] = {it->mtime, it->mtime};

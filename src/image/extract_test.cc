@@ -177,6 +177,22 @@ TEST_F(ExtractTest, RejectsEscapesAndConfinesSymlinks) {
             ErrorCode::kLimitExceeded);
 }
 
+TEST_F(ExtractTest, ReplacingALowerSymlinkChangesLaterResolution) {
+  std::string l1 = mkdir("l1"), l2 = mkdir("l2");
+  ASSERT_TRUE(extract(TarBuilder().dir("a/").symlink("l", "a").end().str(), l1, ExtractMode::kOverlay).ok());
+  // "l/x" goes through the lower symlink; then "l" becomes a directory of
+  // this layer, and "l/y" must land in it, not in "a".
+  auto st = extract(TarBuilder().file("l/x", "1").dir("l/").file("l/y", "2").end().str(), l2, ExtractMode::kOverlay, {l1});
+  ASSERT_TRUE(st.ok()) << st.error().what();
+  EXPECT_EQ(*read_file(l2 + "/a/x"), "1");
+  EXPECT_EQ(*read_file(l2 + "/l/y"), "2");
+  EXPECT_FALSE(path_exists(l2 + "/a/y"));
+  std::string l3 = mkdir("l3");
+  auto bad = extract(TarBuilder().file("l/x", "1").file("l", "now a file").file("l/y", "2").end().str(), l3, ExtractMode::kOverlay, {l1});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().what().find("l/y"), std::string::npos);
+}
+
 TEST_F(ExtractTest, MapsIdsAndStripsSetid) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown";
   std::string root = mkdir("root");

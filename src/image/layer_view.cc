@@ -154,9 +154,11 @@ Result<std::optional<UniqueFd>> LayerView::open_dir_in(size_t layer, const PathP
   return std::optional<UniqueFd>(std::move(cur));
 }
 
-Result<PathParts> LayerView::resolve(const PathParts& path, bool follow_last, const std::string& entry) const {
-  PathParts out;
-  std::deque<std::string> queue(path.begin(), path.end());
+Result<PathParts> LayerView::resolve(const PathParts& path, bool follow_last, const std::string& entry,
+                                     size_t canonical_prefix, std::unordered_set<std::string>* followed) const {
+  canonical_prefix = std::min(canonical_prefix, path.size());
+  PathParts out(path.begin(), path.begin() + static_cast<long>(canonical_prefix));
+  std::deque<std::string> queue(path.begin() + static_cast<long>(canonical_prefix), path.end());
   uint32_t links = 0;
   while (!queue.empty()) {
     std::string c = std::move(queue.front());
@@ -176,6 +178,7 @@ Result<PathParts> LayerView::resolve(const PathParts& path, bool follow_last, co
         return Error(ErrorCode::kPermissionDenied, "tar entry " + quoted(entry) + ": more than " + std::to_string(max_symlinks_) +
                                                        " symlinks on its path (a chain too deep, or a cycle); the layer is rejected");
       KRUNBOX_ASSIGN_OR_RETURN(std::string target, read_link(found->layer, out));
+      if (followed) followed->insert(join_parts(out));
       out.pop_back();
       if (!target.empty() && target[0] == '/') out.clear();
       auto parts = split(target);
@@ -189,20 +192,31 @@ Result<PathParts> LayerView::resolve(const PathParts& path, bool follow_last, co
   return out;
 }
 
-Result<UniqueFd> LayerView::upper_dir(const PathParts& dir, const std::string& entry, bool chown) {
-  // Fast path: the kernel walks the whole canonical path in one call and
-  // itself guarantees it stays under the layer root and crosses no symlink.
-  static std::atomic<bool> have_openat2{true};
-  if (have_openat2.load(std::memory_order_relaxed)) {
+namespace {
+std::atomic<bool> g_have_openat2{true};
+}  // namespace
+
+// The kernel walks the whole canonical path in one call and itself
+// guarantees it stays under the layer root and crosses no symlink.
+Result<std::optional<UniqueFd>> LayerView::open_upper_dir(const PathParts& dir) const {
+  if (g_have_openat2.load(std::memory_order_relaxed)) {
     struct open_how how {};
     how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
     std::string p = dir.empty() ? "." : join_parts(dir);
     long fd = ::syscall(SYS_openat2, upper_, p.c_str(), &how, sizeof how);
-    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-    if (errno == ENOSYS || errno == EPERM) have_openat2.store(false, std::memory_order_relaxed);
-    else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP && errno != EAGAIN)
-      return Error::from_errno("open directory " + quoted(p) + " for entry " + quoted(entry));
+    if (fd >= 0) return std::optional<UniqueFd>(UniqueFd(static_cast<int>(fd)));
+    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return std::optional<UniqueFd>();
+    if (errno == ENOSYS || errno == EPERM) g_have_openat2.store(false, std::memory_order_relaxed);
+    else if (errno != EAGAIN) return Error::from_errno("open directory " + quoted(p));
+  }
+  return open_dir_in(0, dir);
+}
+
+Result<UniqueFd> LayerView::upper_dir(const PathParts& dir, const std::string& entry, bool chown) {
+  {
+    KRUNBOX_ASSIGN_OR_RETURN(auto fast, open_upper_dir(dir));
+    if (fast) return std::move(*fast);
   }
   UniqueFd cur(::fcntl(upper_, F_DUPFD_CLOEXEC, 3));
   if (!cur) return Error::from_errno("dup layer fd");

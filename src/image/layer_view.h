@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -49,13 +50,20 @@ class LayerView {
   // but the last (and the last too when `follow_last`). The result has no
   // symlinks in its directory part; components that do not exist yet are
   // kept as they are. `entry` names the tar entry in errors.
-  Result<PathParts> resolve(const PathParts& path, bool follow_last, const std::string& entry) const;
+  // The first `canonical_prefix` components are known to be canonical
+  // directories already and are not looked up again.
+  // The canonical paths of the symlinks followed are added to `followed`.
+  Result<PathParts> resolve(const PathParts& path, bool follow_last, const std::string& entry, size_t canonical_prefix = 0,
+                            std::unordered_set<std::string>* followed = nullptr) const;
 
   // Opens the directory at a canonical path in the upper layer, creating it
   // and any missing parents there. A created directory takes the metadata
   // the merged view had for it (overlayfs copy-up), or 0755 root:root.
   Result<UniqueFd> upper_dir(const PathParts& dir, const std::string& entry, bool chown);
 
+  // Opens an existing directory at a canonical path in the upper layer
+  // (nullopt if absent), in one openat2 call where the kernel has it.
+  Result<std::optional<UniqueFd>> open_upper_dir(const PathParts& dir) const;
   // Opens a directory at a canonical path in one layer (nullopt if absent).
   Result<std::optional<UniqueFd>> open_dir_in(size_t layer, const PathParts& dir) const;
   Result<std::string> read_link(size_t layer, const PathParts& path) const;

@@ -43,6 +43,13 @@ Result<SnapshotInfo> SnapshotStore::extract_one(const LayerRef& layer, const Dig
   if (::mkdir(fs.c_str(), 0755) != 0) return Error::from_errno("create " + fs);
   UniqueFd target(::open(fs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!target) return Error::from_errno("open " + fs);
+  if (!parents.empty()) {
+    // "/" keeps the attributes lower layers gave it unless this layer has a "./" entry.
+    struct stat below {};
+    if (::stat(fs_dir(parents.back()).c_str(), &below) != 0) return Error::from_errno("stat parent snapshot " + parents.back().str());
+    if (options.chown && ::fchown(target.get(), below.st_uid, below.st_gid) != 0) return Error::from_errno("chown " + fs);
+    if (::fchmod(target.get(), below.st_mode & 07777) != 0) return Error::from_errno("chmod " + fs);
+  }
   std::vector<UniqueFd> lower_fds;
   std::vector<int> lowers;
   for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
