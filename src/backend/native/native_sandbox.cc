@@ -416,7 +416,11 @@ Status NativeSandbox::stop(std::chrono::milliseconds grace) {
   }
   stop_requested_ = true;
   if (s == SandboxState::kPaused) (void)cgroup_.thaw();  // a frozen agent cannot shut down
-  if (agent_ && agent_->connected()) {
+  // With PID 1 alone in the sandbox there is nothing to end gracefully, and
+  // killing it at once saves the shutdown round trip.
+  auto procs = cgroup_.processes();
+  bool alone = procs && procs->size() == 1 && procs->front() == pid1_.get();
+  if (!alone && agent_ && agent_->connected()) {
     auto st = agent_->shutdown(grace);
     if (!st.ok()) KB_DEBUG("sandbox {}: shutdown request: {}", short_id_, st.error().what());
   }
@@ -430,8 +434,8 @@ Status NativeSandbox::stop(std::chrono::milliseconds grace) {
   while (true) {
     KRUNBOX_ASSIGN_OR_RETURN(ended, reap_locked(true, 2ms));
     if (ended) break;
-    auto procs = cgroup_.processes();
-    bool alone = procs && procs->size() == 1 && procs->front() == pid1_.get();
+    procs = cgroup_.processes();
+    alone = procs && procs->size() == 1 && procs->front() == pid1_.get();
     if (alone || !agent_ || !agent_->connected() || std::chrono::steady_clock::now() > deadline) {
       ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
       KRUNBOX_ASSIGN_OR_RETURN(ended, reap_locked(true, 0ms));
