@@ -159,9 +159,8 @@ Result<Spawned> spawn_workload(const SpawnPlan& plan) {
   a.groups = plan.groups.data();
   a.ngroups = plan.groups.size();
 
-  pid_t pid = ::fork();
+  pid_t pid = start_child(a);
   if (pid < 0) return Error::from_errno("fork");
-  if (pid == 0) run_child(a);
   report.write.reset();
   child_in.reset();
   child_out.reset();

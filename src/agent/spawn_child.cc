@@ -83,4 +83,22 @@ void run_child(const ChildArgs& a) {
   fail(a.report_fd, ChildStage::kExec);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define KRUNBOX_CHILD_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KRUNBOX_CHILD_FORK 1
+#endif
+#endif
+
+pid_t start_child(const ChildArgs& args) {
+#ifdef KRUNBOX_CHILD_FORK
+  pid_t pid = ::fork();
+#else
+  pid_t pid = ::vfork();
+#endif
+  if (pid == 0) run_child(args);
+  return pid;
+}
+
 }  // namespace krunbox::agent

@@ -45,4 +45,12 @@ struct ChildArgs {
 
 [[noreturn]] void run_child(const ChildArgs& args);
 
+// Starts run_child(args) in a new process and returns its pid once it has
+// exec'd or failed (-1 with errno if it could not start). The child borrows
+// the agent's memory until then (vfork), which saves copying the agent's page
+// tables and the copy-on-write faults after a fork; run_child only reads
+// `args` and never returns, which is what makes that safe. Sanitizer builds
+// use fork, whose child the sanitizers understand.
+pid_t start_child(const ChildArgs& args);
+
 }  // namespace krunbox::agent

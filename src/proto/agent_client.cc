@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -197,7 +198,11 @@ class Core {
           if (auto st = handle(std::move(**f)); !st.ok()) return protocol_error(std::move(st).error());
         }
       }
+      // Waiters are woken once per read rather than once per frame: a finished
+      // exec's RESPONSE, EOFs and EXIT often arrive together.
       std::lock_guard lock(mu);
+      for (auto& ch : to_notify_) ch->cv.notify_all();
+      to_notify_.clear();
       if (failed_) return;
     }
   }
@@ -222,7 +227,8 @@ class Core {
     }
     auto it = channels_.find(id);
     if (it == channels_.end()) return {};  // closed by us; frames may cross the close
-    Channel& ch = *it->second;
+    std::shared_ptr<Channel> held = it->second;  // `it` may not survive a callback
+    Channel& ch = *held;
     switch (f.type()) {
       case FrameType::kResponse: {
         if (ch.response) return Error(ErrorCode::kProtocol, "second " + what);
@@ -244,11 +250,10 @@ class Core {
         } else if (in.callback) {
           // Callbacks run without the lock, in order (only this thread calls them).
           auto cb = in.callback;
-          auto keep = it->second;
           lock.unlock();
           cb(f.payload);
           lock.lock();
-          consumed(*keep, s, size);
+          consumed(ch, s, size);
         } else {
           in.chunks.push_back(std::move(f.payload));
         }
@@ -283,7 +288,7 @@ class Core {
       default:
         return Error(ErrorCode::kProtocol, "unexpected " + what);
     }
-    ch.cv.notify_all();
+    if (std::find(to_notify_.begin(), to_notify_.end(), held) == to_notify_.end()) to_notify_.push_back(held);
     return {};
   }
 
@@ -353,6 +358,7 @@ class Core {
 
   UniqueFd fd_;
   std::map<uint32_t, std::shared_ptr<Channel>> channels_;
+  std::vector<std::shared_ptr<Channel>> to_notify_;  // reader thread only, under mu
   uint32_t next_id_ = 1;
   std::optional<Error> failed_;
   std::mutex io_mu_;  // serialises writes to fd_
