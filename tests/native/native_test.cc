@@ -442,6 +442,22 @@ TEST_F(NativeTest, HostNetworkSharesTheHostsInterfaces) {
   EXPECT_EQ(run_in(*sb, {"ls", "/sys/class/net"}).out, host->out);
 }
 
+TEST_F(NativeTest, UserNamespaceWithHostNetworkGetsTheHostsSysReadOnly) {
+  auto b = base_spec();
+  b.network(NetworkMode::kHost);
+  b.user_namespace(true);
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  auto host = run_capture({"ls", "/sys/class/net"});
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(run_in(*sb, {"ls", "/sys/class/net"}).out, host->out);
+  auto sys = run_in(*sb, {"sh", "-c", "grep ' /sys ' /proc/mounts"}).out;
+  EXPECT_NE(sys.find(" ro,"), std::string::npos) << sys;
+  auto sub = run_in(*sb, {"sh", "-c", "grep ' /sys/kernel/security \\| /sys/fs/cgroup ' /proc/mounts"}).out;
+  EXPECT_EQ(sub.find(" rw,"), std::string::npos) << "a host submount of /sys stayed writable: " << sub;
+  EXPECT_EQ(run_in(*sb, {"ls", "-A", "/sys/firmware"}).out, "");
+}
+
 // Starts an owner process that holds a sandbox, SIGKILLs it, and sweeps.
 void kill_owner_midway_and_sweep(const std::string& driver) {
   SpawnOptions options;

@@ -122,7 +122,7 @@ Result<std::vector<ResolvedVolume>> resolve_volumes(const std::vector<VolumeMoun
     std::string what = "volume " + v.host_path + ":" + v.guest_path;
     char real[PATH_MAX];
     if (::realpath(v.host_path.c_str(), real) == nullptr)
-      return Error::from_errno(what + ": host path " + v.host_path).wrap("create it first or fix the -v argument");
+      return Error::from_errno(what + ": host path " + v.host_path + " (create it first or fix the -v argument)");
     struct stat st {};
     if (::stat(real, &st) != 0) return Error::from_errno(what + ": stat " + real);
     if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
