@@ -52,6 +52,7 @@ class ExecSession : public Op {
       return {};
     }
     stdin_bytes_ += n;
+    last_stdin_newline_ = payload.back() == '\n';
     stdin_buf_.push_back(std::move(payload));
     write_stdin();
     return {};
@@ -231,7 +232,6 @@ class ExecSession : public Op {
         close_watch(in_);
       }
     }
-    if (!stdin_buf_.empty()) last_stdin_newline_ = stdin_buf_.back().back() == '\n';
     set_watch(in_, in_.fd && !stdin_buf_.empty() ? uint32_t{EPOLLOUT} : 0u);
   }
 

@@ -207,6 +207,21 @@ TEST_P(AgentExecTest, PtySessionSeesATerminalAndResizes) {
   EXPECT_EQ(st->status, ExitStatus::exited(5));
 }
 
+TEST_P(AgentExecTest, PtyStdinEofEndsTheReader) {
+  for (std::string input : {"whole line\n", "partial line"}) {
+    ExecRequest req = cmd({"cat"});
+    req.tty = true;
+    auto s = client().exec(req);
+    ASSERT_TRUE(s.ok()) << s.error().what();
+    ASSERT_TRUE((*s)->write_stdin(input).ok());
+    ASSERT_TRUE((*s)->close_stdin().ok());
+    auto st = (*s)->wait_for(10s);
+    ASSERT_TRUE(st.ok());
+    ASSERT_TRUE(st->has_value()) << "cat on a pty did not see EOF after '" << input << "'";
+    EXPECT_EQ((*st)->status, ExitStatus::exited(0));
+  }
+}
+
 TEST_P(AgentExecTest, OrphanedGrandchildrenAreReaped) {
   auto r = client().run(sh("sleep 0.3 & sleep 0.4 & (sleep 0.2 &) ; exit 0"));
   ASSERT_TRUE(r.ok()) << r.error().what();
