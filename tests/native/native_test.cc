@@ -186,6 +186,22 @@ TEST_F(NativeTest, WritesToRootDoNotReachTheImage) {
   EXPECT_FALSE(path_exists(join_path(rootfs, "written-by-sandbox")));
 }
 
+TEST_F(NativeTest, RootThatOverlayCannotNameIsCopiedInstead) {
+  // A ':' in the path cannot go into overlayfs options; the root is copied.
+  auto dir = TempDir::create("krunbox-native-");
+  ASSERT_TRUE(dir.ok());
+  std::string odd = join_path(dir->path(), "odd:root");
+  ASSERT_EQ(::symlink(bundled_rootfs_dir().c_str(), odd.c_str()), 0);
+  auto b = base_spec();
+  b.rootfs(odd);
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  auto out = run_in(*sb, {"sh", "-c", "echo x > /copied && cat /copied && grep -c overlay /proc/mounts"});
+  EXPECT_EQ(out.out, "x\n0\n") << out.err;
+  EXPECT_FALSE(path_exists(join_path(bundled_rootfs_dir(), "copied")));
+  ASSERT_TRUE(sb->stop(1s).ok());
+}
+
 TEST_F(NativeTest, KernelInterfacesAreMaskedAndReadOnly) {
   auto sb = start();
   ASSERT_TRUE(sb);

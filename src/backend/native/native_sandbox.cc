@@ -169,7 +169,11 @@ Status NativeSandbox::start_locked() {
   std::string lower = spec_.rootfs;
   bool copy = false;
   if (!spec_.rootfs_is_private) {
-    if (overlay_available()) {
+    // overlayfs options cannot carry ',' or ':' in a path (see mount_plan.cc):
+    // such roots are copied like on hosts without overlayfs.
+    bool overlay_safe = spec_.rootfs.find_first_of(",:\\") == std::string::npos &&
+                        run_dir_.find_first_of(",:\\") == std::string::npos;
+    if (overlay_available() && overlay_safe) {
       kind = RootKind::kOverlay;
       KRUNBOX_TRY(make_dir(join_path(run_dir_, "upper"), 0755));
       KRUNBOX_TRY(make_dir(join_path(run_dir_, "work"), 0700));
