@@ -299,6 +299,27 @@ TEST_P(AgentExecTest, SignalReachesTheSession) {
   EXPECT_EQ(again.error().code(), ErrorCode::kNotFound);
 }
 
+TEST_P(AgentExecTest, SigtermToTheAgentReachesTheSessions) {
+  auto s = client().exec(sh("trap 'echo got-term; exit 4' TERM; echo ready; while true; do sleep 0.05; done"));
+  ASSERT_TRUE(s.ok());
+  std::string acc;
+  read_until(**s, "ready", acc);
+  ASSERT_EQ(::kill(agent_->agent_pid(), SIGTERM), 0);
+  read_until(**s, "got-term", acc);
+  EXPECT_NE(acc.find("got-term"), std::string::npos) << acc;
+  auto st = (*s)->wait_for(10s);
+  ASSERT_TRUE(st.ok()) << st.error().what();
+  ASSERT_TRUE(st->has_value());
+  EXPECT_EQ((*st)->status, ExitStatus::exited(4));
+  if (GetParam() == Mode::kPid1) {
+    // As init the agent forwards the signal and keeps serving.
+    EXPECT_TRUE(client().ping().ok());
+  } else {
+    // As a plain process SIGTERM means shut down.
+    EXPECT_TRUE(agent_->wait_exit(10s));
+  }
+}
+
 TEST_P(AgentExecTest, PingAndInfo) {
   auto p = client().ping();
   ASSERT_TRUE(p.ok());
