@@ -111,6 +111,7 @@ class ExecSession : public Op {
   }
 
   void exited(ExitStatus status) {
+    KB_DEBUG("session {}: pid {} {}", id_, pid_, status.describe());
     status_ = status;
     // Stdin is pointless now; dropping it also unblocks a host writing to it.
     close_watch(in_);
@@ -222,12 +223,14 @@ class ExecSession : public Op {
       stdin_closed_ = true;
       if (tty_) {
         // A pty has no half-close: the line discipline's EOF character ends the
-        // reader's read(), twice if a partial line is pending.
+        // reader's read(), twice if a partial line is pending. The fd stays open:
+        // closing it (a dup of the master we read from) could hang up the
+        // terminal, and the workload died of SIGHUP before reading the EOF.
         termios t{};
         char eof = ::tcgetattr(in_.fd.get(), &t) == 0 ? static_cast<char>(t.c_cc[VEOF]) : '\x04';
         char seq[2] = {eof, eof};
         (void)!::write(in_.fd.get(), seq, last_stdin_newline_ ? 1 : 2);
-        close_watch(in_);
+        set_watch(in_, 0);
       } else {
         close_watch(in_);
       }
@@ -248,6 +251,7 @@ class ExecSession : public Op {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {
       // 0 is EOF on a pipe; a pty master reports EIO once the last slave is closed.
+      KB_DEBUG("session {}: stream {} ended ({})", id_, stream, n == 0 ? "EOF" : std::strerror(errno));
       o.eof_pending = true;
     } else {
       seal_data_frame(frame, id_, stream, static_cast<size_t>(n));

@@ -177,6 +177,7 @@ TEST_P(AgentExecTest, LargeStdinRoundTrips) {
   EXPECT_TRUE(r->out == data);
 }
 
+
 std::string read_until(proto::ExecSession& s, const std::string& needle, std::string& acc) {
   char buf[512];
   while (acc.find(needle) == std::string::npos) {
@@ -215,10 +216,12 @@ TEST_P(AgentExecTest, PtyStdinEofEndsTheReader) {
     ASSERT_TRUE(s.ok()) << s.error().what();
     ASSERT_TRUE((*s)->write_stdin(input).ok());
     ASSERT_TRUE((*s)->close_stdin().ok());
+    std::string out;
+    read_until(**s, "\x01never\x01", out);  // everything, until EOF
     auto st = (*s)->wait_for(10s);
     ASSERT_TRUE(st.ok());
     ASSERT_TRUE(st->has_value()) << "cat on a pty did not see EOF after '" << input << "'";
-    EXPECT_EQ((*st)->status, ExitStatus::exited(0));
+    EXPECT_EQ((*st)->status, ExitStatus::exited(0)) << (*st)->status.describe() << "; pty output: " << out;
   }
 }
 
