@@ -1,14 +1,18 @@
 #include "native_test_util.h"
 
 #include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "backend/native/cgroups.h"
 #include "backend/native/run_state.h"
 #include "base/fs.h"
 #include "base/paths.h"
+#include "base/unique_fd.h"
 
 namespace krunbox::native_test {
 namespace {
@@ -31,16 +35,53 @@ std::string link_of(const std::string& path) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+// True when the ELF file has a program interpreter (is dynamically linked).
+bool is_dynamic_elf(const std::string& path) {
+  // Program headers sit right after the ELF header; a static binary's size
+  // is no reason to read it all.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  std::string head(64 * 1024, '\0');
+  ssize_t n = ::read(fd.get(), head.data(), head.size());
+  if (n <= 0) return false;
+  head.resize(static_cast<size_t>(n));
+  const std::string* bytes = &head;
+  if (bytes->size() < sizeof(Elf64_Ehdr)) return false;
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, bytes->data(), sizeof eh);
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return false;
+  for (size_t i = 0; i < eh.e_phnum; ++i) {
+    size_t off = eh.e_phoff + i * sizeof(Elf64_Phdr);
+    if (off + sizeof(Elf64_Phdr) > bytes->size()) return false;
+    Elf64_Phdr ph;
+    std::memcpy(&ph, bytes->data() + off, sizeof ph);
+    if (ph.p_type == PT_INTERP) return true;
+  }
+  return false;
+}
+
+std::string compute_skip_reason();
+
 }  // namespace
 
 std::string skip_reason() {
+  static const std::string reason = [] { return compute_skip_reason(); }();
+  return reason;
+}
+
+namespace {
+std::string compute_skip_reason() {
   if (::geteuid() != 0) return "needs root (the native backend's suite runs as root in CI)";
   if (!is_directory(bundled_rootfs_dir()))
     return "bundled busybox rootfs missing at " + bundled_rootfs_dir() + "; run scripts/setup.sh";
   auto agent = find_helper("krunbox-agent");
   if (!agent.ok()) return agent.error().what();
+  // The sanitizer build links the agent dynamically; the busybox root has no
+  // C library for it. The suite runs in the regular (static agent) build.
+  if (is_dynamic_elf(*agent)) return *agent + " is dynamically linked (sanitizer build); the sandbox root has no libc for it";
   return "";
 }
+}  // namespace
 
 SandboxSpecBuilder base_spec() {
   SandboxSpecBuilder b;
