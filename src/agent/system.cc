@@ -203,7 +203,9 @@ void signal_all(int sig, bool pid1) {
 }
 
 void finish(proto::ShutdownAction action, bool pid1) {
-  ::sync();
+  // Only a VM's init owns its filesystems; in a container sync() would flush
+  // the whole host, and put already fsyncs what it writes.
+  if (pid1 && in_initial_pid_namespace()) ::sync();
   if (action == proto::ShutdownAction::kDefault)
     action = pid1 && in_initial_pid_namespace() ? proto::ShutdownAction::kPowerOff : proto::ShutdownAction::kExit;
   if (action == proto::ShutdownAction::kPowerOff || action == proto::ShutdownAction::kReboot) {

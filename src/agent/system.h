@@ -38,7 +38,7 @@ proto::InfoReply gather_info(const std::string& agent_version, bool pid1);
 // its PID namespace, else its children (and orphans it adopted as subreaper).
 void signal_all(int sig, bool pid1);
 
-// The last act: sync, then power off / reboot, or exit.
+// The last act: sync (in a VM), then power off / reboot, or exit.
 [[noreturn]] void finish(proto::ShutdownAction action, bool pid1);
 // For a fatal error as PID 1: say why on the console, sync and power off.
 [[noreturn]] void fatal(const std::string& why, bool pid1);
