@@ -2,9 +2,10 @@
 # idempotent and only installs or rebuilds what is missing or changed.
 .PHONY: run test setup bench clean
 
-# Runs a sandbox from the bundled image on the strongest backend available.
+# Runs a sandbox from the bundled image on the strongest backend available,
+# saying which backend and isolation it used.
 run: setup
-	./build/bin/krunbox doctor
+	./build/bin/krunbox --verbose run -- uname -a
 
 # The whole test suite (see scripts/test.sh); fails on any failure.
 test: setup

@@ -98,7 +98,8 @@ class [[nodiscard]] Result {
 
   T value_or(T fallback) const& { return ok() ? value() : std::move(fallback); }
 
-  Result&& wrap(std::string context) && {
+  // By value: returning a reference would dangle when the Result is a temporary.
+  Result wrap(std::string context) && {
     if (!ok()) std::get<1>(v_).wrap(std::move(context));
     return std::move(*this);
   }
@@ -119,7 +120,7 @@ class [[nodiscard]] Result<void> {
   Error& error() & { return *error_; }
   Error&& error() && { return std::move(*error_); }
 
-  Result&& wrap(std::string context) && {
+  Result wrap(std::string context) && {
     if (error_) error_->wrap(std::move(context));
     return std::move(*this);
   }

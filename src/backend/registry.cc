@@ -1,0 +1,85 @@
+#include "backend/registry.h"
+
+#include "backend/mock/mock_backend.h"
+#include "backend/native/native_backend.h"
+
+namespace krunbox {
+namespace {
+
+struct Entry {
+  const char* name;
+  BackendReport (*probe)();
+  std::unique_ptr<Backend> (*make)();
+};
+
+std::unique_ptr<Backend> make_default_mock() { return make_mock_backend(); }
+
+// Strongest first: the order --backend auto prefers among equals.
+const std::vector<Entry>& entries() {
+  static const std::vector<Entry> all = {
+      {"native", probe_native, make_native_backend},
+      {"mock", probe_mock, make_default_mock},
+  };
+  return all;
+}
+
+std::string reasons_text(const BackendReport& r) {
+  std::string s;
+  for (const auto& reason : r.reasons) s += (s.empty() ? "" : "; ") + reason;
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names;
+  for (const auto& e : entries()) names.push_back(e.name);
+  return names;
+}
+
+Result<BackendChoice> select_backend(std::string_view requested, bool require_vm) {
+  if (requested != "auto") {
+    for (const auto& e : entries()) {
+      if (requested != e.name) continue;
+      BackendReport report = e.probe();
+      if (!report.usable)
+        return Error(ErrorCode::kUnavailable, "backend " + std::string(requested) + " is not usable here: " +
+                                                  reasons_text(report) + " (see krunbox doctor)");
+      if (require_vm && report.level < IsolationLevel::kVm)
+        return Error(ErrorCode::kInvalidArgument, "--isolation vm: backend " + std::string(requested) +
+                                                      " gives " + std::string(to_string(report.level)) +
+                                                      " isolation, not a VM");
+      return BackendChoice{e.make(), std::move(report)};
+    }
+    std::string known;
+    for (const auto& n : backend_names()) known += (known.empty() ? "" : ", ") + n;
+    return Error(ErrorCode::kInvalidArgument,
+                 "unknown backend '" + std::string(requested) + "' (this build has: auto, " + known + ")");
+  }
+
+  std::vector<BackendReport> reports;
+  for (const auto& e : entries()) reports.push_back(e.probe());
+  if (require_vm) {
+    for (auto& r : reports) {
+      if (r.level < IsolationLevel::kVm && r.usable) {
+        r.usable = false;
+        r.reasons.push_back("not a VM");
+      }
+    }
+  }
+  auto pick = pick_auto_backend(reports);
+  if (!pick) {
+    std::string why;
+    for (const auto& r : reports)
+      if (r.level != IsolationLevel::kNone) why += (why.empty() ? "" : "; ") + r.backend + ": " + reasons_text(r);
+    if (require_vm)
+      return Error(ErrorCode::kUnavailable, "--isolation vm: no VM backend is usable here (" + why +
+                                                "); krunbox will not fall back to a container (see krunbox doctor)");
+    return Error(ErrorCode::kUnavailable, "no isolating backend is usable here (" + why + "); see krunbox doctor");
+  }
+  for (const auto& e : entries())
+    if (pick->backend == e.name) return BackendChoice{e.make(), *pick};
+  return Error(ErrorCode::kInternal, "picked backend " + pick->backend + " is not registered");
+}
+
+}  // namespace krunbox

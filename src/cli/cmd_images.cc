@@ -1,0 +1,72 @@
+// krunbox images: list the local images (name, tag, digest, size).
+#include <cstdio>
+#include <memory>
+
+#include "base/json.h"
+#include "cli/command.h"
+#include "image/image_store.h"
+
+namespace krunbox::cli {
+namespace {
+
+struct ImagesFlags {
+  std::string format = "table";
+  bool quiet = false;
+  bool no_trunc = false;
+};
+
+std::string human_size(uint64_t bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.3g%s", v, units[u]);
+  return buf;
+}
+
+int run_images(const ImagesFlags& f) {
+  auto store = image::ImageStore::open();
+  if (!store.ok()) return report_error(store.error());
+  auto list = (*store)->list();
+  if (!list.ok()) return report_error(list.error());
+  if (f.format == "json") {
+    Json out = Json::array();
+    for (const auto& r : *list)
+      out.push_back({{"name", image::familiar_name(r.name)}, {"repository", r.name}, {"tag", r.tag}, {"digest", r.digest.str()},
+                     {"media_type", r.media_type}, {"size", r.size}, {"created", r.created}, {"loaded_at", r.loaded_at}});
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  if (f.format != "table")
+    return report_error(Error(ErrorCode::kInvalidArgument, "--format must be table or json, not \"" + f.format + "\""));
+  if (f.quiet) {
+    for (const auto& r : *list) std::printf("%s\n", f.no_trunc ? r.digest.str().c_str() : r.digest.hex().substr(0, 12).c_str());
+    return 0;
+  }
+  std::printf("%-40s %-16s %-14s %-10s %s\n", "REPOSITORY", "TAG", "DIGEST", "SIZE", "CREATED");
+  for (const auto& r : *list) {
+    std::string digest = f.no_trunc ? r.digest.str() : r.digest.hex().substr(0, 12);
+    std::printf("%-40s %-16s %-14s %-10s %s\n", image::familiar_name(r.name).c_str(), r.tag.c_str(), digest.c_str(),
+                human_size(r.size).c_str(), r.created.c_str());
+  }
+  return 0;
+}
+
+void setup_images(CLI::App& app, Context& ctx) {
+  auto f = std::make_shared<ImagesFlags>();
+  auto* cmd = app.add_subcommand("images", "List the images in the local store");
+  cmd->add_option("--format", f->format, "table (default) or json");
+  cmd->add_flag("-q,--quiet", f->quiet, "Print only the digests");
+  cmd->add_flag("--no-trunc", f->no_trunc, "Print full digests");
+  cmd->callback([&ctx, f] { ctx.exit_code = run_images(*f); });
+}
+
+}  // namespace
+
+KRUNBOX_COMMAND(images, setup_images);
+
+}  // namespace krunbox::cli

@@ -1,0 +1,39 @@
+// `krunbox run`: one workload in a fresh sandbox, with its stdio streamed,
+// signals forwarded, and everything torn down on every path.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "backend/sandbox_spec.h"
+#include "base/unique_pid.h"
+#include "krunbox/error.h"
+
+namespace krunbox {
+
+struct OneShotOptions {
+  std::string backend = "auto";
+  bool require_vm = false;
+  SandboxSpec spec;           // validated; spec.argv is the workload
+  bool interactive = false;   // attach stdin (-i)
+  bool tty = false;           // allocate a pty (-t)
+  std::chrono::milliseconds stop_grace{std::chrono::seconds(2)};
+  int in_fd = 0;
+  int out_fd = 1;
+  int err_fd = 2;
+  // Told which backend and isolation were chosen (for --verbose).
+  std::function<void(const std::string& backend, const std::string& isolation)> on_backend;
+};
+
+struct OneShotOutcome {
+  ExitStatus status;
+  bool timed_out = false;
+  std::string backend;
+};
+
+// Blocks SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH for its duration and
+// forwards them to the workload (SIGWINCH as a pty resize).
+Result<OneShotOutcome> run_one_shot(const OneShotOptions& options);
+
+}  // namespace krunbox
