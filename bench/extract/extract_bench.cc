@@ -148,12 +148,14 @@ int main(int argc, char** argv) {
     if (!all.ok()) die(all.error().what());
     for (const auto& c : *all) (void)(*store)->snapshots().remove(c);
   };
+  bool read_ahead = std::getenv("KRUNBOX_BENCH_NO_READ_AHEAD") == nullptr;
   auto extract_snapshots = [&](Inflater inflater) {
     drop_snapshots();
     (void)(*store)->blobs().clean_temp();
     ExtractOptions o;
     o.limits = (*store)->limits();
     o.inflater = inflater;
+    o.read_ahead = read_ahead;
     o.chown = ::geteuid() == 0;
     o.opaque_xattr = default_opaque_xattr();
     auto t0 = std::chrono::steady_clock::now();

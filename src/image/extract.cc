@@ -484,7 +484,7 @@ Result<ExtractResult> extract_layer(std::unique_ptr<ByteSource> raw, int target_
   ExtractResult result;
   {
     KRUNBOX_ASSIGN_OR_RETURN(auto dec, decompressing_source(std::move(raw), options.limits.max_layer_uncompressed_size, options.inflater));
-    auto src = read_ahead_source(std::move(dec), &diff);
+    auto src = options.read_ahead ? read_ahead_source(std::move(dec), &diff) : hashing_source(std::move(dec), &diff);
     TarReader tar(*src, TarLimits{options.limits.max_path_len, options.limits.max_pax_header_size, options.limits.max_xattr_bytes});
     Extractor ex(target_fd, lowers, options, rootfs_bytes);
     TarEntry e;

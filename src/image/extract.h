@@ -45,6 +45,9 @@ struct ExtractOptions {
   std::vector<IdMapping> uid_map;  // empty: identity
   std::vector<IdMapping> gid_map;
   Inflater inflater = Inflater::kAuto;
+  // Decompress and hash on a second thread, overlapping with file writes.
+  // Off: everything on the caller's thread (fuzzing, single-core hosts).
+  bool read_ahead = true;
 };
 
 struct ExtractResult {

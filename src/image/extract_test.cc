@@ -90,6 +90,19 @@ TEST_F(ExtractTest, ExtractsFilesLinksAndMetadata) {
   EXPECT_TRUE(S_ISFIFO(st.st_mode));
 }
 
+TEST_F(ExtractTest, SameResultWithoutReadAhead) {
+  std::string a = mkdir("a"), b = mkdir("b");
+  std::string tar = TarBuilder().dir("d/").file("d/f", std::string(3 << 20, 'x')).symlink("d/l", "f").end().str();
+  ASSERT_TRUE(extract(TarBuilder::gzip(tar), a, ExtractMode::kFlat).ok());
+  Digest threaded = last_.diff_id;
+  ExtractOptions o = options(ExtractMode::kFlat);
+  o.read_ahead = false;
+  ASSERT_TRUE(extract(TarBuilder::gzip(tar), b, ExtractMode::kFlat, {}, &o).ok());
+  EXPECT_EQ(last_.diff_id, threaded);
+  EXPECT_EQ(last_.diff_id, Sha256::of(tar));
+  EXPECT_EQ(*read_file(b + "/d/f", 4 << 20), std::string(3 << 20, 'x'));
+}
+
 TEST_F(ExtractTest, AbsoluteSymlinkResolvesInsideRootAcrossLayers) {
   std::string l1 = mkdir("l1"), l2 = mkdir("l2"), flat = mkdir("flat");
   std::string a = TarBuilder().dir("run/").dir("var/").symlink("var/run", "/run").end().str();

@@ -55,6 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.limits.max_files_per_layer = 200;
   o.limits.max_rootfs_size = 1 << 20;
   o.limits.max_layer_uncompressed_size = 8 << 20;
+  o.read_ahead = false;
   (void)extract_layer(memory_source(input), fd.get(), {}, o, nullptr);
   return 0;
 }
