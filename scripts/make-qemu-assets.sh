@@ -85,7 +85,8 @@ if [ ! -f "$initramfs" ]; then
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work/root/lib/modules" "$work/root/etc/krunbox" "$work/root/dev" "$work/root/proc" \
     "$work/root/sys" "$work/root/newroot"
-  cp "$agent" "$work/root/init"
+  # Without its debug info the agent is a tenth of the size: a smaller initramfs boots faster.
+  strip --strip-all -o "$work/root/init" "$agent"
   chmod 0755 "$work/root/init"
   cp "$kdir"/modules/*.ko "$work/root/lib/modules/"
   cp "$kdir/modules.order" "$work/root/etc/krunbox/modules"

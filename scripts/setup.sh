@@ -26,7 +26,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev file
   # libraries
   libgtest-dev libgmock-dev googletest libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libseccomp-dev libcurl4-openssl-dev libssl-dev libarchive-dev zlib1g-dev libzstd-dev
+  libseccomp-dev libcurl4-openssl-dev libssl-dev libarchive-dev zlib1g-dev libzstd-dev libisal-dev
   # run time: the bundled image, the qemu backend, networking helpers
   busybox-static qemu-system-x86 kmod cpio lz4 erofs-utils passt iproute2 uidmap
   # tests and benchmarks: image tools, peers
@@ -65,3 +65,6 @@ mkdir -p "$data_root"
 chmod 0700 "$data_root"
 
 "$here/scripts/make-bundled-rootfs.sh" "$data_root/bundled/busybox/rootfs"
+if [ "$do_build" -eq 1 ]; then
+  "$here/scripts/make-qemu-assets.sh" "$data_root" "$build_dir/bin/krunbox-agent"
+fi

@@ -92,6 +92,7 @@ std::string usage() {
                             virtio-serial:NAME | unix-listen:PATH
   --load-modules P1,P2,...  kernel modules (.ko) to load in order before the transport
   --modules-file FILE       a file listing module paths, one a line
+  --root-device DEV         (VM init) mount DEV (EROFS) under a tmpfs overlay and make it the root
   --hostname NAME           set the hostname (as init)
   --shutdown-action A       poweroff | reboot | exit | default
   --init / --no-init        force PID 1 duties on or off (default: on when PID 1)
@@ -99,7 +100,7 @@ std::string usage() {
   --log-level LEVEL         trace | debug | info | warn | error | off
   --version, --help
 When PID 1, unset options come from the kernel command line (krunbox.transport=,
-krunbox.modules=, krunbox.hostname=, krunbox.log=, krunbox.shutdown=) and then
+krunbox.modules=, krunbox.modules_file=, krunbox.root=, krunbox.hostname=, krunbox.log=, krunbox.shutdown=) and then
 the environment (KRUNBOX_AGENT_TRANSPORT, KRUNBOX_AGENT_MODULES, ...).
 )";
 }
@@ -140,6 +141,9 @@ Result<AgentConfig> parse_args(int argc, const char* const* argv) {
     } else if (arg == "--modules-file") {
       KRUNBOX_ASSIGN_OR_RETURN(auto v, need());
       c.modules_file = v;
+    } else if (arg == "--root-device") {
+      KRUNBOX_ASSIGN_OR_RETURN(auto v, need());
+      c.root_device = v;
     } else if (arg == "--hostname") {
       KRUNBOX_ASSIGN_OR_RETURN(auto v, need());
       c.hostname = v;
@@ -188,6 +192,8 @@ Status apply_boot_params(AgentConfig& c, std::string_view cmdline, const std::ve
     if (auto v = lookup("krunbox.modules_file", "KRUNBOX_AGENT_MODULES_FILE")) c.modules_file = *v;
   if (c.hostname.empty())
     if (auto v = lookup("krunbox.hostname", "KRUNBOX_AGENT_HOSTNAME")) c.hostname = *v;
+  if (c.root_device.empty())
+    if (auto v = lookup("krunbox.root", "KRUNBOX_AGENT_ROOT")) c.root_device = *v;
   if (!c.log_level)
     if (auto v = lookup("krunbox.log", "KRUNBOX_AGENT_LOG")) {
       KRUNBOX_ASSIGN_OR_RETURN(c.log_level, parse_log_level(*v));

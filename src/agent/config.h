@@ -37,6 +37,9 @@ struct AgentConfig {
   std::string hostname;
   std::vector<std::string> modules;  // .ko paths, loaded in this order
   std::string modules_file;          // one path a line; '#' comments
+  // VMs booted from an initramfs: the block device holding the sandbox's
+  // read-only root (EROFS), overlaid with tmpfs and switched to before serving.
+  std::string root_device;
   proto::ShutdownAction shutdown_action = proto::ShutdownAction::kDefault;
   InitMode init = InitMode::kAuto;
   // How long a transport that must be opened (virtio-serial, after modules

@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "agent/config.h"
+#include "agent/guest_root.h"
 #include "agent/server.h"
 #include "agent/system.h"
 #include "agent/transport.h"
@@ -85,6 +86,12 @@ int main(int argc, char** argv) {
 
   if (auto st = load_modules_file(config); !st.ok()) fatal(st.error().what(), pid1);
   if (auto st = load_modules(config.modules); !st.ok()) fatal(st.error().what(), pid1);
+  if (pid1 && !config.root_device.empty()) {
+    GuestRootOptions root;
+    root.device = config.root_device;
+    if (auto st = switch_to_guest_root(root); !st.ok()) fatal(st.error().what(), pid1);
+    mount_basics();  // whatever did not come along from the initramfs
+  }
   if (pid1) {
     if (!config.hostname.empty())
       if (auto st = set_hostname(config.hostname); !st.ok()) KB_WARN("{}", st.error().what());

@@ -2,6 +2,7 @@
 
 #include "backend/mock/mock_backend.h"
 #include "backend/native/native_backend.h"
+#include "backend/qemu/qemu_backend.h"
 
 namespace krunbox {
 namespace {
@@ -17,6 +18,7 @@ std::unique_ptr<Backend> make_default_mock() { return make_mock_backend(); }
 // Strongest first: the order --backend auto prefers among equals.
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> all = {
+      {"qemu", probe_qemu, make_qemu_backend},
       {"native", probe_native, make_native_backend},
       {"mock", probe_mock, make_default_mock},
   };

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "backend/native/native_backend.h"
+#include "backend/qemu/qemu_backend.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/paths.h"
@@ -49,8 +50,8 @@ void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
   cmd->add_option("-v,--volume", f.volumes, "Bind-mount a host path: HOST:GUEST[:ro]");
   cmd->add_option("--hostname", f.hostname, "Host name inside the sandbox");
   cmd->add_option("--name", f.name, "Name of the sandbox");
-  cmd->add_option("--net", f.network, "Network: none (loopback only), host (native only)")
-      ->check(CLI::IsMember({"none", "host"}));
+  cmd->add_option("--net", f.network, "Network: none (loopback only), host (native only), user (VMs: outbound)")
+      ->check(CLI::IsMember({"none", "host", "user"}));
   cmd->add_flag("--userns", f.userns, "Run in a user namespace (native)");
   cmd->add_option("--timeout", f.timeout_s, "Kill the command after this many seconds")->check(CLI::NonNegativeNumber);
 }
@@ -61,7 +62,7 @@ Result<SandboxSpec> SandboxFlags::build_spec(const std::vector<std::string>& com
   b.rootfs(root).name(name).cwd(workdir).user(user).hostname(hostname).vcpus(cpus).memory_mib(memory_mib);
   b.user_namespace(userns).timeout(std::chrono::seconds(timeout_s));
   if (pids_limit) b.pids_limit(pids_limit);
-  b.network(network == "host" ? NetworkMode::kHost : NetworkMode::kNone);
+  b.network(network == "host" ? NetworkMode::kHost : network == "user" ? NetworkMode::kUser : NetworkMode::kNone);
   b.command(command.empty() ? std::vector<std::string>{"/bin/sh"} : command);
   for (const auto& file : env_files) {
     KRUNBOX_ASSIGN_OR_RETURN(std::string content, read_file(file, 1u << 20));
@@ -85,6 +86,12 @@ Result<SandboxSpec> SandboxFlags::build_spec(const std::vector<std::string>& com
 
 void sweep_leftovers() {
   if (auto st = sweep_native_leftovers(); !st.ok()) KB_WARN("cleaning up after earlier sandboxes: {}", st.error().what());
+  auto swept = sweep_qemu_leftovers(run_root());
+  if (!swept.ok()) {
+    KB_WARN("cleaning up after earlier VMs: {}", swept.error().what());
+  } else {
+    for (const auto& line : *swept) KB_INFO("{}", line);
+  }
 }
 
 }  // namespace krunbox::cli

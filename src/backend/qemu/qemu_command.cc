@@ -44,7 +44,7 @@ Result<std::string> qemu_kernel_cmdline(const QemuMachine& m) {
   std::string cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/init";
   cmdline += " krunbox.transport=virtio-serial:";
   cmdline += kAgentPortName;
-  cmdline += " krunbox.root=/dev/vda";
+  cmdline += " krunbox.root=/dev/vda krunbox.modules_file=/etc/krunbox/modules";
   if (!m.hostname.empty()) {
     if (!cmdline_safe(m.hostname))
       return Error(ErrorCode::kInvalidArgument, "hostname '" + m.hostname + "' cannot go on the kernel command line");

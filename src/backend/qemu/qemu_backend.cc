@@ -1,0 +1,337 @@
+#include "backend/qemu/qemu_backend.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <thread>
+
+#include "backend/host_checks.h"
+#include "backend/qemu/qemu_assets.h"
+#include "backend/qemu/qemu_command.h"
+#include "backend/qemu/qmp_client.h"
+#include "backend/qemu/root_image.h"
+#include "base/fs.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/paths.h"
+#include "base/process_ref.h"
+#include "base/subprocess.h"
+#include "proto/agent_client.h"
+
+namespace krunbox {
+namespace {
+
+constexpr const char* kStateFile = "state.json";
+
+std::string qemu_run_dir(const std::string& run_root, const std::string& id) {
+  return join_path(run_root, "qemu/" + id);
+}
+
+Result<UniqueFd> connect_unix(const std::string& path, std::chrono::milliseconds timeout) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Error(ErrorCode::kInvalidArgument, "socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return Error::from_errno("socket");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+    if ((errno != ENOENT && errno != ECONNREFUSED) || std::chrono::steady_clock::now() >= deadline)
+      return Error::from_errno("connecting to " + path);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+// The last lines of the guest console, for crash reports.
+std::string console_tail(const std::string& log, size_t max_bytes = 2048) {
+  auto text = read_file(log, 64u << 20);
+  if (!text || text->empty()) return "";
+  std::string t = text->size() > max_bytes ? text->substr(text->size() - max_bytes) : *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t;
+}
+
+class QemuSandbox : public Sandbox {
+ public:
+  explicit QemuSandbox(SandboxSpec spec) : Sandbox(std::move(spec)) {
+    run_dir_ = qemu_run_dir(run_root(), id());
+  }
+  ~QemuSandbox() override { teardown(); }
+
+  std::string_view backend_name() const override { return "qemu"; }
+
+  Status start() override {
+    KRUNBOX_TRY(state_.transition(SandboxState::kStarting));
+    auto st = boot();
+    if (!st.ok()) {
+      std::string tail = console_tail(join_path(run_dir_, "console.log"));
+      state_.set_crash_reason(st.error().what() + (tail.empty() ? "" : "; guest console: " + tail));
+      (void)state_.transition(SandboxState::kCrashed);
+      teardown();
+      if (!tail.empty()) return std::move(st).error().wrap("guest console ends with: " + tail);
+      return st;
+    }
+    return state_.transition(SandboxState::kRunning);
+  }
+
+  Status stop(std::chrono::milliseconds grace) override {
+    if (is_terminal(state())) {
+      teardown();
+      return {};
+    }
+    stopping_ = true;
+    // 1. The agent ends every process and powers the guest off.
+    if (auto* a = agent(); a && a->connected()) (void)a->shutdown(grace, proto::ShutdownAction::kPowerOff);
+    bool ended = wait_exit(grace + std::chrono::seconds(3));
+    // 2. QEMU's own quit; 3. SIGKILL.
+    if (!ended) {
+      if (auto qmp = QmpClient::connect(join_path(run_dir_, "qmp.sock"), std::chrono::seconds(1)); qmp.ok())
+        (void)qmp->execute("quit");
+      ended = wait_exit(std::chrono::seconds(2));
+    }
+    teardown();
+    return state_.transition(SandboxState::kStopped);
+  }
+
+  Status kill(int sig) override {
+    std::lock_guard lock(mu_);
+    if (!qemu_.valid()) return Error(ErrorCode::kIllegalState, "sandbox " + id().substr(0, 12) + " is not running");
+    return qemu_.kill(sig);
+  }
+
+  Result<ExitStatus> wait() override {
+    pid_t pid;
+    {
+      std::lock_guard lock(mu_);
+      pid = qemu_.valid() ? qemu_.get() : -1;
+    }
+    if (pid > 0) {
+      siginfo_t info{};
+      while (::waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+      }
+      reap();
+    }
+    state_.wait_terminal(std::chrono::hours(24 * 365));
+    std::lock_guard lock(mu_);
+    return exit_status_.value_or(ExitStatus::exited(0));
+  }
+
+  proto::AgentClient* agent() override {
+    std::lock_guard lock(mu_);
+    return agent_.get();
+  }
+
+  Status pause() override {
+    KRUNBOX_ASSIGN_OR_RETURN(auto qmp, QmpClient::connect(join_path(run_dir_, "qmp.sock"), std::chrono::seconds(5)));
+    KRUNBOX_TRY_CTX(qmp.execute("stop"), "pausing sandbox " + id().substr(0, 12));
+    return state_.transition(SandboxState::kPaused);
+  }
+
+  Status resume() override {
+    KRUNBOX_ASSIGN_OR_RETURN(auto qmp, QmpClient::connect(join_path(run_dir_, "qmp.sock"), std::chrono::seconds(5)));
+    KRUNBOX_TRY_CTX(qmp.execute("cont"), "resuming sandbox " + id().substr(0, 12));
+    return state_.transition(SandboxState::kRunning);
+  }
+
+ private:
+  Status boot() {
+    KRUNBOX_ASSIGN_OR_RETURN(QemuAssets assets, find_qemu_assets());
+    KRUNBOX_ASSIGN_OR_RETURN(std::string image,
+                             ensure_root_image(spec_.rootfs, join_path(data_root(), "cache/qemu-roots")));
+    KRUNBOX_TRY(ensure_private_dir(join_path(run_root(), "qemu")));
+    KRUNBOX_TRY(ensure_private_dir(run_dir_));
+
+    QemuMachine m;
+    auto qemu_bin = find_program("qemu-system-x86_64");
+    if (!qemu_bin) return Error(ErrorCode::kUnavailable, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
+    m.qemu_binary = *qemu_bin;
+    m.kvm = probe_dev_kvm().ok;
+    m.vcpus = spec_.vcpus;
+    m.memory_mib = spec_.memory_mib;
+    m.assets = assets;
+    m.root_image = image;
+    m.agent_socket = join_path(run_dir_, "agent.sock");
+    m.qmp_socket = join_path(run_dir_, "qmp.sock");
+    m.console_log = join_path(run_dir_, "console.log");
+    m.ports = spec_.ports;
+    m.outbound_network = spec_.network == NetworkMode::kUser;
+    m.tsc_khz = m.kvm ? 0 : host_tsc_khz();
+    m.hostname = spec_.hostname;
+    KRUNBOX_ASSIGN_OR_RETURN(auto argv, qemu_argv(m));
+    KB_INFO("qemu sandbox {}: {} ({})", id().substr(0, 12), m.kvm ? "KVM" : "TCG emulation", assets.kernel_version);
+
+    SpawnOptions so;
+    so.stdin_mode = Stdio::kNull;
+    so.stdout_mode = Stdio::kFile;
+    so.stdout_file = join_path(run_dir_, "qemu.log");
+    so.stderr_mode = Stdio::kFile;
+    so.stderr_file = so.stdout_file;
+    so.search_path = false;
+    KRUNBOX_ASSIGN_OR_RETURN(auto sp, Subprocess::spawn(argv, so));
+    {
+      std::lock_guard lock(mu_);
+      qemu_ = std::move(sp.process());
+    }
+    KRUNBOX_TRY(write_state());
+
+    // Connect before the guest writes: virtio-serial drops what the guest
+    // sends while no host peer is connected.
+    auto fd = connect_unix(m.agent_socket, std::chrono::seconds(10));
+    if (!fd) return std::move(fd).error().wrap("QEMU did not open the agent socket: " + qemu_log_tail());
+    proto::ClientOptions co;
+    co.hello_timeout = m.kvm ? std::chrono::seconds(20) : std::chrono::seconds(90);
+    auto client = proto::AgentClient::connect(std::move(*fd), co);
+    if (!client) return std::move(client).error().wrap("the guest agent did not answer" + exit_note());
+    std::lock_guard lock(mu_);
+    agent_ = std::move(*client);
+    return {};
+  }
+
+  std::string qemu_log_tail() const {
+    std::string t = console_tail(join_path(run_dir_, "qemu.log"), 1024);
+    return t.empty() ? "no output" : t;
+  }
+
+  std::string exit_note() {
+    std::lock_guard lock(mu_);
+    if (!qemu_.valid()) return "";
+    auto done = qemu_.try_wait();
+    if (done.ok() && done->has_value()) {
+      exit_status_ = **done;
+      return " (QEMU " + (*done)->describe() + ": " + qemu_log_tail() + ")";
+    }
+    return "";
+  }
+
+  Status write_state() {
+    auto owner = process_ref(::getpid());
+    std::optional<ProcessRef> qemu;
+    {
+      std::lock_guard lock(mu_);
+      qemu = process_ref(qemu_.get());
+    }
+    Json j = {{"id", id()}, {"backend", "qemu"}};
+    if (owner) j["owner"] = {{"pid", owner->pid}, {"start_time", owner->start_time}};
+    if (qemu) j["qemu"] = {{"pid", qemu->pid}, {"start_time", qemu->start_time}};
+    return write_file_atomic(join_path(run_dir_, kStateFile), j.dump(), 0600);
+  }
+
+  bool wait_exit(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!qemu_.valid()) return true;
+    auto done = qemu_.wait_for(timeout);
+    if (done.ok() && done->has_value()) {
+      exit_status_ = **done;
+      return true;
+    }
+    return false;
+  }
+
+  void reap() {
+    std::optional<ExitStatus> st;
+    {
+      std::lock_guard lock(mu_);
+      if (!qemu_.valid()) return;
+      auto r = qemu_.wait();
+      if (r.ok()) exit_status_ = st = *r;
+    }
+    if (!stopping_ && !is_terminal(state())) {
+      std::string tail = console_tail(join_path(run_dir_, "console.log"));
+      state_.set_crash_reason("QEMU " + (st ? st->describe() : std::string("ended")) +
+                              (tail.empty() ? "" : "; guest console: " + tail));
+      (void)state_.transition(SandboxState::kCrashed);
+    }
+  }
+
+  void teardown() {
+    std::unique_ptr<proto::AgentClient> agent;
+    {
+      std::lock_guard lock(mu_);
+      agent = std::move(agent_);
+      if (qemu_.valid()) {
+        (void)qemu_.kill(SIGKILL);
+        auto r = qemu_.wait();
+        if (r.ok()) exit_status_ = *r;
+      }
+    }
+    if (agent) agent->close();
+    if (!run_dir_.empty() && path_exists(run_dir_)) {
+      if (auto st = remove_tree(run_dir_); !st.ok()) KB_WARN("removing {}: {}", run_dir_, st.error().what());
+    }
+  }
+
+  std::string run_dir_;
+  std::mutex mu_;
+  UniquePid qemu_;
+  std::unique_ptr<proto::AgentClient> agent_;
+  std::optional<ExitStatus> exit_status_;
+  std::atomic<bool> stopping_{false};
+};
+
+class QemuBackend : public Backend {
+ public:
+  std::string_view name() const override { return "qemu"; }
+  BackendReport probe() const override { return probe_qemu(); }
+  Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec) override {
+    if (spec.network == NetworkMode::kHost)
+      return Error(ErrorCode::kInvalidArgument, "--net host is not possible with a VM backend; use --net user");
+    if (spec.user_namespace)
+      return Error(ErrorCode::kInvalidArgument, "--userns applies to the native backend only");
+    if (!spec.volumes.empty())
+      return Error(ErrorCode::kUnsupported, "volumes (-v) are not supported by the qemu backend; copy files in "
+                                            "with the agent's put instead");
+    return std::unique_ptr<Sandbox>(new QemuSandbox(spec));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_qemu_backend() { return std::make_unique<QemuBackend>(); }
+
+Result<std::vector<std::string>> sweep_qemu_leftovers(const std::string& root) {
+  std::vector<std::string> removed;
+  std::string dir = join_path(root, "qemu");
+  if (!is_directory(dir)) return removed;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Error::from_errno("opendir " + dir);
+  std::vector<std::string> ids;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ids.emplace_back(e->d_name);
+  ::closedir(d);
+  for (const auto& id : ids) {
+    std::string sdir = join_path(dir, id);
+    auto state = read_json_file(join_path(sdir, kStateFile), 64 * 1024);
+    auto ref_of = [&](const char* key) -> std::optional<ProcessRef> {
+      if (!state.ok() || !state->contains(key)) return std::nullopt;
+      const Json& j = (*state)[key];
+      return ProcessRef{j.value("pid", 0), j.value("start_time", uint64_t{0})};
+    };
+    auto owner = ref_of("owner");
+    if (owner && process_alive(*owner)) continue;
+    if (!state.ok()) {
+      // A run dir without a readable state is either being created right now or
+      // was cut off before the state was written; only sweep old ones.
+      struct stat st {};
+      if (::stat(sdir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 60) continue;
+    }
+    if (auto qemu = ref_of("qemu"); qemu && process_alive(*qemu)) {
+      ::kill(qemu->pid, SIGKILL);
+      removed.push_back("killed QEMU " + std::to_string(qemu->pid) + " of sandbox " + id.substr(0, 12));
+    }
+    KRUNBOX_TRY(remove_tree(sdir));
+    removed.push_back("removed " + sdir);
+  }
+  return removed;
+}
+
+}  // namespace krunbox

@@ -1,0 +1,23 @@
+// The qemu backend: each sandbox is a QEMU microvm booting Debian's cloud
+// kernel with krunbox-agent as /init. The root filesystem is a cached,
+// read-only EROFS image of the sandbox's rootfs under a tmpfs overlay in the
+// guest; the agent talks over a virtio-serial port on a unix socket. KVM when
+// /dev/kvm is usable, TCG emulation otherwise. See docs/backends/qemu.md.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/sandbox.h"
+#include "krunbox/error.h"
+
+namespace krunbox {
+
+std::unique_ptr<Backend> make_qemu_backend();
+
+// Kills the QEMU processes and removes the run dirs of qemu sandboxes whose
+// owner process is gone. Returns what it removed, a line each.
+Result<std::vector<std::string>> sweep_qemu_leftovers(const std::string& run_root);
+
+}  // namespace krunbox
