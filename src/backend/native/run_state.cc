@@ -12,31 +12,6 @@
 
 namespace krunbox::native {
 
-std::optional<ProcessRef> process_ref(pid_t pid) {
-  if (pid <= 0) return std::nullopt;
-  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!stat.ok()) return std::nullopt;
-  // The command name (field 2) may hold spaces and parentheses: fields are
-  // counted after the last ')'.
-  size_t close = stat->rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  const char* p = stat->c_str() + close + 1;
-  // After ')' comes field 3; start time is field 22.
-  for (int field = 3; field < 22; ++field) {
-    while (*p == ' ') ++p;
-    while (*p && *p != ' ') ++p;
-  }
-  char* end = nullptr;
-  uint64_t start = std::strtoull(p, &end, 10);
-  if (end == p) return std::nullopt;
-  return ProcessRef{pid, start};
-}
-
-bool process_alive(const ProcessRef& p) {
-  auto now = process_ref(p.pid);
-  return now && now->start_time == p.start_time;
-}
-
 std::string sandboxes_dir(const std::string& run_root) { return join_path(run_root, "sandboxes"); }
 
 Status write_run_state(const std::string& run_dir, const RunState& s) {

@@ -10,19 +10,15 @@
 #include <optional>
 #include <string>
 
+#include "base/process_ref.h"
 #include "krunbox/error.h"
 
 namespace krunbox::native {
 
-struct ProcessRef {
-  pid_t pid = 0;
-  uint64_t start_time = 0;  // field 22 of /proc/PID/stat, in clock ticks since boot
-};
-
-// The running process `pid` with its start time, or nullopt if it is gone.
-std::optional<ProcessRef> process_ref(pid_t pid);
-// True if that exact process (same pid and start time) still runs.
-bool process_alive(const ProcessRef& p);
+// Processes are named as in base/process_ref.h.
+using krunbox::ProcessRef;
+using krunbox::process_alive;
+using krunbox::process_ref;
 
 struct RunState {
   std::string id;

@@ -3,8 +3,6 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +23,7 @@
 #include "base/paths.h"
 #include "base/process_ref.h"
 #include "base/subprocess.h"
+#include "base/unix_socket.h"
 #include "proto/agent_client.h"
 
 namespace krunbox {
@@ -34,22 +33,6 @@ constexpr const char* kStateFile = "state.json";
 
 std::string qemu_run_dir(const std::string& run_root, const std::string& id) {
   return join_path(run_root, "qemu/" + id);
-}
-
-Result<UniqueFd> connect_unix(const std::string& path, std::chrono::milliseconds timeout) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Error(ErrorCode::kInvalidArgument, "socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) return Error::from_errno("socket");
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
-    if ((errno != ENOENT && errno != ECONNREFUSED) || std::chrono::steady_clock::now() >= deadline)
-      return Error::from_errno("connecting to " + path);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
 }
 
 // The last lines of the guest console, for crash reports.
@@ -186,7 +169,7 @@ class QemuSandbox : public Sandbox {
 
     // Connect before the guest writes: virtio-serial drops what the guest
     // sends while no host peer is connected.
-    auto fd = connect_unix(m.agent_socket, std::chrono::seconds(10));
+    auto fd = connect_unix_socket(m.agent_socket, std::chrono::seconds(10));
     if (!fd) return std::move(fd).error().wrap("QEMU did not open the agent socket: " + qemu_log_tail());
     proto::ClientOptions co;
     co.hello_timeout = m.kvm ? std::chrono::seconds(20) : std::chrono::seconds(90);

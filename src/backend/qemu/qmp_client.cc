@@ -1,11 +1,8 @@
 #include "backend/qemu/qmp_client.h"
 
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
-#include <cstring>
-#include <thread>
+#include "base/unix_socket.h"
 
 namespace krunbox {
 namespace {
@@ -15,20 +12,8 @@ constexpr size_t kMaxQmpMessage = 1u << 20;
 }  // namespace
 
 Result<QmpClient> QmpClient::connect(const std::string& socket_path, std::chrono::milliseconds timeout) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path)
-    return Error(ErrorCode::kInvalidArgument, "QMP socket path too long: " + socket_path);
-  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) return Error::from_errno("socket");
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return over(std::move(fd), timeout);
-    if ((errno != ENOENT && errno != ECONNREFUSED) || std::chrono::steady_clock::now() >= deadline)
-      return Error::from_errno("connecting to QMP socket " + socket_path);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  KRUNBOX_ASSIGN_OR_RETURN(UniqueFd fd, connect_unix_socket(socket_path, timeout).wrap("QMP"));
+  return over(std::move(fd), timeout);
 }
 
 Result<QmpClient> QmpClient::over(UniqueFd fd, std::chrono::milliseconds timeout) {
