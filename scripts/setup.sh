@@ -23,14 +23,14 @@ done
 # Every package comes from Debian's archive; nothing is downloaded from elsewhere.
 packages=(
   # toolchain and build
-  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev file
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev file ccache
   # libraries
   libgtest-dev libgmock-dev googletest libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libseccomp-dev libcurl4-openssl-dev libssl-dev libarchive-dev zlib1g-dev libzstd-dev libisal-dev
   # run time: the bundled image, the qemu backend, networking helpers
   busybox-static qemu-system-x86 kmod cpio lz4 erofs-utils passt iproute2 uidmap
   # tests and benchmarks: image tools, peers
-  umoci skopeo runc crun python3
+  umoci skopeo runc crun python3 docker-registry apache2-utils
 )
 
 as_root() {
