@@ -84,6 +84,10 @@ class ImageStore {
   Result<RootFs> open_root(const std::string& id);
   Status release_root(const std::string& id);
 
+  // Held shared by writers outside load (registry pulls) so gc cannot
+  // collect their blobs half-way.
+  Result<UniqueFd> lock_shared() const { return lock(false); }
+
   const std::string& root() const { return root_; }
   const ImageLimits& limits() const { return limits_; }
   BlobStore& blobs() { return blobs_; }

@@ -18,6 +18,8 @@ struct Reference {
 
   std::string str() const;       // name[:tag][@digest]
   std::string familiar() const;  // "busybox:latest", as Docker prints it
+  std::string domain() const;    // "docker.io", "127.0.0.1:5000"
+  std::string path() const;      // "library/busybox", "x/y"
 };
 
 // Parses and normalizes; a missing tag (and no digest) becomes "latest".

@@ -1,0 +1,18 @@
+// Fuzzes the image reference parser with arbitrary text.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "image/reference.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto r = krunbox::image::parse_reference(text);
+  if (r.ok()) {
+    // A parsed reference prints back to something that parses the same.
+    auto again = krunbox::image::parse_reference(r->str(), 4096);
+    if (!again.ok() || again->str() != r->str()) __builtin_trap();
+    (void)r->familiar();
+  }
+  return 0;
+}
