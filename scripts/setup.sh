@@ -65,6 +65,9 @@ mkdir -p "$data_root"
 chmod 0700 "$data_root"
 
 "$here/scripts/make-bundled-rootfs.sh" "$data_root/bundled/busybox/rootfs"
+"$here/scripts/make-bundled-image.sh" "$data_root/bundled/busybox/rootfs" "$data_root/bundled/busybox-oci"
 if [ "$do_build" -eq 1 ]; then
   "$here/scripts/make-qemu-assets.sh" "$data_root" "$build_dir/bin/krunbox-agent"
+  # The default image, as an ordinary image in the store.
+  KRUNBOX_ROOT=$data_root "$build_dir/bin/krunbox" load --name busybox "$data_root/bundled/busybox-oci" >/dev/null
 fi

@@ -58,6 +58,10 @@ struct SandboxSpec {
   // The rootfs is already this sandbox's own writable root (e.g. an overlay
   // the image layer prepared): use it as is instead of layering over it.
   bool rootfs_is_private = false;
+  // Names the content of a pristine rootfs made from an image (its top
+  // layer's chain ID); backends cache what they derive from the root (the
+  // qemu disk image) under it. Empty: they derive a key from the tree.
+  std::string rootfs_content_key;
   std::vector<std::string> argv;  // the workload; empty means the image default
   std::vector<std::string> env;   // KEY=VALUE
   std::string cwd = "/";
@@ -93,6 +97,7 @@ class SandboxSpecBuilder {
   SandboxSpecBuilder& name(std::string v) { spec_.name = std::move(v); return *this; }
   SandboxSpecBuilder& rootfs(std::string v) { spec_.rootfs = std::move(v); return *this; }
   SandboxSpecBuilder& rootfs_is_private(bool on) { spec_.rootfs_is_private = on; return *this; }
+  SandboxSpecBuilder& rootfs_content_key(std::string v) { spec_.rootfs_content_key = std::move(v); return *this; }
   SandboxSpecBuilder& command(std::vector<std::string> v) { spec_.argv = std::move(v); return *this; }
   SandboxSpecBuilder& env(std::string kv) { spec_.env.push_back(std::move(kv)); return *this; }
   SandboxSpecBuilder& cwd(std::string v) { spec_.cwd = std::move(v); return *this; }

@@ -25,13 +25,13 @@ struct RunOptions {
 
 int run_run(RunOptions& opts, Context& ctx) {
   sweep_leftovers();
-  auto spec = opts.sandbox.build_spec(ctx.command);
-  if (!spec) return report_error(spec.error());
+  auto prepared = opts.sandbox.prepare(ctx.command);
+  if (!prepared) return report_error(prepared.error());
 
   OneShotOptions o;
   o.backend = opts.backend;
   o.require_vm = opts.isolation == "vm";
-  o.spec = std::move(*spec);
+  o.spec = std::move(prepared->spec);
   o.interactive = opts.interactive;
   o.tty = opts.tty;
   bool verbose = ctx.verbose;
@@ -55,6 +55,8 @@ void setup_run(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("run", "Run a command in a new sandbox and remove it afterwards");
   cmd->footer(
       "  krunbox run -- uname -a                  the bundled busybox image, strongest backend\n"
+      "  krunbox run IMAGE                        the image's Entrypoint and Cmd (see `krunbox images`)\n"
+      "  krunbox run --entrypoint /bin/ls IMAGE -- -l /\n"
       "  krunbox run -i --rootfs DIR -- sh        your own root filesystem, stdin attached\n"
       "Exit status: the command's, 128+N if signal N killed it, 124 on --timeout, 125 for krunbox's own errors.");
   add_sandbox_flags(cmd, opts->sandbox);

@@ -7,41 +7,49 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/paths.h"
+#include "image/image_store.h"
 
 namespace krunbox::cli {
 namespace {
 
-// The name under which the bundled image is known until it lives in the image store.
-constexpr const char* kBundledImageName = "busybox";
-
 const char* lookup_env(const char* key) { return std::getenv(key); }
 
-Result<std::string> resolve_root(const SandboxFlags& f) {
-  if (!f.rootfs.empty() && !f.image.empty())
-    return Error(ErrorCode::kInvalidArgument, "give either --rootfs or an image, not both");
-  if (!f.rootfs.empty()) {
-    if (!is_directory(f.rootfs))
-      return Error(ErrorCode::kNotFound, "--rootfs " + f.rootfs + " is not a directory");
-    return f.rootfs;
+Result<std::vector<std::string>> read_env_files(const std::vector<std::string>& files) {
+  std::vector<std::string> out;
+  for (const auto& file : files) {
+    KRUNBOX_ASSIGN_OR_RETURN(std::string content, read_file(file, 1u << 20));
+    KRUNBOX_ASSIGN_OR_RETURN(auto entries, parse_env_file(content, file));
+    for (auto& e : entries) out.push_back(std::move(e));
   }
-  if (f.image.empty() || f.image == kBundledImageName) {
-    std::string dir = bundled_rootfs_dir();
-    if (!is_directory(dir))
-      return Error(ErrorCode::kNotFound, "the bundled image is missing (" + dir + "); run scripts/setup.sh");
-    return dir;
-  }
-  return Error(ErrorCode::kNotFound, "image '" + f.image + "' is not in the local store; use the bundled image (" +
-                                         kBundledImageName + ") or --rootfs DIR");
+  return out;
+}
+
+// The image, loading the bundled one into the store if it is the default
+// image and was never loaded (a fresh data dir) or was removed with rmi.
+Result<image::ResolvedImage> resolve_image(image::ImageStore& store, const std::string& ref) {
+  auto resolved = store.resolve(ref);
+  if (resolved.ok() || resolved.error().code() != ErrorCode::kNotFound || ref != kDefaultImage) return resolved;
+  std::string layout = bundled_image_layout();
+  if (!is_directory(layout))
+    return Error(ErrorCode::kNotFound, "the bundled image is missing (no layout at " + layout + "); run scripts/setup.sh");
+  KB_INFO("loading the bundled image from {}", layout);
+  image::LoadOptions load;
+  load.name = kDefaultImage;
+  KRUNBOX_TRY(store.load(layout, load).wrap("load the bundled image from " + layout));
+  return store.resolve(ref);
 }
 
 }  // namespace
 
+std::string bundled_image_layout() { return join_path(data_root(), "bundled/busybox-oci"); }
+
 void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
   cmd->add_option("image", f.image, "Image to run (default: the bundled busybox image)");
   cmd->add_option("--rootfs", f.rootfs, "Use this directory as the root filesystem (never modified)");
+  cmd->add_option("--entrypoint", f.entrypoint, "Override the image's Entrypoint (\"\" clears it)");
   cmd->add_option("-e,--env", f.env, "Set an environment variable (KEY=VALUE, or KEY to pass ours)");
   cmd->add_option("--env-file", f.env_files, "Read KEY=VALUE lines from a file");
-  cmd->add_option("-w,--workdir", f.workdir, "Working directory inside the sandbox");
+  cmd->add_option("-w,--workdir", f.workdir, "Working directory inside the sandbox (default: the image's, or /)");
   cmd->add_option("-u,--user", f.user, "UID[:GID] or user name inside the sandbox");
   cmd->add_option("--cpus", f.cpus, "Number of vCPUs (VMs) or CPU quota (native)");
   cmd->add_option("-m,--memory", f.memory_mib, "Memory limit in MiB");
@@ -56,22 +64,47 @@ void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
   cmd->add_option("--timeout", f.timeout_s, "Kill the command after this many seconds")->check(CLI::NonNegativeNumber);
 }
 
-Result<SandboxSpec> SandboxFlags::build_spec(const std::vector<std::string>& command) const {
+Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& command, RootLifetime lifetime) const {
+  if (!rootfs.empty() && !image.empty())
+    return Error(ErrorCode::kInvalidArgument, "give either --rootfs or an image, not both");
+  if (!rootfs.empty() && entrypoint)
+    return Error(ErrorCode::kInvalidArgument, "--entrypoint needs an image; with --rootfs give the command after --");
+  PreparedSandbox out;
   SandboxSpecBuilder b;
-  KRUNBOX_ASSIGN_OR_RETURN(std::string root, resolve_root(*this));
-  b.rootfs(root).name(name).cwd(workdir).user(user).hostname(hostname).vcpus(cpus).memory_mib(memory_mib);
+  b.name(name).hostname(hostname).vcpus(cpus).memory_mib(memory_mib);
   b.user_namespace(userns).timeout(std::chrono::seconds(timeout_s));
   if (pids_limit) b.pids_limit(pids_limit);
   b.network(network == "host" ? NetworkMode::kHost : network == "user" ? NetworkMode::kUser : NetworkMode::kNone);
-  b.command(command.empty() ? std::vector<std::string>{"/bin/sh"} : command);
-  for (const auto& file : env_files) {
-    KRUNBOX_ASSIGN_OR_RETURN(std::string content, read_file(file, 1u << 20));
-    KRUNBOX_ASSIGN_OR_RETURN(auto entries, parse_env_file(content, file));
-    for (auto& e : entries) b.env(std::move(e));
-  }
-  for (const auto& e : env) {
-    KRUNBOX_ASSIGN_OR_RETURN(auto entry, parse_env_entry(e, lookup_env));
-    if (entry) b.env(std::move(*entry));
+  KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> file_env, read_env_files(env_files));
+
+  if (!rootfs.empty()) {
+    if (!is_directory(rootfs)) return Error(ErrorCode::kNotFound, "--rootfs " + rootfs + " is not a directory");
+    b.rootfs(rootfs).cwd(workdir.empty() ? "/" : workdir).user(user);
+    b.command(command.empty() ? std::vector<std::string>{"/bin/sh"} : command);
+    for (auto& e : file_env) b.env(std::move(e));
+    for (const auto& e : env) {
+      KRUNBOX_ASSIGN_OR_RETURN(auto entry, parse_env_entry(e, lookup_env));
+      if (entry) b.env(std::move(*entry));
+    }
+  } else {
+    out.image = image.empty() ? kDefaultImage : image;
+    KRUNBOX_ASSIGN_OR_RETURN(auto store, image::ImageStore::open());
+    KRUNBOX_ASSIGN_OR_RETURN(image::ResolvedImage resolved, resolve_image(*store, out.image));
+    out.image_digest = resolved.manifest_digest.str();
+    image::RunOverrides o;
+    o.entrypoint = entrypoint;
+    o.args = command;
+    o.env = std::move(file_env);
+    o.env.insert(o.env.end(), env.begin(), env.end());
+    if (!workdir.empty()) o.workdir = workdir;
+    if (!user.empty()) o.user = user;
+    KRUNBOX_ASSIGN_OR_RETURN(image::RunParams params, image::resolve_run_params(resolved.config, o, out.image));
+    std::string id = generate_sandbox_id();
+    KRUNBOX_ASSIGN_OR_RETURN(out.root, ImageRoot::create(*store, id, resolved, lifetime));
+    b.id(id).rootfs(out.root.path()).rootfs_is_private(true);
+    if (!resolved.chain_ids.empty()) b.rootfs_content_key(resolved.chain_ids.back().hex());
+    b.command(std::move(params.argv)).cwd(params.workdir).user(params.user);
+    for (auto& e : params.env) b.env(std::move(e));
   }
   for (const auto& p : ports) {
     KRUNBOX_ASSIGN_OR_RETURN(auto m, parse_port_mapping(p));
@@ -81,10 +114,16 @@ Result<SandboxSpec> SandboxFlags::build_spec(const std::vector<std::string>& com
     KRUNBOX_ASSIGN_OR_RETURN(auto m, parse_volume(v));
     b.volume(std::move(m));
   }
-  return b.build();
+  KRUNBOX_ASSIGN_OR_RETURN(out.spec, b.build());
+  return out;
 }
 
 void sweep_leftovers() {
+  if (auto roots = sweep_orphaned_roots(); !roots.ok()) {
+    KB_WARN("cleaning up roots of earlier sandboxes: {}", roots.error().what());
+  } else if (*roots > 0) {
+    KB_INFO("released {} root(s) left by killed krunbox processes", *roots);
+  }
   if (auto st = sweep_native_leftovers(); !st.ok()) KB_WARN("cleaning up after earlier sandboxes: {}", st.error().what());
   auto swept = sweep_qemu_leftovers(run_root());
   if (!swept.ok()) {

@@ -1,23 +1,40 @@
-// The flags that describe a sandbox, shared by run and (later) create.
+// The flags that describe a sandbox, shared by run and create, and how they
+// become a SandboxSpec: an image from the store (Docker's override rules) or
+// a --rootfs directory.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backend/sandbox_spec.h"
+#include "cli/image_root.h"
 
 namespace krunbox::cli {
 
 constexpr int kExitTimeout = 124;
+// The image a sandbox runs when none is named: the bundled busybox image,
+// loaded into the store by scripts/setup.sh (and again on first use if it
+// was removed).
+constexpr const char* kDefaultImage = "busybox";
+
+// A spec ready for a backend, with the root it runs on.
+struct PreparedSandbox {
+  SandboxSpec spec;
+  ImageRoot root;          // empty for --rootfs
+  std::string image;       // as the user named it ("" for --rootfs)
+  std::string image_digest;  // manifest digest of the image
+};
 
 struct SandboxFlags {
   std::string image;  // positional; empty = the bundled image
   std::string rootfs;
+  std::optional<std::string> entrypoint;
   std::vector<std::string> env;
   std::vector<std::string> env_files;
-  std::string workdir = "/";
+  std::string workdir;  // empty: the image's WorkingDir, or /
   std::string user;
   uint32_t cpus = 1;
   uint32_t memory_mib = 512;
@@ -30,13 +47,19 @@ struct SandboxFlags {
   bool userns = false;
   int64_t timeout_s = 0;
 
-  // Validates the flags into a spec; `command` is what followed "--" (or the image default).
-  Result<SandboxSpec> build_spec(const std::vector<std::string>& command) const;
+  // Validates the flags and prepares the root; `command` is what followed
+  // "--" (empty: the image's Entrypoint and Cmd). An ephemeral root goes
+  // with the PreparedSandbox; a kept one stays until release_sandbox_root.
+  Result<PreparedSandbox> prepare(const std::vector<std::string>& command,
+                                  RootLifetime lifetime = RootLifetime::kEphemeral) const;
 };
 
 void add_sandbox_flags(CLI::App* cmd, SandboxFlags& flags);
 
-// Removes what killed krunbox processes left behind (mounts, dirs, cgroups).
+// The bundled image's OCI layout, written by scripts/make-bundled-image.sh.
+std::string bundled_image_layout();
+
+// Removes what killed krunbox processes left behind (mounts, dirs, cgroups, roots).
 void sweep_leftovers();
 
 }  // namespace krunbox::cli

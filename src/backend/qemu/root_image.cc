@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <memory>
 
@@ -58,9 +59,19 @@ Result<std::string> tree_fingerprint(const std::string& root) {
   return out;
 }
 
-Result<std::string> ensure_root_image(const std::string& rootfs, const std::string& cache_dir) {
-  KRUNBOX_ASSIGN_OR_RETURN(std::string key, tree_fingerprint(rootfs));
-  std::string image = join_path(cache_dir, key.substr(0, 32) + ".erofs");
+Result<std::string> ensure_root_image(const std::string& rootfs, const std::string& cache_dir,
+                                      const std::string& content_key) {
+  std::string name;
+  if (!content_key.empty()) {
+    for (char c : content_key)
+      if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
+        return Error(ErrorCode::kInvalidArgument, "root content key \"" + content_key.substr(0, 80) + "\" is not [A-Za-z0-9_-]");
+    name = "image-" + content_key.substr(0, 64);
+  } else {
+    KRUNBOX_ASSIGN_OR_RETURN(std::string key, tree_fingerprint(rootfs));
+    name = key.substr(0, 32);
+  }
+  std::string image = join_path(cache_dir, name + ".erofs");
   if (path_exists(image)) return image;
   KRUNBOX_TRY(make_dirs(cache_dir, 0700));
   auto mkfs = find_program("mkfs.erofs");

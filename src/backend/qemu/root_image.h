@@ -15,7 +15,10 @@ namespace krunbox {
 // size and change time. Any modification of the tree changes it.
 Result<std::string> tree_fingerprint(const std::string& root);
 
-// Returns the cached image for `rootfs`, building it first if needed.
-Result<std::string> ensure_root_image(const std::string& rootfs, const std::string& cache_dir);
+// Returns the cached image for `rootfs`, building it first if needed. A
+// non-empty `content_key` (an image's chain ID) names the tree's content, so
+// the tree need not be walked to find the cached image.
+Result<std::string> ensure_root_image(const std::string& rootfs, const std::string& cache_dir,
+                                      const std::string& content_key = "");
 
 }  // namespace krunbox

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "base/fs.h"
 #include "base/subprocess.h"
 #include "base/temp_dir.h"
@@ -48,6 +50,27 @@ TEST(RootImageTest, BuildsOnceAndCaches) {
   ASSERT_TRUE(listing.ok()) << listing.error().what();
   EXPECT_TRUE(listing->status.success()) << listing->err;
   EXPECT_NE(listing->out.find("Size: 18"), std::string::npos) << listing->out;
+}
+
+TEST(RootImageTest, ContentKeyNamesTheCachedImageWithoutWalkingTheTree) {
+  if (!find_program("mkfs.erofs")) GTEST_SKIP() << "mkfs.erofs not installed (erofs-utils)";
+  auto root = TempDir::create();
+  auto cache = TempDir::create();
+  ASSERT_TRUE(write_file_atomic(join_path(root->path(), "a"), "1").ok());
+  std::string key(64, 'a');
+  auto img = ensure_root_image(root->path(), cache->path(), key);
+  ASSERT_TRUE(img.ok()) << img.error().what();
+  EXPECT_NE(img->find(key), std::string::npos);
+  // Another tree (a fresh root of the same image) with the same key finds it.
+  auto other = TempDir::create();
+  ASSERT_TRUE(write_file_atomic(join_path(other->path(), "a"), "1").ok());
+  auto again = ensure_root_image(other->path(), cache->path(), key);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *img);
+  for (const std::string& bad : std::vector<std::string>{"../../etc/x", "a/b", std::string("a\0b", 3), "k y"}) {
+    auto r = ensure_root_image(root->path(), cache->path(), bad);
+    EXPECT_FALSE(r.ok()) << bad;
+  }
 }
 
 TEST(RootImageTest, MissingRootIsAnError) {
