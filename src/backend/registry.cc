@@ -1,5 +1,6 @@
 #include "backend/registry.h"
 
+#include "backend/krun/krun_backend.h"
 #include "backend/mock/mock_backend.h"
 #include "backend/native/native_backend.h"
 #include "backend/qemu/qemu_backend.h"
@@ -18,6 +19,7 @@ std::unique_ptr<Backend> make_default_mock() { return make_mock_backend(); }
 // Strongest first: the order --backend auto prefers among equals.
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> all = {
+      {"krun", probe_krun, make_krun_backend},
       {"qemu", probe_qemu, make_qemu_backend},
       {"native", probe_native, make_native_backend},
       {"mock", probe_mock, make_default_mock},

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <unistd.h>
 
 #include <utility>
 
@@ -71,6 +72,10 @@ Result<LibkrunLibrary> LibkrunLibrary::open(const std::string& path) {
   resolve(handle, "krun_add_vsock_port2", a.add_vsock_port2);
   resolve(handle, "krun_set_console_output", a.set_console_output);
   resolve(handle, "krun_add_net_unixstream", a.add_net_unixstream);
+  resolve(handle, "krun_set_env", a.set_env);
+  resolve(handle, "krun_disable_implicit_vsock", a.disable_implicit_vsock);
+  resolve(handle, "krun_add_vsock", a.add_vsock);
+  resolve(handle, "krunbox_libkrun_double", a.test_double);
   return lib;
 }
 
@@ -93,14 +98,20 @@ LibkrunLibrary::~LibkrunLibrary() {
   if (handle_) ::dlclose(handle_);
 }
 
-LibkrunfwInfo probe_libkrunfw() {
+LibkrunfwInfo probe_libkrunfw(const std::string& first_dir) {
   LibkrunfwInfo info;
   std::string errors;
+  std::vector<std::pair<std::string, std::string>> candidates;  // {soname, what to dlopen}
   for (const char* soname : {"libkrunfw.so.5", "libkrunfw.so.4"}) {
-    void* h = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!first_dir.empty()) candidates.emplace_back(soname, first_dir + "/" + soname);
+    candidates.emplace_back(soname, soname);
+  }
+  for (const auto& [soname, name] : candidates) {
+    if (name != soname && ::access(name.c_str(), F_OK) != 0) continue;
+    void* h = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) {
       const char* why = ::dlerror();
-      errors += std::string(errors.empty() ? "" : "; ") + (why ? why : soname);
+      errors += std::string(errors.empty() ? "" : "; ") + (why ? why : name);
       continue;
     }
     info.found = true;

@@ -38,6 +38,11 @@ struct LibkrunApi {
   int32_t (*set_console_output)(uint32_t ctx_id, const char* filepath) = nullptr;            // 1.10
   int32_t (*add_net_unixstream)(uint32_t ctx_id, const char* c_path, int fd, uint8_t* const c_mac, uint32_t features,
                                 uint32_t flags) = nullptr;  // 1.15, "net" builds only
+  int32_t (*set_env)(uint32_t ctx_id, const char* const envp[]) = nullptr;
+  int32_t (*disable_implicit_vsock)(uint32_t ctx_id) = nullptr;                              // 1.17
+  int32_t (*add_vsock)(uint32_t ctx_id, uint32_t tsi_features) = nullptr;                    // 1.17
+  // Not libkrun: exported only by the test double under tests/libkrun_double.
+  const char* (*test_double)() = nullptr;
 };
 
 // KRUN_FEATURE_* constants from libkrun.h (1.18+).
@@ -78,6 +83,8 @@ struct LibkrunfwInfo {
   int version = -1;  // krunfw_get_version(), when exported
   std::string error;
 };
-LibkrunfwInfo probe_libkrunfw();
+// Looks in `first_dir` (the directory libkrun was loaded from, where a
+// bundled libkrunfw sits) before asking the loader for the bare sonames.
+LibkrunfwInfo probe_libkrunfw(const std::string& first_dir = "");
 
 }  // namespace krunbox::vmm

@@ -1,5 +1,6 @@
 #include "vmm/probe.h"
 
+#include "base/fs.h"
 #include "vmm/libkrun_library.h"
 
 namespace krunbox::vmm {
@@ -21,8 +22,9 @@ Json probe_host(const std::string& libkrun_path) {
     }
     if (api.get_max_vcpus) krun["max_vcpus"] = api.get_max_vcpus();
     if (api.check_nested_virt) krun["nested_virt"] = api.check_nested_virt() == 1;
+    if (api.test_double) krun["test_double"] = api.test_double();
   }
-  auto fw = probe_libkrunfw();
+  auto fw = probe_libkrunfw(lib.ok() ? dirname_of(lib->resolved_path()) : std::string());
   Json& kfw = out["libkrunfw"];
   kfw["found"] = fw.found;
   if (fw.found) {

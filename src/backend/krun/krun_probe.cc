@@ -54,6 +54,14 @@ BackendReport probe_krun() {
     return r;
   }
   const Json& krun = (*j)["libkrun"];
+  if (krun.contains("test_double")) {
+    // The C-API test double (tests/libkrun_double), selected with
+    // KRUNBOX_LIBKRUN: it needs no KVM and isolates with namespaces only, so
+    // it is usable by explicit choice (--backend krun) and never by auto.
+    r.level = IsolationLevel::kNone;
+    r.isolation = "libkrun test double: namespaces, not a VM (for tests only)";
+    std::erase_if(r.reasons, [](const std::string& s) { return s.starts_with("/dev/kvm"); });
+  }
   if (krun.value("found", false)) {
     std::string detail = krun.value("path", std::string("libkrun.so.1"));
     if (krun.contains("features")) {
@@ -65,6 +73,7 @@ BackendReport probe_krun() {
       detail += "; features: unknown (krun_has_feature needs libkrun 1.18+)";
     }
     if (krun.contains("max_vcpus")) detail += "; max vCPUs " + std::to_string(krun["max_vcpus"].get<int>());
+    if (krun.contains("test_double")) detail += "; TEST DOUBLE: " + krun["test_double"].get<std::string>();
     r.checks.push_back({"libkrun.so.1", true, detail});
   } else {
     std::string why = krun.value("error", std::string("not found"));

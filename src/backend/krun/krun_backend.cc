@@ -1,0 +1,372 @@
+#include "backend/krun/krun_backend.h"
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <poll.h>
+
+#include "base/fs.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/paths.h"
+#include "base/process_ref.h"
+#include "base/subprocess.h"
+#include "proto/agent_client.h"
+
+namespace krunbox {
+namespace {
+
+constexpr const char* kStateFile = "state.json";
+// Away from libkrun's reserved vsock ports (123, 620, 1024-1031).
+constexpr uint32_t kAgentVsockPort = 5050;
+constexpr const char* kAgentGuestPath = "/.krunbox/krunbox-agent";  // vmm/vmm_config.h
+
+std::string krun_run_dir(const std::string& run_root, const std::string& id) {
+  return join_path(run_root, "krun/" + id);
+}
+
+std::string file_tail(const std::string& path, size_t max_bytes = 2048) {
+  auto text = read_file(path, 64u << 20);
+  if (!text || text->empty()) return "";
+  std::string t = text->size() > max_bytes ? text->substr(text->size() - max_bytes) : *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t;
+}
+
+Result<UniqueFd> listen_unix(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path)
+    return Error(ErrorCode::kInvalidArgument, "agent socket path " + path + " is longer than " +
+                                                  std::to_string(sizeof addr.sun_path - 1) +
+                                                  " bytes; use a shorter KRUNBOX_RUN_DIR");
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return Error::from_errno("socket for " + path);
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  ::unlink(path.c_str());
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return Error::from_errno("bind " + path);
+  if (::listen(s.get(), 4) != 0) return Error::from_errno("listen " + path);
+  return s;
+}
+
+Result<uint16_t> free_tcp_port() {
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return Error::from_errno("socket");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return Error::from_errno("picking a free port");
+  return ntohs(a.sin_port);
+}
+
+class KrunSandbox : public Sandbox {
+ public:
+  explicit KrunSandbox(SandboxSpec spec) : Sandbox(std::move(spec)) { run_dir_ = krun_run_dir(run_root(), id()); }
+  ~KrunSandbox() override { teardown(); }
+
+  std::string_view backend_name() const override { return "krun"; }
+
+  Status start() override {
+    KRUNBOX_TRY(state_.transition(SandboxState::kStarting));
+    auto st = boot();
+    if (!st.ok()) {
+      std::string tail = file_tail(join_path(run_dir_, "vmm.log"));
+      state_.set_crash_reason(st.error().what() + (tail.empty() ? "" : "; krunbox-vmm: " + tail));
+      (void)state_.transition(SandboxState::kCrashed);
+      teardown();
+      if (!tail.empty()) return std::move(st).error().wrap("krunbox-vmm says: " + tail);
+      return st;
+    }
+    return state_.transition(SandboxState::kRunning);
+  }
+
+  Status stop(std::chrono::milliseconds grace) override {
+    if (is_terminal(state())) {
+      teardown();
+      return {};
+    }
+    stopping_ = true;
+    // 1. The agent ends every process and exits; libkrun's init then ends the VM.
+    if (auto* a = agent(); a && a->connected()) (void)a->shutdown(grace, proto::ShutdownAction::kExit);
+    bool ended = wait_exit(grace + std::chrono::seconds(3));
+    // 2. libkrun has no graceful-stop API on Linux: SIGTERM ends the helper at once, 3. SIGKILL.
+    if (!ended) {
+      (void)kill(SIGTERM);
+      ended = wait_exit(std::chrono::seconds(2));
+    }
+    teardown();
+    return state_.transition(SandboxState::kStopped);
+  }
+
+  Status kill(int sig) override {
+    std::lock_guard lock(mu_);
+    if (!vmm_.valid()) return Error(ErrorCode::kIllegalState, "sandbox " + id().substr(0, 12) + " is not running");
+    return vmm_.kill(sig);
+  }
+
+  Result<ExitStatus> wait() override {
+    pid_t pid;
+    {
+      std::lock_guard lock(mu_);
+      pid = vmm_.valid() ? vmm_.get() : -1;
+    }
+    if (pid > 0) {
+      siginfo_t info{};
+      while (::waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+      }
+      reap();
+    }
+    state_.wait_terminal(std::chrono::hours(24 * 365));
+    std::lock_guard lock(mu_);
+    return exit_status_.value_or(ExitStatus::exited(0));
+  }
+
+  proto::AgentClient* agent() override {
+    std::lock_guard lock(mu_);
+    return agent_.get();
+  }
+
+ private:
+  Status boot() {
+    KRUNBOX_ASSIGN_OR_RETURN(std::string vmm, find_helper("krunbox-vmm"));
+    KRUNBOX_ASSIGN_OR_RETURN(std::string agent_bin, find_helper("krunbox-agent"));
+    if (!is_directory(spec_.rootfs)) return Error(ErrorCode::kNotFound, "rootfs " + spec_.rootfs + " is not a directory");
+    KRUNBOX_TRY(ensure_private_dir(join_path(run_root(), "krun")));
+    KRUNBOX_TRY(ensure_private_dir(run_dir_));
+
+    std::string agent_socket = join_path(run_dir_, "agent.sock");
+    KRUNBOX_ASSIGN_OR_RETURN(UniqueFd listener, listen_unix(agent_socket));
+
+    Json cfg;
+    cfg["root"] = spec_.rootfs;
+    cfg["root_is_private"] = spec_.rootfs_is_private;
+    if (!spec_.rootfs_is_private) cfg["state_dir"] = join_path(run_dir_, "fs");
+    cfg["agent"] = agent_bin;
+    cfg["exec"] = kAgentGuestPath;
+    cfg["args"] = {"--transport", "vsock-connect:2:" + std::to_string(kAgentVsockPort), "--shutdown-action", "exit"};
+    Json env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"};
+    if (!spec_.hostname.empty()) env.push_back("HOSTNAME=" + spec_.hostname);
+    for (const auto& e : spec_.env) env.push_back(e);
+    cfg["env"] = env;
+    cfg["vcpus"] = spec_.vcpus;
+    cfg["memory_mib"] = spec_.memory_mib;
+    cfg["vsock_ports"] = Json::array({{{"port", kAgentVsockPort}, {"path", agent_socket}, {"listen", false}}});
+    Json port_map = Json::array();
+    for (const auto& p : spec_.ports) {
+      if (p.protocol != PortProtocol::kTcp)
+        return Error(ErrorCode::kUnsupported, "the krun backend publishes TCP ports only (libkrun's TSI)");
+      uint16_t host = p.host_port;
+      if (host == 0) {
+        KRUNBOX_ASSIGN_OR_RETURN(host, free_tcp_port());
+      }
+      port_map.push_back(std::to_string(host) + ":" + std::to_string(p.guest_port));
+    }
+    cfg["port_map"] = port_map;
+    cfg["network"] = (spec_.network == NetworkMode::kUser || !spec_.ports.empty()) ? "tsi" : "none";
+    cfg["console_log"] = join_path(run_dir_, "console.log");
+    cfg["rlimits"] = Json::array({{{"resource", "nofile"}, {"soft", 1048576}, {"hard", 1048576}}});
+    std::string cfg_path = join_path(run_dir_, "vmm.json");
+    KRUNBOX_TRY(write_file_atomic(cfg_path, cfg.dump(), 0600));
+
+    SpawnOptions so;
+    so.stdin_mode = Stdio::kNull;
+    so.stdout_mode = Stdio::kFile;
+    so.stdout_file = join_path(run_dir_, "vmm.log");
+    so.stderr_mode = Stdio::kFile;
+    so.stderr_file = so.stdout_file;
+    so.search_path = false;
+    KRUNBOX_ASSIGN_OR_RETURN(auto sp, Subprocess::spawn({vmm, "run", "--config", cfg_path}, so));
+    {
+      std::lock_guard lock(mu_);
+      vmm_ = std::move(sp.process());
+    }
+    KRUNBOX_TRY(write_state());
+
+    KRUNBOX_ASSIGN_OR_RETURN(UniqueFd conn, accept_agent(listener.get(), std::chrono::seconds(30)));
+    proto::ClientOptions co;
+    co.hello_timeout = std::chrono::seconds(20);
+    auto client = proto::AgentClient::connect(std::move(conn), co);
+    if (!client) return std::move(client).error().wrap("the guest agent did not answer" + exit_note());
+    std::lock_guard lock(mu_);
+    agent_ = std::move(*client);
+    return {};
+  }
+
+  // The agent dials the vsock port; libkrun connects that to our socket.
+  Result<UniqueFd> accept_agent(int listener, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{listener, POLLIN, 0};
+      int n = ::poll(&p, 1, 100);
+      if (n > 0) {
+        UniqueFd c(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+        if (c) return c;
+      }
+      std::string note = exit_note();
+      if (!note.empty()) return Error(ErrorCode::kUnavailable, "krunbox-vmm ended before the agent connected" + note);
+    }
+    return Error(ErrorCode::kTimeout, "the guest agent did not connect within " +
+                                          std::to_string(timeout.count() / 1000) + " s" + exit_note());
+  }
+
+  std::string exit_note() {
+    std::lock_guard lock(mu_);
+    if (!vmm_.valid()) return "";
+    auto done = vmm_.try_wait();
+    if (done.ok() && done->has_value()) {
+      exit_status_ = **done;
+      std::string meaning = (*done)->signaled ? "" : describe_libkrun_exit((*done)->code);
+      return " (krunbox-vmm " + (*done)->describe() + (meaning.empty() ? "" : ": " + meaning) + ")";
+    }
+    return "";
+  }
+
+  Status write_state() {
+    auto owner = process_ref(::getpid());
+    std::optional<ProcessRef> vmm;
+    {
+      std::lock_guard lock(mu_);
+      vmm = process_ref(vmm_.get());
+    }
+    Json j = {{"id", id()}, {"backend", "krun"}};
+    if (owner) j["owner"] = {{"pid", owner->pid}, {"start_time", owner->start_time}};
+    if (vmm) j["vmm"] = {{"pid", vmm->pid}, {"start_time", vmm->start_time}};
+    return write_file_atomic(join_path(run_dir_, kStateFile), j.dump(), 0600);
+  }
+
+  bool wait_exit(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    if (!vmm_.valid()) return true;
+    auto done = vmm_.wait_for(timeout);
+    if (done.ok() && done->has_value()) {
+      exit_status_ = **done;
+      return true;
+    }
+    return false;
+  }
+
+  void reap() {
+    std::optional<ExitStatus> st;
+    {
+      std::lock_guard lock(mu_);
+      if (!vmm_.valid()) return;
+      auto r = vmm_.wait();
+      if (r.ok()) exit_status_ = st = *r;
+    }
+    if (!stopping_ && !is_terminal(state())) {
+      std::string meaning = st && !st->signaled ? describe_libkrun_exit(st->code) : "";
+      std::string tail = file_tail(join_path(run_dir_, "vmm.log"));
+      state_.set_crash_reason("krunbox-vmm " + (st ? st->describe() : std::string("ended")) +
+                              (meaning.empty() ? "" : " (" + meaning + ")") + (tail.empty() ? "" : "; log: " + tail));
+      (void)state_.transition(SandboxState::kCrashed);
+    }
+  }
+
+  void teardown() {
+    std::unique_ptr<proto::AgentClient> agent;
+    {
+      std::lock_guard lock(mu_);
+      agent = std::move(agent_);
+      if (vmm_.valid()) {
+        (void)vmm_.kill(SIGKILL);
+        auto r = vmm_.wait();
+        if (r.ok() && !exit_status_) exit_status_ = *r;
+      }
+    }
+    if (agent) agent->close();
+    if (!run_dir_.empty() && path_exists(run_dir_)) {
+      if (auto st = remove_tree(run_dir_); !st.ok()) KB_WARN("removing {}: {}", run_dir_, st.error().what());
+    }
+  }
+
+  std::string run_dir_;
+  std::mutex mu_;
+  UniquePid vmm_;
+  std::unique_ptr<proto::AgentClient> agent_;
+  std::optional<ExitStatus> exit_status_;
+  std::atomic<bool> stopping_{false};
+};
+
+class KrunBackend : public Backend {
+ public:
+  std::string_view name() const override { return "krun"; }
+  BackendReport probe() const override { return probe_krun(); }
+  Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec) override {
+    if (spec.network == NetworkMode::kHost)
+      return Error(ErrorCode::kInvalidArgument, "--net host is not possible with a VM backend; use --net user");
+    if (spec.user_namespace) return Error(ErrorCode::kInvalidArgument, "--userns applies to the native backend only");
+    if (!spec.volumes.empty())
+      return Error(ErrorCode::kUnsupported, "volumes (-v) are not supported by the krun backend yet; copy files in "
+                                            "with the agent's put instead");
+    return std::unique_ptr<Sandbox>(new KrunSandbox(spec));
+  }
+};
+
+}  // namespace
+
+std::string describe_libkrun_exit(int code) {
+  switch (code) {
+    case 1: return "libkrun: a vCPU error, or the guest exited 1";
+    case 2: return "libkrun: reserved VMM code 2, or the guest exited 2";
+    case 125: return "libkrun's init could not set the guest up";
+    case 126: return "libkrun's init could not execute the guest program";
+    case 127: return "libkrun's init did not find the guest program";
+    case 148: return "libkrun: the VMM made a forbidden system call";
+    case 149: return "libkrun: the VMM got SIGBUS";
+    case 150: return "libkrun: the VMM got SIGSEGV";
+    default:
+      if (code > 128 && code < 160) return "the guest program was killed by signal " + std::to_string(code - 128);
+      return "";
+  }
+}
+
+std::unique_ptr<Backend> make_krun_backend() { return std::make_unique<KrunBackend>(); }
+
+Result<std::vector<std::string>> sweep_krun_leftovers(const std::string& root) {
+  std::vector<std::string> removed;
+  std::string dir = join_path(root, "krun");
+  if (!is_directory(dir)) return removed;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Error::from_errno("opendir " + dir);
+  std::vector<std::string> ids;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ids.emplace_back(e->d_name);
+  ::closedir(d);
+  for (const auto& id : ids) {
+    std::string sdir = join_path(dir, id);
+    auto state = read_json_file(join_path(sdir, kStateFile), 64 * 1024);
+    auto ref_of = [&](const char* key) -> std::optional<ProcessRef> {
+      if (!state.ok() || !state->contains(key)) return std::nullopt;
+      const Json& j = (*state)[key];
+      return ProcessRef{j.value("pid", 0), j.value("start_time", uint64_t{0})};
+    };
+    auto owner = ref_of("owner");
+    if (owner && process_alive(*owner)) continue;
+    if (!state.ok()) {
+      struct stat st {};
+      if (::stat(sdir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 60) continue;
+    }
+    if (auto vmm = ref_of("vmm"); vmm && process_alive(*vmm)) {
+      ::kill(vmm->pid, SIGKILL);  // the guest's PID 1 follows it (libkrun: the VM is the process)
+      removed.push_back("killed krunbox-vmm " + std::to_string(vmm->pid) + " of sandbox " + id.substr(0, 12));
+    }
+    KRUNBOX_TRY(remove_tree(sdir));
+    removed.push_back("removed " + sdir);
+  }
+  return removed;
+}
+
+}  // namespace krunbox
