@@ -10,6 +10,7 @@
 
 #include <thread>
 
+#include "backend/krun/krun_backend.h"
 #include "backend/probe.h"
 #include "base/fs.h"
 #include "base/json.h"
@@ -266,6 +267,68 @@ TEST_F(KrunTest, CommandsTheKernelLineCannotCarryGoThroughKrunConfigJson) {
   ASSERT_NE(env_call, nullptr);
   EXPECT_EQ((*env_call)["args"]["envp"], Json::array());  // empty, never NULL
   EXPECT_FALSE(path_exists(rootfs_ + "/.krun_config.json"));  // written in the overlay only
+}
+
+class KrunSandboxTest : public KrunTest {
+ protected:
+  void SetUp() override {
+    KrunTest::SetUp();
+    if (IsSkipped()) return;
+    ::setenv("KRUNBOX_LIBKRUN", LIBKRUN_DOUBLE_PATH, 1);
+    ::setenv("KRUNBOX_LIBEXEC", bin("").c_str(), 1);
+    ::setenv("KRUNBOX_RUN_DIR", (dir_.path() + "/run").c_str(), 1);
+  }
+  void TearDown() override {
+    ::unsetenv("KRUNBOX_LIBKRUN");
+    ::unsetenv("KRUNBOX_LIBEXEC");
+    ::unsetenv("KRUNBOX_RUN_DIR");
+  }
+  std::unique_ptr<Sandbox> start() {
+    auto spec = SandboxSpecBuilder().rootfs(rootfs_).build();
+    EXPECT_TRUE(spec.ok()) << spec.error().what();
+    auto sb = make_krun_backend()->create(*spec);
+    EXPECT_TRUE(sb.ok()) << sb.error().what();
+    auto st = (*sb)->start();
+    EXPECT_TRUE(st.ok()) << st.error().what();
+    return std::move(*sb);
+  }
+  std::string left_over() { return run({"sh", "-c", "ls -A " + dir_.path() + "/run/krun 2>/dev/null"}, env()).out; }
+};
+
+TEST_F(KrunSandboxTest, StopShutsTheAgentDownAndLeavesNothing) {
+  auto sb = start();
+  ASSERT_EQ(sb->state(), SandboxState::kRunning);
+  ASSERT_NE(sb->agent(), nullptr);
+  ASSERT_TRUE(sb->stop(std::chrono::seconds(5)).ok());
+  EXPECT_EQ(sb->state(), SandboxState::kStopped);
+  EXPECT_EQ(left_over(), "");
+}
+
+TEST_F(KrunSandboxTest, AHelperThatDiesMakesTheSandboxCrashed) {
+  auto sb = start();
+  ASSERT_EQ(sb->state(), SandboxState::kRunning);
+  ASSERT_TRUE(sb->kill(SIGKILL).ok());
+  auto st = sb->wait();
+  ASSERT_TRUE(st.ok());
+  EXPECT_TRUE(st->signaled);
+  EXPECT_EQ(sb->state(), SandboxState::kCrashed);
+  EXPECT_NE(sb->crash_reason().find("krunbox-vmm"), std::string::npos) << sb->crash_reason();
+}
+
+TEST_F(KrunSandboxTest, LibkrunExitCodesAreNamed) {
+  EXPECT_NE(describe_libkrun_exit(127).find("did not find"), std::string::npos);
+  EXPECT_NE(describe_libkrun_exit(150).find("SIGSEGV"), std::string::npos);
+  EXPECT_NE(describe_libkrun_exit(137).find("signal 9"), std::string::npos);
+  EXPECT_EQ(describe_libkrun_exit(3), "");
+}
+
+TEST_F(KrunSandboxTest, SweepRemovesTheRunDirsOfDeadOwners) {
+  std::string stale = dir_.path() + "/run/krun/0123456789abcdef";
+  ASSERT_TRUE(make_dirs(stale).ok());
+  ASSERT_TRUE(write_file_atomic(stale + "/state.json", R"({"id":"x","owner":{"pid":999999999,"start_time":1}})").ok());
+  auto swept = sweep_krun_leftovers(dir_.path() + "/run");
+  ASSERT_TRUE(swept.ok()) << swept.error().what();
+  EXPECT_FALSE(path_exists(stale));
 }
 
 }  // namespace

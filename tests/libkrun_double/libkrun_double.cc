@@ -6,7 +6,7 @@
 // about libkrun's own behaviour. Its rules come from the API fact sheet
 // (docs/backends/krun.md lists them):
 //  - every call, its arguments, its result and the caller's pid are appended
-//    as one JSON line to the file named by $KRUN_DOUBLE_RECORD (when set);
+//    and a wall-clock time stamp (t_ns) as one JSON line to the file named by $KRUN_DOUBLE_RECORD (when set);
 //  - arguments are validated the way libkrun does: unknown context -ENOENT;
 //    non-UTF-8 strings, 0 vCPUs / 0 MiB, NULL port map or rlimits, malformed
 //    "host:guest" or "ID=CUR:MAX" entries, duplicate vsock ports or paths, a
@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -102,7 +103,10 @@ bool g_log_initialized = false;
 void record(const char* call, Json args, int32_t ret) {
   const char* path = std::getenv("KRUN_DOUBLE_RECORD");
   if (!path || !*path) return;
-  Json line = {{"pid", ::getpid()}, {"call", call}, {"args", std::move(args)}, {"ret", ret}};
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);  // wall clock, comparable across processes (bench/krun_overhead)
+  Json line = {{"pid", ::getpid()}, {"t_ns", int64_t(now.tv_sec) * 1000000000 + now.tv_nsec}, {"call", call},
+               {"args", std::move(args)}, {"ret", ret}};
   std::string text = line.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
   int fd = ::open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return;

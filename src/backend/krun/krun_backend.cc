@@ -31,8 +31,10 @@ constexpr const char* kStateFile = "state.json";
 constexpr uint32_t kAgentVsockPort = 5050;
 constexpr const char* kAgentGuestPath = "/.krunbox/krunbox-agent";  // vmm/vmm_config.h
 
+// A 16-hex-digit prefix of the id keeps the agent socket path well under the
+// 107 bytes a unix socket address holds; state.json keeps the full id.
 std::string krun_run_dir(const std::string& run_root, const std::string& id) {
-  return join_path(run_root, "krun/" + id);
+  return join_path(run_root, "krun/" + id.substr(0, 16));
 }
 
 std::string file_tail(const std::string& path, size_t max_bytes = 2048) {
