@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/paths.h"
 #include "image/image_store.h"
+#include "image/registry_pull.h"
 
 namespace krunbox::cli {
 namespace {
@@ -25,10 +26,17 @@ Result<std::vector<std::string>> read_env_files(const std::vector<std::string>& 
 }
 
 // The image, loading the bundled one into the store if it is the default
-// image and was never loaded (a fresh data dir) or was removed with rmi.
-Result<image::ResolvedImage> resolve_image(image::ImageStore& store, const std::string& ref) {
+// image and was never loaded (a fresh data dir) or was removed with rmi;
+// any other image is pulled as --pull says.
+Result<image::ResolvedImage> resolve_image(image::ImageStore& store, const std::string& ref, const std::string& pull) {
+  KRUNBOX_ASSIGN_OR_RETURN(image::PullPolicy policy, image::parse_pull_policy(pull));
+  if (ref != kDefaultImage) {
+    image::PullOptions options;
+    KRUNBOX_ASSIGN_OR_RETURN(options.registry.insecure, image::load_insecure_registries());
+    return image::ensure_image(store, ref, policy, options);
+  }
   auto resolved = store.resolve(ref);
-  if (resolved.ok() || resolved.error().code() != ErrorCode::kNotFound || ref != kDefaultImage) return resolved;
+  if (resolved.ok() || resolved.error().code() != ErrorCode::kNotFound) return resolved;
   std::string layout = bundled_image_layout();
   if (!is_directory(layout))
     return Error(ErrorCode::kNotFound, "the bundled image is missing (no layout at " + layout + "); run scripts/setup.sh");
@@ -45,6 +53,9 @@ std::string bundled_image_layout() { return join_path(data_root(), "bundled/busy
 
 void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
   cmd->add_option("image", f.image, "Image to run (default: the bundled busybox image)");
+  cmd->add_option("--pull", f.pull, "Pull the image: missing (when not in the store), always, never")
+      ->check(CLI::IsMember({"missing", "always", "never"}))
+      ->capture_default_str();
   cmd->add_option("--rootfs", f.rootfs, "Use this directory as the root filesystem (never modified)");
   cmd->add_option("--entrypoint", f.entrypoint, "Override the image's Entrypoint (\"\" clears it)");
   cmd->add_option("-e,--env", f.env, "Set an environment variable (KEY=VALUE, or KEY to pass ours)");
@@ -89,7 +100,7 @@ Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& co
   } else {
     out.image = image.empty() ? kDefaultImage : image;
     KRUNBOX_ASSIGN_OR_RETURN(auto store, image::ImageStore::open());
-    KRUNBOX_ASSIGN_OR_RETURN(image::ResolvedImage resolved, resolve_image(*store, out.image));
+    KRUNBOX_ASSIGN_OR_RETURN(image::ResolvedImage resolved, resolve_image(*store, out.image, pull));
     out.image_digest = resolved.manifest_digest.str();
     image::RunOverrides o;
     o.entrypoint = entrypoint;

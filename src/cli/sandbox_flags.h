@@ -31,6 +31,7 @@ struct PreparedSandbox {
 struct SandboxFlags {
   std::string image;  // positional; empty = the bundled image
   std::string rootfs;
+  std::string pull = "missing";  // missing | always | never
   std::optional<std::string> entrypoint;
   std::vector<std::string> env;
   std::vector<std::string> env_files;

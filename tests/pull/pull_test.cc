@@ -14,6 +14,7 @@
 
 #include "../cli/cli_env.h"
 #include "base/fs.h"
+#include "base/paths.h"
 #include "base/subprocess.h"
 #include "base/temp_dir.h"
 
@@ -64,6 +65,7 @@ struct Env {
   std::string work;
   int reg = 0, token_reg = 0, token_srv = 0, proxy = 0, redirect = 0, tamper_reg = 0;
   std::vector<Subprocess> servers;
+  std::string busybox;
   std::string skip;
 };
 Env* env = nullptr;
@@ -124,6 +126,13 @@ class PullSuite : public ::testing::Test {
     push(env->reg, "small", "big:v1");
     run_ok({"python3", fixtures_py(), "bigmanifest", std::to_string(env->reg), "big", "v1", "huge"});
     push(env->tamper_reg, "tamper", "tamper:v1");
+    // The bundled busybox image, for `run --pull`; absent before setup.sh ran.
+    env->busybox = data_root() + "/bundled/busybox-oci";
+    if (is_directory(env->busybox))
+      run_ok({"skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:" + env->busybox + ":latest",
+              "docker://127.0.0.1:" + std::to_string(env->reg) + "/busybox:1"});
+    else
+      env->busybox.clear();
 
     // Token auth: the registry trusts tokens signed by our key; the token
     // service hands them out for users in the htpasswd file.
@@ -338,6 +347,24 @@ TEST_F(PullSuite, ClearErrors) {
   auto bad = krunbox({"pull", "Not/A/Valid:ref:"});
   EXPECT_NE(bad.status.code, 0);
   EXPECT_NE(bad.err.find("invalid"), std::string::npos) << bad.err;
+}
+
+TEST_F(PullSuite, RunPullsAsPolicySays) {
+  if (env->busybox.empty()) GTEST_SKIP() << "no bundled busybox layout (scripts/setup.sh makes it)";
+  std::string ref = reg(env->reg) + "/busybox:1";
+  auto never = krunbox({"run", "--backend", "native", "--pull", "never", ref, "--", "echo", "hi"});
+  EXPECT_NE(never.status.code, 0);
+  EXPECT_NE(never.err.find("not in the local store"), std::string::npos) << never.err;
+  auto missing = krunbox({"run", "--backend", "native", ref, "--", "echo", "pulled"});
+  if (missing.err.find("native") != std::string::npos && missing.status.code != 0)
+    GTEST_SKIP() << "the native backend is unusable here: " << missing.err;
+  ASSERT_EQ(missing.status.code, 0) << missing.err;
+  EXPECT_EQ(missing.out, "pulled\n");
+  auto always = krunbox({"run", "--backend", "native", "--pull", "always", ref, "--", "echo", "again"});
+  ASSERT_EQ(always.status.code, 0) << always.err;
+  EXPECT_EQ(always.out, "again\n");
+  auto bad = krunbox({"run", "--pull", "sometimes", ref});
+  EXPECT_NE(bad.status.code, 0);
 }
 
 }  // namespace
