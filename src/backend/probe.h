@@ -38,6 +38,13 @@ BackendReport probe_qemu();
 BackendReport probe_native();
 BackendReport probe_mock();
 
+// The cheap part of a probe, for a backend the user named with --backend:
+// only files and flags that backend needs, no helper runs and no namespace
+// children. What they skip (e.g. whether each namespace can really be
+// created) shows up as the start's own error, and in `doctor`'s full report.
+BackendReport probe_qemu_quick();
+BackendReport probe_native_quick();
+
 // All backends, strongest first.
 std::vector<BackendReport> probe_all_backends();
 

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "backend/registry.h"
+
 namespace krunbox {
 namespace {
 
@@ -69,6 +73,43 @@ TEST(ProbeTest, KrunWithoutKvmSaysSo) {
   EXPECT_FALSE(r.usable);
   ASSERT_FALSE(r.reasons.empty());
   EXPECT_NE(r.reasons[0].find("/dev/kvm"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace krunbox
+
+namespace krunbox {
+namespace {
+
+bool has_check(const BackendReport& r, const std::string& name) {
+  return std::any_of(r.checks.begin(), r.checks.end(), [&](const ProbeCheck& c) { return c.name == name; });
+}
+
+TEST(ProbeTest, QuickProbesSkipTheCostlyChecksAndAgreeOnUsability) {
+  auto quick = probe_native_quick();
+  auto full = probe_native();
+  EXPECT_FALSE(has_check(quick, "mount namespace"));
+  EXPECT_FALSE(has_check(quick, "cgroups"));
+  EXPECT_TRUE(has_check(full, "mount namespace"));
+  EXPECT_EQ(quick.usable, full.usable);
+  EXPECT_EQ(quick.level, full.level);
+
+  auto qemu_quick = probe_qemu_quick();
+  auto qemu_full = probe_qemu();
+  EXPECT_EQ(qemu_quick.usable, qemu_full.usable) << (qemu_full.reasons.empty() ? "" : qemu_full.reasons[0]);
+  EXPECT_EQ(qemu_quick.isolation, qemu_full.isolation);
+}
+
+TEST(ProbeTest, ExplicitBackendRunsOnlyItsQuickProbe) {
+  auto native = select_backend("native", /*require_vm=*/false);
+  if (!native.ok()) GTEST_SKIP() << native.error().what();
+  EXPECT_EQ(native->report.backend, "native");
+  EXPECT_FALSE(has_check(native->report, "mount namespace"));
+  auto mock = select_backend("mock", false);
+  ASSERT_TRUE(mock.ok());
+  EXPECT_EQ(mock->report.backend, "mock");
+  EXPECT_FALSE(select_backend("mock", /*require_vm=*/true).ok());
+  EXPECT_FALSE(select_backend("nonesuch", false).ok());
 }
 
 }  // namespace

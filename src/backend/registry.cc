@@ -12,6 +12,8 @@ struct Entry {
   const char* name;
   BackendReport (*probe)();
   std::unique_ptr<Backend> (*make)();
+  // For an explicit --backend: the cheap checks only (null: the full probe).
+  BackendReport (*quick_probe)() = nullptr;
 };
 
 std::unique_ptr<Backend> make_default_mock() { return make_mock_backend(); }
@@ -20,8 +22,8 @@ std::unique_ptr<Backend> make_default_mock() { return make_mock_backend(); }
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> all = {
       {"krun", probe_krun, make_krun_backend},
-      {"qemu", probe_qemu, make_qemu_backend},
-      {"native", probe_native, make_native_backend},
+      {"qemu", probe_qemu, make_qemu_backend, probe_qemu_quick},
+      {"native", probe_native, make_native_backend, probe_native_quick},
       {"mock", probe_mock, make_default_mock},
   };
   return all;
@@ -45,7 +47,7 @@ Result<BackendChoice> select_backend(std::string_view requested, bool require_vm
   if (requested != "auto") {
     for (const auto& e : entries()) {
       if (requested != e.name) continue;
-      BackendReport report = e.probe();
+      BackendReport report = e.quick_probe ? e.quick_probe() : e.probe();
       if (!report.usable)
         return Error(ErrorCode::kUnavailable, "backend " + std::string(requested) + " is not usable here: " +
                                                   reasons_text(report) + " (see krunbox doctor)");

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <seccomp.h>
 
@@ -38,9 +39,31 @@ ProbeCheck probe_namespace(const char* name, int flag) {
   return c;
 }
 
-}  // namespace
+// cgroup mode and which controllers we can create groups in (mkdirs).
+void add_cgroup_check(BackendReport& r) {
+  auto cg = native::probe_cgroups();
+  std::string cg_detail = std::string(native::to_string(cg.mode));
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  };
+  if (!cg.writable.empty()) cg_detail += "; writable: " + join(cg.writable);
+  if (!cg.not_writable.empty()) cg_detail += "; not writable: " + join(cg.not_writable);
+  bool cg_ok = cg.mode != native::CgroupMode::kNone && !cg.writable.empty();
+  if (!cg_ok) cg_detail += "; memory/cpu/pids limits will not be enforced";
+  r.checks.push_back({"cgroups", cg_ok, cg_detail});
+}
 
-BackendReport probe_native() {
+// Without creating one: the kernel's limit on user namespaces.
+bool user_namespaces_enabled() {
+  auto max = read_file("/proc/sys/user/max_user_namespaces", 64);
+  return max.ok() && std::atoi(max->c_str()) > 0;
+}
+
+// full: also create each namespace in a throwaway child and probe the cgroup
+// controllers (7 forks and some mkdirs, most of a CLI call's own time).
+BackendReport probe_native_checks(bool full) {
   BackendReport r;
   r.backend = "native";
   r.level = IsolationLevel::kContainer;
@@ -57,6 +80,7 @@ BackendReport probe_native() {
       {"cgroup", CLONE_NEWCGROUP, false},
   };
   for (const auto& ns : namespaces) {
+    if (!full) break;
     auto c = probe_namespace(ns.name, ns.flag);
     if (!c.ok && ns.required) r.reasons.push_back(c.name + ": " + c.detail);
     r.checks.push_back(std::move(c));
@@ -81,29 +105,23 @@ BackendReport probe_native() {
                       overlay ? "available: per-sandbox writable layer over the shared image"
                               : "not in /proc/filesystems: roots will be copied (slower start, more disk)"});
 
-  auto cg = native::probe_cgroups();
-  std::string cg_detail = std::string(native::to_string(cg.mode));
-  auto join = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s;
-  };
-  if (!cg.writable.empty()) cg_detail += "; writable: " + join(cg.writable);
-  if (!cg.not_writable.empty()) cg_detail += "; not writable: " + join(cg.not_writable);
-  bool cg_ok = cg.mode != native::CgroupMode::kNone && !cg.writable.empty();
-  if (!cg_ok) cg_detail += "; memory/cpu/pids limits will not be enforced";
-  r.checks.push_back({"cgroups", cg_ok, cg_detail});
+  if (full) add_cgroup_check(r);
 
   bool root = ::geteuid() == 0;
   r.checks.push_back({"privileges", root, root ? "running as root" : "not root: needs a user namespace"});
   if (!root) {
-    bool userns = std::any_of(r.checks.begin(), r.checks.end(), [](const ProbeCheck& c) {
-      return c.name == "user namespace" && c.ok;
-    });
+    bool userns = full ? std::any_of(r.checks.begin(), r.checks.end(),
+                                     [](const ProbeCheck& c) { return c.name == "user namespace" && c.ok; })
+                       : user_namespaces_enabled();
     if (!userns) r.reasons.push_back("not root and user namespaces are unavailable");
   }
   r.usable = r.reasons.empty();
   return r;
 }
+
+}  // namespace
+
+BackendReport probe_native() { return probe_native_checks(/*full=*/true); }
+BackendReport probe_native_quick() { return probe_native_checks(/*full=*/false); }
 
 }  // namespace krunbox

@@ -15,6 +15,7 @@
 #include "backend/host_checks.h"
 #include "backend/qemu/qemu_assets.h"
 #include "backend/qemu/qemu_command.h"
+#include "backend/qemu/qemu_jail.h"
 #include "backend/qemu/qmp_client.h"
 #include "backend/qemu/root_image.h"
 #include "base/fs.h"
@@ -48,6 +49,7 @@ class QemuSandbox : public Sandbox {
  public:
   explicit QemuSandbox(SandboxSpec spec) : Sandbox(std::move(spec)) {
     run_dir_ = qemu_run_dir(run_root(), id());
+    vm_dir_ = join_path(run_dir_, "vm");
   }
   ~QemuSandbox() override { teardown(); }
 
@@ -57,7 +59,7 @@ class QemuSandbox : public Sandbox {
     KRUNBOX_TRY(state_.transition(SandboxState::kStarting));
     auto st = boot();
     if (!st.ok()) {
-      std::string tail = console_tail(join_path(run_dir_, "console.log"));
+      std::string tail = console_tail(join_path(vm_dir_, "console.log"));
       state_.set_crash_reason(st.error().what() + (tail.empty() ? "" : "; guest console: " + tail));
       (void)state_.transition(SandboxState::kCrashed);
       teardown();
@@ -78,7 +80,7 @@ class QemuSandbox : public Sandbox {
     bool ended = wait_exit(grace + std::chrono::seconds(3));
     // 2. QEMU's own quit; 3. SIGKILL.
     if (!ended) {
-      if (auto qmp = QmpClient::connect(join_path(run_dir_, "qmp.sock"), std::chrono::seconds(1)); qmp.ok())
+      if (auto qmp = QmpClient::connect(join_path(vm_dir_, "qmp.sock"), std::chrono::seconds(1)); qmp.ok())
         (void)qmp->execute("quit");
       ended = wait_exit(std::chrono::seconds(2));
     }
@@ -115,13 +117,13 @@ class QemuSandbox : public Sandbox {
   }
 
   Status pause() override {
-    KRUNBOX_ASSIGN_OR_RETURN(auto qmp, QmpClient::connect(join_path(run_dir_, "qmp.sock"), std::chrono::seconds(5)));
+    KRUNBOX_ASSIGN_OR_RETURN(auto qmp, QmpClient::connect(join_path(vm_dir_, "qmp.sock"), std::chrono::seconds(5)));
     KRUNBOX_TRY_CTX(qmp.execute("stop"), "pausing sandbox " + id().substr(0, 12));
     return state_.transition(SandboxState::kPaused);
   }
 
   Status resume() override {
-    KRUNBOX_ASSIGN_OR_RETURN(auto qmp, QmpClient::connect(join_path(run_dir_, "qmp.sock"), std::chrono::seconds(5)));
+    KRUNBOX_ASSIGN_OR_RETURN(auto qmp, QmpClient::connect(join_path(vm_dir_, "qmp.sock"), std::chrono::seconds(5)));
     KRUNBOX_TRY_CTX(qmp.execute("cont"), "resuming sandbox " + id().substr(0, 12));
     return state_.transition(SandboxState::kRunning);
   }
@@ -134,6 +136,7 @@ class QemuSandbox : public Sandbox {
                                                spec_.rootfs_content_key));
     KRUNBOX_TRY(ensure_private_dir(join_path(run_root(), "qemu")));
     KRUNBOX_TRY(ensure_private_dir(run_dir_));
+    KRUNBOX_TRY(ensure_private_dir(vm_dir_));
 
     QemuMachine m;
     auto qemu_bin = find_program("qemu-system-x86_64");
@@ -144,41 +147,94 @@ class QemuSandbox : public Sandbox {
     m.memory_mib = spec_.memory_mib;
     m.assets = assets;
     m.root_image = image;
-    m.agent_socket = join_path(run_dir_, "agent.sock");
-    m.qmp_socket = join_path(run_dir_, "qmp.sock");
-    m.console_log = join_path(run_dir_, "console.log");
+    std::string agent_socket = join_path(vm_dir_, "agent.sock");
+    m.agent_socket = agent_socket;
+    m.qmp_socket = join_path(vm_dir_, "qmp.sock");
+    m.console_log = join_path(vm_dir_, "console.log");
     m.ports = spec_.ports;
     m.outbound_network = spec_.network == NetworkMode::kUser;
     m.tsc_khz = m.kvm ? 0 : host_tsc_khz();
     m.hostname = spec_.hostname;
+    KRUNBOX_ASSIGN_OR_RETURN(QemuJailSpec jail, prepare_jail(m));
     KRUNBOX_ASSIGN_OR_RETURN(auto argv, qemu_argv(m));
     KB_INFO("qemu sandbox {}: {} ({})", id().substr(0, 12), m.kvm ? "KVM" : "TCG emulation", assets.kernel_version);
 
-    SpawnOptions so;
-    so.stdin_mode = Stdio::kNull;
-    so.stdout_mode = Stdio::kFile;
-    so.stdout_file = join_path(run_dir_, "qemu.log");
-    so.stderr_mode = Stdio::kFile;
-    so.stderr_file = so.stdout_file;
-    so.search_path = false;
-    KRUNBOX_ASSIGN_OR_RETURN(auto sp, Subprocess::spawn(argv, so));
+    auto spawned_at = std::chrono::steady_clock::now();
+    KRUNBOX_ASSIGN_OR_RETURN(UniquePid qemu, spawn_jailed(argv, jail));
     {
       std::lock_guard lock(mu_);
-      qemu_ = std::move(sp.process());
+      qemu_ = std::move(qemu);
     }
     KRUNBOX_TRY(write_state());
 
     // Connect before the guest writes: virtio-serial drops what the guest
     // sends while no host peer is connected.
-    auto fd = connect_unix_socket(m.agent_socket, std::chrono::seconds(10));
+    auto fd = connect_unix_socket(agent_socket, std::chrono::seconds(10));
     if (!fd) return std::move(fd).error().wrap("QEMU did not open the agent socket: " + qemu_log_tail());
     proto::ClientOptions co;
     co.hello_timeout = m.kvm ? std::chrono::seconds(20) : std::chrono::seconds(90);
     auto client = proto::AgentClient::connect(std::move(*fd), co);
     if (!client) return std::move(client).error().wrap("the guest agent did not answer" + exit_note());
+    KB_INFO("qemu sandbox {}: agent ready after {} ms", id().substr(0, 12),
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
     std::lock_guard lock(mu_);
     agent_ = std::move(*client);
     return {};
+  }
+
+  // Fills the jail for QEMU and rewrites the paths on its command line to the
+  // ones it sees inside. Root: own mount namespace, leased uid, cgroup. Not
+  // root: QEMU keeps our uid and sees our mounts (see docs/backends/qemu.md).
+  Result<QemuJailSpec> prepare_jail(QemuMachine& m) {
+    QemuJailSpec jail;
+    jail.log_file = join_path(run_dir_, "qemu.log");
+    if (::geteuid() != 0) return jail;
+
+    KRUNBOX_ASSIGN_OR_RETURN(UidLease lease, UidLease::acquire(join_path(run_root(), "qemu-uids"), id()));
+    uid_t uid = lease.uid();
+    {
+      std::lock_guard lock(mu_);
+      uid_lease_ = std::move(lease);
+    }
+    jail.uid = uid;
+    if (::chown(vm_dir_.c_str(), uid, uid) != 0) return Error::from_errno("chown " + vm_dir_ + " to the QEMU jail uid");
+    if (m.kvm) {
+      struct stat kvm {};
+      if (::stat("/dev/kvm", &kvm) == 0 && kvm.st_gid != 0) jail.groups.push_back(kvm.st_gid);
+    }
+
+    jail.mount_namespace = true;
+    jail.jail_root = join_path(run_dir_, "jail");
+    if (::mkdir(jail.jail_root.c_str(), 0755) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + jail.jail_root);
+    jail.vm_dir = vm_dir_;
+    jail.kvm = m.kvm;
+    const std::pair<std::string*, const char*> files[] = {
+        {&m.assets.kernel, "kernel"}, {&m.assets.initramfs, "initramfs"}, {&m.root_image, "root.img"}};
+    for (const auto& [path, name] : files) {
+      // The jail uid reads them through "other" permissions; they hold nothing secret.
+      struct stat st {};
+      if (::stat(path->c_str(), &st) != 0) return Error::from_errno("stat " + *path);
+      if (!(st.st_mode & S_IROTH))
+        return Error(ErrorCode::kPermissionDenied, *path + " is not world-readable, so the unprivileged QEMU cannot "
+                                                   "read it; chmod a+r it (or rerun scripts/make-qemu-assets.sh)");
+      jail.boot_files.emplace_back(*path, name);
+      *path = std::string(kJailBootDir) + "/" + name;
+    }
+    m.agent_socket = std::string(kJailVmDir) + "/agent.sock";
+    m.qmp_socket = std::string(kJailVmDir) + "/qmp.sock";
+    m.console_log = std::string(kJailVmDir) + "/console.log";
+
+    // Guest RAM plus QEMU's own needs; under TCG its translation cache is
+    // the big part.
+    QemuCgroup::Limits limits;
+    limits.memory_bytes = (uint64_t{m.memory_mib} + (m.kvm ? 384 : 1024)) << 20;
+    limits.pids = 128 + m.vcpus;
+    QemuCgroup cg = QemuCgroup::create("/sys/fs/cgroup", id(), limits);
+    for (const auto& note : cg.notes()) KB_INFO("qemu sandbox {}: {}", id().substr(0, 12), note);
+    jail.cgroup_procs = cg.procs_files();
+    std::lock_guard lock(mu_);
+    cgroup_ = std::move(cg);
+    return jail;
   }
 
   std::string qemu_log_tail() const {
@@ -230,7 +286,7 @@ class QemuSandbox : public Sandbox {
       if (r.ok()) exit_status_ = st = *r;
     }
     if (!stopping_ && !is_terminal(state())) {
-      std::string tail = console_tail(join_path(run_dir_, "console.log"));
+      std::string tail = console_tail(join_path(vm_dir_, "console.log"));
       state_.set_crash_reason("QEMU " + (st ? st->describe() : std::string("ended")) +
                               (tail.empty() ? "" : "; guest console: " + tail));
       (void)state_.transition(SandboxState::kCrashed);
@@ -247,6 +303,9 @@ class QemuSandbox : public Sandbox {
         auto r = qemu_.wait();
         if (r.ok()) exit_status_ = *r;
       }
+      // Only once QEMU is gone: its group empties and its uid is free again.
+      cgroup_.destroy();
+      uid_lease_.reset();
     }
     if (agent) agent->close();
     if (!run_dir_.empty() && path_exists(run_dir_)) {
@@ -255,7 +314,10 @@ class QemuSandbox : public Sandbox {
   }
 
   std::string run_dir_;
+  std::string vm_dir_;  // sockets and console log; the QEMU jail uid owns it
   std::mutex mu_;
+  std::optional<UidLease> uid_lease_;
+  QemuCgroup cgroup_;
   UniquePid qemu_;
   std::unique_ptr<proto::AgentClient> agent_;
   std::optional<ExitStatus> exit_status_;
@@ -311,7 +373,10 @@ Result<std::vector<std::string>> sweep_qemu_leftovers(const std::string& root) {
     if (auto qemu = ref_of("qemu"); qemu && process_alive(*qemu)) {
       ::kill(qemu->pid, SIGKILL);
       removed.push_back("killed QEMU " + std::to_string(qemu->pid) + " of sandbox " + id.substr(0, 12));
+      for (int i = 0; i < 200 && process_alive(*qemu); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    for (const auto& cg : qemu_cgroup_dirs_for("/sys/fs/cgroup", id))
+      if (::rmdir(cg.c_str()) == 0) removed.push_back("removed cgroup " + cg);
     KRUNBOX_TRY(remove_tree(sdir));
     removed.push_back("removed " + sdir);
   }

@@ -72,7 +72,13 @@ Result<std::string> ensure_root_image(const std::string& rootfs, const std::stri
     name = key.substr(0, 32);
   }
   std::string image = join_path(cache_dir, name + ".erofs");
-  if (path_exists(image)) return image;
+  // World-readable: the jailed QEMU reads it under its own uid. The cache dir
+  // itself stays private (0700); the jail binds the file in.
+  if (path_exists(image)) {
+    struct stat st {};
+    if (::stat(image.c_str(), &st) == 0 && !(st.st_mode & S_IROTH)) (void)::chmod(image.c_str(), 0644);
+    return image;
+  }
   KRUNBOX_TRY(make_dirs(cache_dir, 0700));
   auto mkfs = find_program("mkfs.erofs");
   if (!mkfs) return Error(ErrorCode::kUnavailable, "mkfs.erofs not found (apt-get install erofs-utils)");
@@ -87,6 +93,10 @@ Result<std::string> ensure_root_image(const std::string& rootfs, const std::stri
     ::unlink(tmp.c_str());
     std::string why = out ? out->status.describe() + ": " + out->err : out.error().what();
     return Error(ErrorCode::kIo, "mkfs.erofs of " + rootfs + " failed: " + why);
+  }
+  if (::chmod(tmp.c_str(), 0644) != 0) {
+    ::unlink(tmp.c_str());
+    return Error::from_errno("chmod " + tmp);
   }
   if (::rename(tmp.c_str(), image.c_str()) != 0) {
     ::unlink(tmp.c_str());

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Boot-to-exit of a microVM: `krunbox run --backend qemu -- true` end to end
+# vs a bare qemu-system-x86_64 booting the same kernel and the same initramfs
+# with the same machine options, to a userspace /init that powers off at once
+# (the floor on this machine). Interleaved in one run, so the ratio compares
+# like with like on a noisy machine.
+#
+#   bench/qemu_boot/run.sh [RUNS]        (default 10; each run is a TCG boot)
+#   KRUNBOX_BUILD_DIR=build-x bench/qemu_boot/run.sh
+#
+# The bare boot needs no krunbox code in the guest: it appends a second cpio
+# archive (the kernel unpacks concatenated archives in order) holding the
+# static busybox of busybox-static and a two-line script, and boots it with
+# rdinit= pointing at that script, which runs `poweroff -f`. The agent's
+# archive is unpacked as well, so the kernel does the same work; only what
+# follows /init differs (the agent loads modules, mounts the root and answers
+# the host).
+#
+# Boot-to-agent-ready comes from krunbox's own --verbose line ("agent ready
+# after N ms", QEMU spawn to the agent's hello).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+runs=${1:-10}
+build=${KRUNBOX_BUILD_DIR:-$repo/build}
+[[ $build = /* ]] || build=$repo/$build
+rootfs=${KRUNBOX_BENCH_ROOTFS:-/var/lib/krunbox/bundled/busybox/rootfs}
+assets=${KRUNBOX_QEMU_ASSETS:-/var/lib/krunbox/assets/qemu/current.json}
+memory=256
+
+die() { echo "qemu_boot: $*" >&2; exit 1; }
+krunbox=$build/bin/krunbox
+[[ -x $krunbox ]] || die "no $krunbox; build first"
+[[ -x $rootfs/bin/busybox ]] || die "no busybox rootfs at $rootfs; run scripts/setup.sh"
+[[ -r $assets ]] || die "no QEMU guest assets at $assets; run scripts/setup.sh"
+for p in qemu-system-x86_64 python3 cpio gzip; do command -v "$p" >/dev/null || die "$p not installed"; done
+busybox=$(command -v busybox) || die "busybox (busybox-static) not installed"
+file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || die "$busybox is not static (apt-get install busybox-static)"
+
+work=$(mktemp -d /tmp/krunbox-bench-qemu.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+kernel=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kernel"])' "$assets")
+initramfs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["initramfs"])' "$assets")
+
+# The same initramfs plus a second archive with /bare/busybox and /bare/init.
+mkdir -p "$work/extra/bare"
+cp "$busybox" "$work/extra/bare/busybox"
+printf '#!/bare/busybox sh\nexec /bare/busybox poweroff -f\n' >"$work/extra/bare/init"
+chmod 0755 "$work/extra/bare/init" "$work/extra/bare/busybox"
+(cd "$work/extra" && find bare | cpio -o -H newc --quiet | gzip -1) >"$work/extra.cpio.gz"
+cat "$initramfs" "$work/extra.cpio.gz" >"$work/bare-initramfs.cpio.gz"
+
+# Same machine as the backend builds (src/backend/qemu/qemu_command.cc):
+# microvm without option ROMs, TCG (or KVM), -cpu max/host, 1 vCPU, the same
+# memory, the same kernel command line words, tsc_early_khz under TCG.
+if [[ -r /dev/kvm && -w /dev/kvm ]]; then accel=kvm cpu=host tsc=""; else
+  accel=tcg cpu=max
+  tsc=" tsc_early_khz=$(awk -F: '/cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)"
+fi
+bare=(qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot
+  -M microvm,x-option-roms=off,rtc=on -accel "$accel" -cpu "$cpu" -smp 1 -m "${memory}M"
+  -kernel "$kernel" -initrd "$work/bare-initramfs.cpio.gz"
+  -append "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/bare/init$tsc"
+  -serial "file:$work/bare-console.log"
+  -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny)
+kb=("$krunbox" --verbose run --backend qemu --memory "$memory" --rootfs "$rootfs" -- true)
+
+"${kb[@]}" 2>/dev/null || die "krunbox does not run true: ${kb[*]}"
+timeout 120 "${bare[@]}" </dev/null >/dev/null || die "bare QEMU boot failed: ${bare[*]}; console: $(tail -5 "$work/bare-console.log")"
+
+export KB_CMD=$(printf '%q ' "${kb[@]}") BARE_CMD=$(printf '%q ' "${bare[@]}") RUNS=$runs ACCEL=$accel
+python3 - <<'PY'
+import os, re, shlex, statistics, subprocess, time
+runs = int(os.environ["RUNS"])
+peers = {"krunbox": shlex.split(os.environ["KB_CMD"]), "bare qemu": shlex.split(os.environ["BARE_CMD"])}
+times = {k: [] for k in peers}
+ready = []
+for i in range(runs + 1):
+    for name, argv in peers.items():
+        t0 = time.perf_counter()
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+        dt = (time.perf_counter() - t0) * 1000
+        if r.returncode != 0:
+            raise SystemExit("%s failed (%d): %s" % (name, r.returncode, r.stderr.decode(errors="replace")))
+        if i == 0:
+            continue  # the first round warms caches (and builds the root image)
+        times[name].append(dt)
+        if name == "krunbox":
+            m = re.search(rb"agent ready after (\d+) ms", r.stderr)
+            if m:
+                ready.append(int(m.group(1)))
+med = {k: statistics.median(v) for k, v in times.items()}
+print("qemu_boot: microVM boot to exit, %d runs each (interleaved), %s, 1 vCPU, 256 MiB" % (runs, os.environ["ACCEL"].upper()))
+for k in peers:
+    v = sorted(times[k])
+    print("  %-10s median %7.0f ms   min %7.0f   max %7.0f" % (k, med[k], v[0], v[-1]))
+if ready:
+    print("  krunbox boot-to-agent-ready (QEMU spawn to agent hello): median %.0f ms" % statistics.median(ready))
+else:
+    print("  krunbox boot-to-agent-ready: not reported (no 'agent ready' line in --verbose output)")
+print("  ratio krunbox / bare qemu %.2f   (overhead %+.0f ms; goal: <= 1.15, krunbox <= 3000 ms under TCG)"
+      % (med["krunbox"] / med["bare qemu"], med["krunbox"] - med["bare qemu"]))
+PY

@@ -1,0 +1,295 @@
+#include "backend/qemu/qemu_jail.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <thread>
+
+#include "backend/native/mount_plan.h"
+#include "backend/native/mount_plan_child.h"
+#include "backend/qemu/qemu_jail_child.h"
+#include "base/fs.h"
+
+namespace krunbox {
+namespace {
+
+constexpr const char* kCgroupParentName = "krunbox-qemu";
+
+native::MountOp op(native::MountOpKind kind, std::string target, mode_t mode = 0) {
+  native::MountOp o;
+  o.kind = kind;
+  o.target = std::move(target);
+  o.mode = mode;
+  return o;
+}
+
+native::MountOp mount_op(std::string source, std::string target, std::string fstype, unsigned long flags,
+                         std::string data = "") {
+  native::MountOp o;
+  o.kind = native::MountOpKind::kMount;
+  o.source = std::move(source);
+  o.target = std::move(target);
+  o.fstype = std::move(fstype);
+  o.flags = flags;
+  o.data = std::move(data);
+  return o;
+}
+
+void bind_file_readonly(native::MountPlan& plan, const std::string& source, const std::string& target) {
+  plan.push_back(op(native::MountOpKind::kCreateFile, target, 0444));
+  plan.push_back(mount_op(source, target, "", MS_BIND));
+  plan.push_back(op(native::MountOpKind::kSetReadonly, target));
+}
+
+bool is_cgroup_v2_root(const std::string& root) {
+  return path_exists(join_path(root, "cgroup.controllers"));
+}
+
+Status write_small_file(const std::string& path, const std::string& value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return Error::from_errno("open " + path);
+  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+    return Error::from_errno("write '" + value + "' to " + path);
+  return {};
+}
+
+Status make_group_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + dir);
+  return {};
+}
+
+}  // namespace
+
+// ---- UidLease ----
+
+Result<UidLease> UidLease::acquire(const std::string& dir, const std::string& seed) {
+  KRUNBOX_TRY(make_dirs(dir, 0700));
+  uint32_t start = static_cast<uint32_t>(std::hash<std::string>{}(seed) % kJailUidSlots);
+  for (uint32_t i = 0; i < kJailUidSlots; ++i) {
+    uint32_t slot = (start + i) % kJailUidSlots;
+    std::string path = join_path(dir, std::to_string(slot));
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd.valid()) return Error::from_errno("open uid lease " + path);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      UidLease lease;
+      lease.lock_ = std::move(fd);
+      lease.uid_ = kJailUidBase + slot;
+      return lease;
+    }
+    if (errno != EWOULDBLOCK) return Error::from_errno("flock uid lease " + path);
+  }
+  return Error(ErrorCode::kLimitExceeded, "all " + std::to_string(kJailUidSlots) + " QEMU jail uids in " + dir +
+                                              " are leased; stop some sandboxes");
+}
+
+// ---- QemuCgroup ----
+
+std::vector<std::string> qemu_cgroup_dirs_for(const std::string& root, const std::string& id) {
+  if (is_cgroup_v2_root(root)) return {join_path(root, std::string(kCgroupParentName) + "/" + id)};
+  std::vector<std::string> dirs;
+  for (const char* ctrl : {"memory", "pids"})
+    dirs.push_back(join_path(root, std::string(ctrl) + "/" + kCgroupParentName + "/" + id));
+  return dirs;
+}
+
+QemuCgroup QemuCgroup::create(const std::string& root, const std::string& id, const Limits& limits) {
+  QemuCgroup cg;
+  if (!is_directory(root)) {
+    cg.notes_.push_back("no cgroup file system at " + root);
+    return cg;
+  }
+  auto note = [&cg](const std::string& what, const Error& e) { cg.notes_.push_back(what + ": " + e.what()); };
+  if (is_cgroup_v2_root(root)) {
+    std::string parent = join_path(root, kCgroupParentName);
+    std::string dir = join_path(parent, id);
+    Status made = make_group_dir(parent);
+    if (made.ok()) made = make_group_dir(dir);
+    if (!made.ok()) {
+      note("QEMU cgroup not created", made.error());
+      return cg;
+    }
+    cg.dirs_.push_back(dir);
+    (void)write_small_file(join_path(root, "cgroup.subtree_control"), "+memory +pids");
+    (void)write_small_file(join_path(parent, "cgroup.subtree_control"), "+memory +pids");
+    if (limits.memory_bytes)
+      if (auto s = write_small_file(join_path(dir, "memory.max"), std::to_string(limits.memory_bytes)); !s.ok())
+        note("QEMU memory limit not set", s.error());
+    if (limits.pids)
+      if (auto s = write_small_file(join_path(dir, "pids.max"), std::to_string(limits.pids)); !s.ok())
+        note("QEMU pids limit not set", s.error());
+    return cg;
+  }
+  struct Controller {
+    const char* name;
+    const char* file;
+    uint64_t value;
+  };
+  for (const Controller& c : {Controller{"memory", "memory.limit_in_bytes", limits.memory_bytes},
+                              Controller{"pids", "pids.max", limits.pids}}) {
+    std::string hierarchy = join_path(root, c.name);
+    if (!is_directory(hierarchy)) {
+      cg.notes_.push_back(std::string("no ") + c.name + " controller at " + hierarchy);
+      continue;
+    }
+    std::string parent = join_path(hierarchy, kCgroupParentName);
+    std::string dir = join_path(parent, id);
+    Status made = make_group_dir(parent);
+    if (made.ok()) made = make_group_dir(dir);
+    if (!made.ok()) {
+      note(std::string("QEMU ") + c.name + " cgroup not created", made.error());
+      continue;
+    }
+    cg.dirs_.push_back(dir);
+    if (c.value)
+      if (auto s = write_small_file(join_path(dir, c.file), std::to_string(c.value)); !s.ok())
+        note(std::string("QEMU ") + c.name + " limit not set", s.error());
+  }
+  return cg;
+}
+
+QemuCgroup::QemuCgroup(QemuCgroup&& o) noexcept : dirs_(std::move(o.dirs_)), notes_(std::move(o.notes_)) {
+  o.dirs_.clear();
+}
+QemuCgroup& QemuCgroup::operator=(QemuCgroup&& o) noexcept {
+  if (this != &o) {
+    destroy();
+    dirs_ = std::move(o.dirs_);
+    notes_ = std::move(o.notes_);
+    o.dirs_.clear();
+  }
+  return *this;
+}
+QemuCgroup::~QemuCgroup() {
+  destroy();
+}
+
+std::vector<std::string> QemuCgroup::procs_files() const {
+  std::vector<std::string> files;
+  for (const auto& d : dirs_) files.push_back(join_path(d, "cgroup.procs"));
+  return files;
+}
+
+void QemuCgroup::destroy() {
+  // A reaped process can linger in the group for a moment; rmdir says EBUSY then.
+  for (const auto& d : dirs_) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (::rmdir(d.c_str()) == 0 || errno == ENOENT || errno != EBUSY) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  dirs_.clear();
+}
+
+// ---- spawn_jailed ----
+
+Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJailSpec& spec) {
+  if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
+    return Error(ErrorCode::kInvalidArgument, "the jailed program needs an absolute path");
+
+  native::MountPlan plan;
+  if (spec.mount_namespace) {
+    if (!argv[0].starts_with("/usr/"))
+      return Error(ErrorCode::kUnsupported, argv[0] +
+                                                " is outside /usr, the only host tree the QEMU jail shows; "
+                                                "install QEMU under /usr");
+    const std::string& r = spec.jail_root;
+    if (r.empty() || r[0] != '/') return Error(ErrorCode::kInvalidArgument, "jail root '" + r + "' is not absolute");
+    // Nothing mounted here may propagate back to the host.
+    plan.push_back(mount_op("", "/", "", MS_REC | MS_PRIVATE));
+    plan.push_back(mount_op("tmpfs", r, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k"));
+    plan.push_back(op(native::MountOpKind::kMkdir, r + "/usr", 0755));
+    plan.push_back(mount_op("/usr", r + "/usr", "", MS_BIND | MS_REC));
+    plan.push_back(op(native::MountOpKind::kSetReadonly, r + "/usr"));
+    for (const char* link : {"lib", "lib64", "bin", "sbin"}) {
+      native::MountOp l = op(native::MountOpKind::kSymlink, r + "/" + link);
+      l.source = std::string("usr/") + link;
+      plan.push_back(l);
+    }
+    plan.push_back(op(native::MountOpKind::kMkdir, r + "/dev", 0755));
+    bind_file_readonly(plan, "/dev/null", r + "/dev/null");
+    if (spec.kvm) {
+      plan.push_back(op(native::MountOpKind::kCreateFile, r + "/dev/kvm", 0600));
+      plan.push_back(mount_op("/dev/kvm", r + "/dev/kvm", "", MS_BIND));
+    }
+    plan.push_back(op(native::MountOpKind::kMkdir, r + kJailBootDir, 0755));
+    for (const auto& [host, name] : spec.boot_files) {
+      if (name.empty() || name.find('/') != std::string::npos)
+        return Error(ErrorCode::kInvalidArgument, "jail boot file name '" + name + "' must be a plain name");
+      bind_file_readonly(plan, host, r + kJailBootDir + "/" + name);
+    }
+    plan.push_back(op(native::MountOpKind::kMkdir, r + kJailVmDir, 0700));
+    plan.push_back(mount_op(spec.vm_dir, r + kJailVmDir, "", MS_BIND));
+    native::MountOp pivot = op(native::MountOpKind::kPivotRoot, r);
+    pivot.source = std::string(native::kOldRootDir).substr(1);
+    plan.push_back(pivot);
+    plan.push_back(op(native::MountOpKind::kDetach, native::kOldRootDir));
+    // The jail's own tmpfs root becomes read-only too (only that mount: /vm stays writable).
+    plan.push_back(mount_op("", "/", "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  }
+
+  UniqueFd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!null_fd.valid()) return Error::from_errno("open /dev/null");
+  UniqueFd log_fd(::open(spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log_fd.valid()) return Error::from_errno("open " + spec.log_file);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error::from_errno("pipe2");
+  UniqueFd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
+
+  // Every string the child touches, made before the fork.
+  std::vector<char*> cargv;
+  for (const auto& s : argv) cargv.push_back(const_cast<char*>(s.c_str()));
+  cargv.push_back(nullptr);
+  static const char* const kEnv[] = {"PATH=/usr/bin", "LC_ALL=C", nullptr};
+  std::vector<const char*> procs;
+  for (const auto& p : spec.cgroup_procs) procs.push_back(p.c_str());
+  native::RealMountSyscalls sys;
+
+  JailChildArgs a;
+  a.exe = argv[0].c_str();
+  a.argv = cargv.data();
+  a.envp = const_cast<char* const*>(kEnv);
+  a.stdin_fd = null_fd.get();
+  a.log_fd = log_fd.get();
+  a.report_fd = report_write.get();
+  a.parent = ::getpid();
+  a.cgroup_procs = procs.data();
+  a.cgroup_procs_count = procs.size();
+  a.plan = spec.mount_namespace ? &plan : nullptr;
+  a.sys = &sys;
+  a.drop_privileges = spec.uid.has_value();
+  a.uid = spec.uid.value_or(0);
+  a.gid = static_cast<gid_t>(a.uid);
+  a.groups = spec.groups.data();
+  a.groups_count = spec.groups.size();
+
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::from_errno("fork for QEMU");
+  if (pid == 0) run_jail_child(a);
+  UniquePid child(pid);
+  report_write.reset();
+
+  JailChildReport report;
+  ssize_t n;
+  do {
+    n = ::read(report_read.get(), &report, sizeof report);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) return child;  // the pipe closed on exec
+  (void)child.kill(SIGKILL);
+  (void)child.wait();
+  if (n != static_cast<ssize_t>(sizeof report))
+    return Error(ErrorCode::kInternal, "QEMU's jail child ended without a complete report");
+  std::string what = describe(report.step);
+  if (report.step == JailStep::kMountPlan && report.mount_op >= 0 && static_cast<size_t>(report.mount_op) < plan.size())
+    what += " (" + plan[report.mount_op].describe() + ")";
+  return Error(ErrorCode::kIo, "starting QEMU in its jail: " + what + " failed: " + std::strerror(report.err));
+}
+
+}  // namespace krunbox
