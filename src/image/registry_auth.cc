@@ -1,5 +1,6 @@
 #include "image/registry_auth.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "base/fs.h"
@@ -186,7 +187,9 @@ Result<std::map<std::string, Credentials>> parse_docker_config(std::string_view 
   if (!doc.contains("auths")) return out;
   const Json& auths = doc["auths"];
   if (!auths.is_object()) return Error(ErrorCode::kInvalidArgument, "docker config.json: \"auths\" is not an object");
-  for (const auto& [key, entry] : auths.items()) {
+  for (const auto& item : auths.items()) {
+    const std::string& key = item.key();
+    const Json& entry = item.value();
     std::string where = "docker config.json: auths[\"" + key.substr(0, 100) + "\"]";
     if (!entry.is_object()) return Error(ErrorCode::kInvalidArgument, where + " is not an object");
     auto str = [&](const char* name) -> Result<std::string> {
