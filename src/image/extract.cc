@@ -7,9 +7,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/fs.h"
 #include "base/log.h"
 #include "image/layer_view.h"
 #include "image/tar_reader.h"
@@ -28,7 +30,9 @@ class Extractor {
   Extractor(int target, const std::vector<int>& lowers, const ExtractOptions& o, uint64_t* rootfs_bytes)
       : view_(target, o.mode == ExtractMode::kOverlay ? lowers : std::vector<int>{}, o.opaque_xattr, o.limits.max_symlink_depth),
         o_(o),
-        rootfs_bytes_(rootfs_bytes) {}
+        rootfs_bytes_(rootfs_bytes) {
+    creator_.plain_umask = ::fgetxattr(target, "system.posix_acl_default", nullptr, 0) < 0 && errno != ERANGE;
+  }
 
   Status apply(const TarEntry& e, TarReader& tar);
   Status finish();
@@ -38,6 +42,7 @@ class Extractor {
   struct Parent {
     PathParts canon;
     UniqueFd fd;
+    bool setgid = false;  // new entries take the directory's group
   };
   struct DirFix {
     PathParts path;
@@ -56,7 +61,11 @@ class Extractor {
   Status whiteout(const PathParts& parts, const std::string& victim, const std::string& entry);
   Status opaque(const PathParts& parts, const std::string& entry);
   Status clear_lower(int dir_fd, const std::string& prefix);
-  Status metadata(int fd, int parent_fd, const std::string& name, const TarEntry& e, bool is_link);
+  // `created_with`: the permission bits the entry was created with (before
+  // the umask), or -1 when unknown; lets metadata() skip a chmod the kernel
+  // already did. `parent_setgid`: whether the new entry took its parent's group.
+  Status metadata(int fd, int parent_fd, const std::string& name, const TarEntry& e, bool is_link,
+                  int created_with = -1, bool parent_setgid = true);
   Status xattrs(int fd, int parent_fd, const std::string& name, const TarEntry& e);
   Status hardlink(Parent& parent, const std::string& name, const PathParts& self, const TarEntry& e);
   Result<mode_t> entry_mode(const TarEntry& e) const {
@@ -74,7 +83,18 @@ class Extractor {
   Result<const InodeIndex*> inode_index(size_t layer);
   static Status index_dir(int dir_fd, PathParts& prefix, InodeIndex& out, int depth);
 
+  // Who creates the entries and how the kernel sets their modes.
+  struct Creator {
+    uid_t uid = ::geteuid();
+    gid_t gid = ::getegid();
+    mode_t umask = current_umask();
+    // No default ACL on the target: the umask alone decides creation modes.
+    bool plain_umask = false;
+  };
+  static mode_t current_umask();
+
   LayerView view_;
+  Creator creator_;
   std::unordered_map<size_t, InodeIndex> inode_indexes_;
   const ExtractOptions& o_;
   uint64_t* rootfs_bytes_;
@@ -118,6 +138,9 @@ Result<Extractor::Parent*> Extractor::parent_of(const PathParts& parts, const st
     canon_cache_[key] = canon;
   }
   KRUNBOX_ASSIGN_OR_RETURN(UniqueFd fd, view_.upper_dir(canon, entry, o_.chown));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Error::from_errno("stat the parent directory of " + quoted(entry));
+  cached_.setgid = (st.st_mode & S_ISGID) != 0;
   cached_.canon = std::move(canon);
   cached_.fd = std::move(fd);
   cached_raw_ = std::move(key);
@@ -227,21 +250,35 @@ Status Extractor::xattrs(int fd, int parent_fd, const std::string& name, const T
   return {};
 }
 
-Status Extractor::metadata(int fd, int parent_fd, const std::string& name, const TarEntry& e, bool is_link) {
+Status Extractor::metadata(int fd, int parent_fd, const std::string& name, const TarEntry& e, bool is_link,
+                           int created_with, bool parent_setgid) {
   if (o_.chown) {
     auto uid = map_id(static_cast<uint32_t>(e.uid), o_.uid_map);
     auto gid = map_id(static_cast<uint32_t>(e.gid), o_.gid_map);
     if (!uid || !gid)
       return Error(ErrorCode::kInvalidArgument, "tar entry " + quoted(e.path) + " is owned by " + std::to_string(e.uid) + ":" +
                                                     std::to_string(e.gid) + ", which the user namespace mapping does not cover");
-    int rc = fd >= 0 ? ::fchown(fd, *uid, *gid) : ::fchownat(parent_fd, name.c_str(), *uid, *gid, AT_SYMLINK_NOFOLLOW);
-    if (rc != 0) return Error::from_errno("chown " + quoted(e.path));
+    // A new entry already belongs to our fsuid and fsgid (unless a setgid
+    // parent gave it another group): most image files are root's, so the
+    // chown is usually a no-op system call worth skipping.
+    bool already_owned = *uid == creator_.uid && *gid == creator_.gid && !parent_setgid;
+    if (!already_owned) {
+      int rc = fd >= 0 ? ::fchown(fd, *uid, *gid) : ::fchownat(parent_fd, name.c_str(), *uid, *gid, AT_SYMLINK_NOFOLLOW);
+      if (rc != 0) return Error::from_errno("chown " + quoted(e.path));
+    }
   }
   KRUNBOX_TRY(xattrs(fd, parent_fd, name, e));
   if (!is_link) {
     KRUNBOX_ASSIGN_OR_RETURN(mode_t m, entry_mode(e));
-    int rc = fd >= 0 ? ::fchmod(fd, m) : ::fchmodat(parent_fd, name.c_str(), m, 0);
-    if (rc != 0) return Error::from_errno("chmod " + quoted(e.path));
+    // Skipped only when creation already gave exactly `m`: no set-id or
+    // sticky bits (a chown would clear them, so they are set last), and none
+    // of m's bits removed by the umask.
+    bool exact = created_with >= 0 && static_cast<mode_t>(created_with) == m && creator_.plain_umask &&
+                 (m & ~static_cast<mode_t>(0777)) == 0 && (m & creator_.umask) == 0;
+    if (!exact) {
+      int rc = fd >= 0 ? ::fchmod(fd, m) : ::fchmodat(parent_fd, name.c_str(), m, 0);
+      if (rc != 0) return Error::from_errno("chmod " + quoted(e.path));
+    }
   }
   struct timespec ts[2];
   ts[0].tv_sec = ts[1].tv_sec = e.mtime_sec;
@@ -389,8 +426,11 @@ Status Extractor::apply(const TarEntry& e, TarReader& tar) {
   bool keep_dir = false, need_opaque = false;
   switch (e.type) {
     case EntryType::kDir: {
-      KRUNBOX_TRY(prepare(pfd, name, true, keep_dir, need_opaque));
-      if (!keep_dir && ::mkdirat(pfd, name.c_str(), 0700) != 0) return Error::from_errno("create directory " + quoted(e.path));
+      if (::mkdirat(pfd, name.c_str(), 0700) != 0) {
+        if (errno != EEXIST) return Error::from_errno("create directory " + quoted(e.path));
+        KRUNBOX_TRY(prepare(pfd, name, true, keep_dir, need_opaque));
+        if (!keep_dir && ::mkdirat(pfd, name.c_str(), 0700) != 0) return Error::from_errno("create directory " + quoted(e.path));
+      }
       UniqueFd d(::openat(pfd, name.c_str(), kDirFlags));
       if (!d) return Error::from_errno("open directory " + quoted(e.path));
       if (need_opaque) KRUNBOX_TRY(view_.set_opaque(d.get(), e.path));
@@ -398,7 +438,7 @@ Status Extractor::apply(const TarEntry& e, TarReader& tar) {
       // mtime, and a read-only mode would stop rootless extraction.
       TarEntry meta = e;
       meta.mode = 0700;
-      KRUNBOX_TRY(metadata(d.get(), pfd, name, meta, false));
+      KRUNBOX_TRY(metadata(d.get(), pfd, name, meta, false, keep_dir ? -1 : 0700, keep_dir || p->setgid));
       KRUNBOX_ASSIGN_OR_RETURN(mode_t m, entry_mode(e));
       dirs_.push_back({self, m, {e.mtime_sec, e.mtime_nsec}});
       created(self);
@@ -409,8 +449,15 @@ Status Extractor::apply(const TarEntry& e, TarReader& tar) {
         return Error(ErrorCode::kLimitExceeded, "tar entry " + quoted(e.path) + " (" + std::to_string(e.size) +
                                                     " bytes) would grow the root past the limit of " +
                                                     std::to_string(o_.limits.max_rootfs_size) + " bytes");
-      KRUNBOX_TRY(prepare(pfd, name, false, keep_dir, need_opaque));
-      UniqueFd f(::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      KRUNBOX_ASSIGN_OR_RETURN(mode_t final_mode, entry_mode(e));
+      mode_t create_mode = final_mode & 0777;
+      // Create first; only a name already taken (by this layer, or a lower
+      // layer's whiteout) needs the stat and removal of prepare().
+      UniqueFd f(::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode));
+      if (!f && errno == EEXIST) {
+        KRUNBOX_TRY(prepare(pfd, name, false, keep_dir, need_opaque));
+        f.reset(::openat(pfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode));
+      }
       if (!f) return Error::from_errno("create file " + quoted(e.path));
       for (;;) {
         KRUNBOX_ASSIGN_OR_RETURN(std::string_view chunk, tar.data_chunk());
@@ -419,14 +466,18 @@ Status Extractor::apply(const TarEntry& e, TarReader& tar) {
       }
       *rootfs_bytes_ += e.size;
       file_bytes_ += e.size;
-      KRUNBOX_TRY(metadata(f.get(), pfd, name, e, false));
+      KRUNBOX_TRY(metadata(f.get(), pfd, name, e, false, static_cast<int>(create_mode), p->setgid));
       created(self);
       return {};
     }
     case EntryType::kSymlink: {
-      KRUNBOX_TRY(prepare(pfd, name, false, keep_dir, need_opaque));
-      if (::symlinkat(e.link.c_str(), pfd, name.c_str()) != 0) return Error::from_errno("create symlink " + quoted(e.path));
-      KRUNBOX_TRY(metadata(-1, pfd, name, e, true));
+      int rc = ::symlinkat(e.link.c_str(), pfd, name.c_str());
+      if (rc != 0 && errno == EEXIST) {
+        KRUNBOX_TRY(prepare(pfd, name, false, keep_dir, need_opaque));
+        rc = ::symlinkat(e.link.c_str(), pfd, name.c_str());
+      }
+      if (rc != 0) return Error::from_errno("create symlink " + quoted(e.path));
+      KRUNBOX_TRY(metadata(-1, pfd, name, e, true, -1, p->setgid));
       created(self);
       return {};
     }
@@ -474,6 +525,17 @@ std::optional<uint32_t> map_id(uint32_t id, const std::vector<IdMapping>& map) {
   for (const auto& m : map)
     if (id >= m.container_id && id - m.container_id < m.size) return m.host_id + (id - m.container_id);
   return std::nullopt;
+}
+
+// The umask cannot be read without setting it, which would race with other
+// threads creating files; /proc has it read-only. Unknown means "assume
+// everything is masked", which only costs the chmod we would skip.
+mode_t Extractor::current_umask() {
+  auto status = read_file("/proc/self/status", 64 << 10);
+  if (!status.ok()) return 0777;
+  size_t at = status->find("\nUmask:");
+  if (at == std::string::npos) return 0777;
+  return static_cast<mode_t>(std::strtoul(status->c_str() + at + 7, nullptr, 8) & 0777);
 }
 
 Result<ExtractResult> extract_layer(std::unique_ptr<ByteSource> raw, int target_fd, const std::vector<int>& lowers,
