@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "backend/krun/krun_backend.h"
 #include "backend/native/native_backend.h"
 #include "backend/qemu/qemu_backend.h"
 #include "base/fs.h"
@@ -136,11 +137,13 @@ void sweep_leftovers() {
     KB_INFO("released {} root(s) left by killed krunbox processes", *roots);
   }
   if (auto st = sweep_native_leftovers(); !st.ok()) KB_WARN("cleaning up after earlier sandboxes: {}", st.error().what());
-  auto swept = sweep_qemu_leftovers(run_root());
-  if (!swept.ok()) {
-    KB_WARN("cleaning up after earlier VMs: {}", swept.error().what());
-  } else {
-    for (const auto& line : *swept) KB_INFO("{}", line);
+  for (auto* sweep : {&sweep_qemu_leftovers, &sweep_krun_leftovers}) {
+    auto swept = (*sweep)(run_root());
+    if (!swept.ok()) {
+      KB_WARN("cleaning up after earlier VMs: {}", swept.error().what());
+    } else {
+      for (const auto& line : *swept) KB_INFO("{}", line);
+    }
   }
 }
 
