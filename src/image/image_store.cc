@@ -61,7 +61,8 @@ Result<ImageRecord> ImageStore::find(const std::string& ref) const {
       return r;
     }
   }
-  return Error(ErrorCode::kNotFound, "image " + want.familiar() + " is not in the local store; load it with `krunbox load`");
+  return Error(ErrorCode::kNotFound, "image " + want.familiar() + " is not in the local store; pull it with `krunbox pull " +
+                                         want.familiar() + "` or load it with `krunbox load`");
 }
 
 Result<ResolvedImage> ImageStore::resolve(const std::string& ref, const Platform& platform) const {
