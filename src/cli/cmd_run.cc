@@ -9,8 +9,11 @@
 #include "base/fs.h"
 #include "base/paths.h"
 #include "cli/command.h"
+#include "cli/create_sandbox.h"
 #include "cli/sandbox_flags.h"
+#include "sandbox/lifecycle.h"
 #include "sandbox/one_shot.h"
+#include "sandbox/secrets.h"
 
 namespace krunbox::cli {
 namespace {
@@ -21,10 +24,28 @@ struct RunOptions {
   std::string isolation = "any";
   bool interactive = false;
   bool tty = false;
+  bool detach = false;
 };
+
+// run -d: create + start a long-lived sandbox and print its id.
+int run_detached(RunOptions& opts, Context& ctx) {
+  if (opts.interactive || opts.tty)
+    return report_error(Error(ErrorCode::kInvalidArgument, "-d cannot be combined with -i or -t"));
+  auto id = create_sandbox(opts.sandbox, CreateFlags{opts.backend, opts.isolation}, ctx.command);
+  if (!id) return report_error(id.error());
+  Lifecycle lc;
+  if (auto st = lc.start(*id, {}); !st.ok()) return report_error(st.error());
+  std::printf("%s\n", id->c_str());
+  return 0;
+}
 
 int run_run(RunOptions& opts, Context& ctx) {
   sweep_leftovers();
+  if (opts.detach) return run_detached(opts, ctx);
+  if (opts.sandbox.restart != "no")
+    return report_error(Error(ErrorCode::kInvalidArgument, "--restart applies to long-lived sandboxes: add -d"));
+  auto secrets = parse_secrets(opts.sandbox.secrets);
+  if (!secrets) return report_error(secrets.error());
   auto prepared = opts.sandbox.prepare(ctx.command);
   if (!prepared) return report_error(prepared.error());
 
@@ -34,6 +55,8 @@ int run_run(RunOptions& opts, Context& ctx) {
   o.spec = std::move(prepared->spec);
   o.interactive = opts.interactive;
   o.tty = opts.tty;
+  o.secret_env = secret_env(*secrets);
+  wipe(*secrets);
   bool verbose = ctx.verbose;
   o.on_backend = [verbose](const std::string& backend, const std::string& isolation) {
     if (verbose) std::fprintf(stderr, "krunbox: backend %s, isolation: %s\n", backend.c_str(), isolation.c_str());
@@ -69,6 +92,7 @@ void setup_run(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"vm", "container", "any"}));
   cmd->add_flag("-i,--interactive", opts->interactive, "Attach stdin");
   cmd->add_flag("-t,--tty", opts->tty, "Allocate a pseudo-terminal");
+  cmd->add_flag("-d,--detach", opts->detach, "Keep the sandbox running in the background and print its id");
   cmd->callback([&ctx, opts] { ctx.exit_code = run_run(*opts, ctx); });
 }
 

@@ -73,6 +73,9 @@ void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
   cmd->add_option("--net", f.network, "Network: none (loopback only), host (native only), user (VMs: outbound)")
       ->check(CLI::IsMember({"none", "host", "user"}));
   cmd->add_flag("--userns", f.userns, "Run in a user namespace (native)");
+  cmd->add_option("--secret", f.secrets,
+                  "Pass a secret into the environment: NAME=VALUE or NAME=@FILE (never stored; see docs/security.md)");
+  cmd->add_option("--restart", f.restart, "Restart policy of a long-lived sandbox: no, on-failure[:N], always");
   cmd->add_option("--timeout", f.timeout_s, "Kill the command after this many seconds")->check(CLI::NonNegativeNumber);
 }
 

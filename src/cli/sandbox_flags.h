@@ -47,6 +47,8 @@ struct SandboxFlags {
   std::string network = "none";
   bool userns = false;
   int64_t timeout_s = 0;
+  std::vector<std::string> secrets;  // NAME=VALUE or NAME=@FILE; never in the spec
+  std::string restart = "no";        // long-lived sandboxes only (create, run -d)
 
   // Validates the flags and prepares the root; `command` is what followed
   // "--" (empty: the image's Entrypoint and Cmd). An ephemeral root goes

@@ -115,6 +115,7 @@ Result<OneShotOutcome> run_one_shot(const OneShotOptions& o) {
   proto::ExecRequest req;
   req.argv = o.spec.argv;
   req.env = o.spec.env;
+  req.env.insert(req.env.end(), o.secret_env.begin(), o.secret_env.end());
   req.env_mode = proto::EnvMode::kMerge;
   req.cwd = o.spec.cwd;
   req.user = o.spec.user;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "backend/sandbox_spec.h"
 #include "base/unique_pid.h"
@@ -18,6 +19,8 @@ struct OneShotOptions {
   SandboxSpec spec;           // validated; spec.argv is the workload
   bool interactive = false;   // attach stdin (-i)
   bool tty = false;           // allocate a pty (-t)
+  // NAME=VALUE of --secret: added to the workload's environment only (never the spec).
+  std::vector<std::string> secret_env;
   std::chrono::milliseconds stop_grace{std::chrono::seconds(2)};
   int in_fd = 0;
   int out_fd = 1;

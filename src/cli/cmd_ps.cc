@@ -1,0 +1,78 @@
+// krunbox ps: the sandboxes, reconciled with their monitors.
+#include <cstdio>
+#include <memory>
+
+#include "cli/command.h"
+#include "sandbox/host_ports.h"
+#include "sandbox/lifecycle.h"
+
+namespace krunbox::cli {
+namespace {
+
+struct Options {
+  bool all = false;
+  bool quiet = false;
+  std::string format = "table";
+};
+
+std::string shorten(std::string s, size_t n) {
+  if (s.size() > n) s = s.substr(0, n - 3) + "...";
+  return s;
+}
+
+int run_ps(const Options& o) {
+  Lifecycle lc;
+  auto views = lc.list();
+  if (!views) return report_error(views.error());
+  Json rows = Json::array();
+  if (o.format == "table" && !o.quiet)
+    std::printf("%-12s  %-16s  %-14s  %-24s  %-28s  %-8s  %s\n", "SANDBOX ID", "NAME", "IMAGE", "COMMAND", "STATUS",
+                "RESTARTS", "PORTS");
+  for (const auto& v : *views) {
+    bool active = v.status.state == SandboxState::kRunning || v.status.state == SandboxState::kStarting ||
+                  v.status.state == SandboxState::kPaused;
+    if (!o.all && !active) continue;
+    std::string command;
+    for (const auto& a : v.config.spec.argv) command += (command.empty() ? "" : " ") + a;
+    std::string ports;
+    for (const auto& p : v.status.ports.empty() ? v.config.spec.ports : v.status.ports)
+      ports += (ports.empty() ? "" : ", ") + describe(p);
+    if (o.quiet) {
+      std::printf("%s\n", v.id.substr(0, 12).c_str());
+    } else if (o.format == "json") {
+      Json row = inspect_json(v, lc.store());
+      rows.push_back({{"id", v.id},
+                      {"name", v.config.spec.name},
+                      {"image", v.config.image},
+                      {"command", command},
+                      {"state", std::string(to_string(v.status.state))},
+                      {"status", describe_status(v)},
+                      {"restart_count", v.status.restart_count},
+                      {"backend", v.config.backend},
+                      {"ports", row["Ports"]},
+                      {"reason", v.status.reason}});
+    } else {
+      std::printf("%-12s  %-16s  %-14s  %-24s  %-28s  %-8u  %s\n", v.id.substr(0, 12).c_str(),
+                  shorten(v.config.spec.name, 16).c_str(), shorten(v.config.image, 14).c_str(),
+                  shorten(command, 24).c_str(), shorten(describe_status(v), 28).c_str(), v.status.restart_count,
+                  ports.c_str());
+    }
+  }
+  if (o.format == "json" && !o.quiet) std::printf("%s\n", rows.dump(2).c_str());
+  return 0;
+}
+
+void setup_ps(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("ps", "List sandboxes (running ones unless -a)");
+  cmd->add_flag("-a,--all", opts->all, "Show every sandbox, also created, exited and crashed ones");
+  cmd->add_flag("-q,--quiet", opts->quiet, "Only the ids");
+  cmd->add_option("--format", opts->format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  cmd->callback([&ctx, opts] { ctx.exit_code = run_ps(*opts); });
+}
+
+}  // namespace
+
+KRUNBOX_COMMAND(ps, setup_ps);
+
+}  // namespace krunbox::cli

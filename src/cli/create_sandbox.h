@@ -1,0 +1,21 @@
+// Shared by `create` and `run -d`: a long-lived sandbox from the sandbox flags.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/sandbox_flags.h"
+#include "krunbox/error.h"
+
+namespace krunbox::cli {
+
+struct CreateFlags {
+  std::string backend = "auto";
+  std::string isolation = "any";
+};
+
+// Validates everything, records the sandbox and starts its monitor; the id.
+Result<std::string> create_sandbox(const SandboxFlags& flags, const CreateFlags& create,
+                                   const std::vector<std::string>& command);
+
+}  // namespace krunbox::cli

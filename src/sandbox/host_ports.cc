@@ -1,0 +1,71 @@
+#include "sandbox/host_ports.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "base/unique_fd.h"
+
+namespace krunbox {
+namespace {
+
+// Binds ip:port once to learn whether it is free (and which port 0 gives).
+Result<uint16_t> probe_bind(const PortMapping& p) {
+  bool v6 = p.host_ip.find(':') != std::string::npos;
+  int type = p.protocol == PortProtocol::kUdp ? SOCK_DGRAM : SOCK_STREAM;
+  UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0));
+  if (!fd) return Error::from_errno("socket for -p " + describe(p));
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(p.host_port);
+    if (::inet_pton(AF_INET6, p.host_ip.c_str(), &a->sin6_addr) != 1)
+      return Error(ErrorCode::kInvalidArgument, "-p " + describe(p) + ": bad address " + p.host_ip);
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(p.host_port);
+    if (::inet_pton(AF_INET, p.host_ip.c_str(), &a->sin_addr) != 1)
+      return Error(ErrorCode::kInvalidArgument, "-p " + describe(p) + ": bad address " + p.host_ip);
+    len = sizeof *a;
+  }
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    int err = errno;
+    if (err == EADDRINUSE)
+      return Error(ErrorCode::kAlreadyExists, "host port " + p.host_ip + ":" + std::to_string(p.host_port) +
+                                                  " is already in use; pick another (-p " + describe(p) +
+                                                  ") or 0 for a free one", err);
+    return Error::from_errno("binding " + p.host_ip + ":" + std::to_string(p.host_port) + " for -p", err);
+  }
+  if (type == SOCK_STREAM && ::listen(fd.get(), 1) != 0) return Error::from_errno("listen for -p " + describe(p));
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return Error::from_errno("getsockname");
+  return ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+}  // namespace
+
+std::string describe(const PortMapping& p) {
+  return p.host_ip + ":" + std::to_string(p.host_port) + "->" + std::to_string(p.guest_port) +
+         (p.protocol == PortProtocol::kUdp ? "/udp" : "/tcp");
+}
+
+Result<std::vector<PortMapping>> reserve_host_ports(const std::vector<PortMapping>& ports) {
+  std::vector<PortMapping> out;
+  for (auto p : ports) {
+    for (const auto& q : out)
+      if (p.host_port != 0 && q.host_port == p.host_port && q.protocol == p.protocol && q.host_ip == p.host_ip)
+        return Error(ErrorCode::kInvalidArgument, "-p " + describe(p) + " publishes the same host port twice");
+    KRUNBOX_ASSIGN_OR_RETURN(p.host_port, probe_bind(p));
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace krunbox

@@ -1,0 +1,70 @@
+// Long-lived sandboxes from the CLI's side: create, start, stop, kill, rm,
+// ps and inspect over the state store and the monitors' control sockets.
+// Every read reconciles: a sandbox whose monitor is gone (kill -9, crash,
+// reboot) is recorded as crashed with the reason, and rm cleans up whatever
+// the engine left behind. See docs/lifecycle.md.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "base/unique_fd.h"
+#include "krunbox/error.h"
+#include "sandbox/secrets.h"
+#include "sandbox/state_store.h"
+
+namespace krunbox {
+
+struct SandboxView {
+  std::string id;
+  SandboxConfig config;
+  SandboxStatus status;
+  bool monitor_alive = false;
+};
+
+// "running", "exited (0) 3 seconds ago", "crashed: <reason>", ...
+std::string describe_status(const SandboxView& view);
+// The document `krunbox inspect` prints (no secret values, only names).
+Json inspect_json(const SandboxView& view, const StateStore& store);
+
+class Lifecycle {
+ public:
+  explicit Lifecycle(StateStore store = StateStore()) : store_(std::move(store)) {}
+  const StateStore& store() const { return store_; }
+
+  // Records the sandbox and starts its monitor (which holds the secrets).
+  Result<std::string> create(SandboxConfig config, const std::vector<Secret>& secrets);
+  // Starts it; a sandbox whose monitor ended (stopped, crashed) gets a new
+  // one, which needs the secrets it was created with again.
+  Status start(const std::string& id, const std::vector<Secret>& secrets);
+  Status stop(const std::string& id, std::chrono::milliseconds grace);
+  Status kill(const std::string& id, int signal);
+  // Removes every trace; a running sandbox only with force. `release_root`
+  // runs once the engine is gone and before the record is: the image root
+  // belongs to the layer above. Returns what the leftover sweeps removed.
+  Result<std::vector<std::string>> remove(const std::string& id, bool force,
+                                          const std::function<Status(const std::string& id)>& release_root = {});
+
+  Result<std::string> resolve(const std::string& key) const { return store_.resolve(key); }
+  Result<SandboxView> view(const std::string& id);
+  Result<std::vector<SandboxView>> list();
+
+  // A connection to the monitor, after sending `request` (the reply is not read).
+  Result<UniqueFd> open_request(const std::string& id, const Json& request);
+  bool monitor_alive(const std::string& id) const;
+
+ private:
+  Status spawn_monitor(const std::string& id, const std::vector<Secret>& secrets, UniqueFd lock);
+  Result<Json> call(const std::string& id, const Json& request, std::chrono::milliseconds timeout);
+  std::string monitor_lock_path(const std::string& id) const;
+
+  StateStore store_;
+};
+
+// Removes what dead owners (monitors) left behind in every backend.
+std::vector<std::string> sweep_backend_leftovers();
+
+}  // namespace krunbox

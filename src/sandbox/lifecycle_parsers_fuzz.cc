@@ -1,0 +1,25 @@
+// The lifecycle's parsers of bytes that cross a trust boundary or a crash:
+// monitor frames and requests, the secrets hand-off, state files, sh scripts.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "sandbox/monitor_protocol.h"
+#include "sandbox/script_runner.h"
+#include "sandbox/secrets.h"
+#include "sandbox/state_store.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace krunbox;
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  if (in.size() >= monitor::kFrameHeader) (void)monitor::decode_header(in.substr(0, monitor::kFrameHeader));
+  (void)decode_secrets(in);
+  (void)parse_script(in);
+  (void)parse_restart_policy(in);
+  if (in.find('@') == std::string_view::npos) (void)parse_secret(in);  // @FILE would read files
+  if (auto j = parse_json(in, "fuzz"); j.ok()) {
+    (void)config_from_json(*j);
+    (void)status_from_json(*j);
+  }
+  return 0;
+}

@@ -1,0 +1,50 @@
+// The wire format between the CLI and a sandbox's monitor, over the unix
+// socket in the run dir. Frames: 1 byte type, 4 bytes big-endian length, the
+// payload (at most kMaxFramePayload). A connection starts with one kRequest
+// (a JSON object with "op"); the monitor answers one kReply ({"ok":true,...}
+// or {"ok":false,"error":"..."}); for "exec" the streams follow.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/json.h"
+#include "krunbox/error.h"
+
+namespace krunbox::monitor {
+
+enum class FrameType : uint8_t {
+  kRequest = 'Q',
+  kReply = 'R',
+  kStdout = 1,
+  kStderr = 2,
+  kStdin = 3,
+  kStdinClose = 4,
+  kSignal = 5,   // JSON {"signal":N}
+  kResize = 6,   // JSON {"rows":R,"cols":C}
+  kExit = 7,     // JSON {"code":C,"signaled":B,"signal":S,"timed_out":B}
+};
+
+inline constexpr size_t kMaxFramePayload = 1u << 20;
+inline constexpr size_t kFrameHeader = 5;
+
+struct Frame {
+  FrameType type;
+  std::string payload;
+};
+
+// Decodes a header; fails on an unknown type or an oversized length.
+Result<std::pair<FrameType, uint32_t>> decode_header(std::string_view header);
+std::string encode_frame(FrameType type, std::string_view payload);
+
+// Whole-frame I/O on a blocking stream socket. read_frame returns nullopt at a
+// clean EOF between frames.
+Status write_frame(int fd, FrameType type, std::string_view payload);
+Result<std::optional<Frame>> read_frame(int fd);
+
+// Parses a JSON payload that must be an object.
+Result<Json> parse_object(std::string_view payload, std::string_view what);
+
+}  // namespace krunbox::monitor

@@ -1,0 +1,310 @@
+#include "sandbox/state_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "base/fs.h"
+#include "base/paths.h"
+
+namespace krunbox {
+namespace {
+
+bool is_hex_id(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); });
+}
+
+Json ports_json(const std::vector<PortMapping>& ports) {
+  Json a = Json::array();
+  for (const auto& p : ports)
+    a.push_back({{"host_ip", p.host_ip},
+                 {"host_port", p.host_port},
+                 {"guest_port", p.guest_port},
+                 {"protocol", p.protocol == PortProtocol::kUdp ? "udp" : "tcp"}});
+  return a;
+}
+
+Result<std::vector<PortMapping>> ports_from_json(const Json& a) {
+  std::vector<PortMapping> out;
+  if (!a.is_array()) return out;
+  for (const auto& p : a) {
+    PortMapping m;
+    m.host_ip = p.value("host_ip", std::string("127.0.0.1"));
+    m.host_port = p.value("host_port", uint16_t{0});
+    m.guest_port = p.value("guest_port", uint16_t{0});
+    m.protocol = p.value("protocol", std::string("tcp")) == "udp" ? PortProtocol::kUdp : PortProtocol::kTcp;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+const char* network_name(NetworkMode m) {
+  switch (m) {
+    case NetworkMode::kNone: return "none";
+    case NetworkMode::kHost: return "host";
+    case NetworkMode::kUser: return "user";
+  }
+  return "none";
+}
+
+}  // namespace
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Result<RestartPolicy> parse_restart_policy(std::string_view text) {
+  RestartPolicy p;
+  if (text == "no" || text.empty()) return p;
+  if (text == "always") {
+    p.mode = RestartPolicy::Mode::kAlways;
+    return p;
+  }
+  if (text.substr(0, 10) == "on-failure") {
+    p.mode = RestartPolicy::Mode::kOnFailure;
+    std::string_view rest = text.substr(10);
+    if (rest.empty()) return p;
+    if (rest[0] == ':' && rest.size() > 1 && rest.size() <= 7) {
+      std::string_view n = rest.substr(1);
+      auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), p.max_retries);
+      if (ec == std::errc() && end == n.data() + n.size()) return p;
+    }
+  }
+  return Error(ErrorCode::kInvalidArgument,
+               "--restart " + std::string(text) + ": expected no, on-failure, on-failure:N (N up to 999999) or always");
+}
+
+std::string to_string(const RestartPolicy& p) {
+  switch (p.mode) {
+    case RestartPolicy::Mode::kNo: return "no";
+    case RestartPolicy::Mode::kAlways: return "always";
+    case RestartPolicy::Mode::kOnFailure:
+      return p.max_retries ? "on-failure:" + std::to_string(p.max_retries) : "on-failure";
+  }
+  return "no";
+}
+
+Result<SandboxState> parse_sandbox_state(std::string_view text) {
+  for (auto s : {SandboxState::kCreated, SandboxState::kStarting, SandboxState::kRunning, SandboxState::kPaused,
+                 SandboxState::kStopped, SandboxState::kCrashed})
+    if (to_string(s) == text) return s;
+  return Error(ErrorCode::kInvalidArgument, "unknown sandbox state '" + std::string(text) + "'");
+}
+
+Json to_json(const SandboxSpec& s) {
+  Json j = {{"id", s.id},
+            {"name", s.name},
+            {"rootfs", s.rootfs},
+            {"rootfs_is_private", s.rootfs_is_private},
+            {"argv", s.argv},
+            {"env", s.env},
+            {"cwd", s.cwd},
+            {"user", s.user},
+            {"hostname", s.hostname},
+            {"vcpus", s.vcpus},
+            {"memory_mib", s.memory_mib},
+            {"ports", ports_json(s.ports)},
+            {"network", network_name(s.network)},
+            {"user_namespace", s.user_namespace},
+            {"tty", s.tty},
+            {"timeout_s", s.timeout.count()}};
+  if (s.pids_limit) j["pids_limit"] = *s.pids_limit;
+  Json vols = Json::array();
+  for (const auto& v : s.volumes)
+    vols.push_back({{"host_path", v.host_path}, {"guest_path", v.guest_path}, {"read_only", v.read_only}});
+  j["volumes"] = vols;
+  return j;
+}
+
+Result<SandboxSpec> spec_from_json(const Json& j) {
+  try {
+    SandboxSpec s;
+    s.id = j.at("id").get<std::string>();
+    s.name = j.value("name", std::string());
+    s.rootfs = j.at("rootfs").get<std::string>();
+    s.rootfs_is_private = j.value("rootfs_is_private", false);
+    s.argv = j.value("argv", std::vector<std::string>{});
+    s.env = j.value("env", std::vector<std::string>{});
+    s.cwd = j.value("cwd", std::string("/"));
+    s.user = j.value("user", std::string());
+    s.hostname = j.value("hostname", std::string());
+    s.vcpus = j.value("vcpus", 1u);
+    s.memory_mib = j.value("memory_mib", 512u);
+    if (j.contains("pids_limit")) s.pids_limit = j["pids_limit"].get<uint32_t>();
+    KRUNBOX_ASSIGN_OR_RETURN(s.ports, ports_from_json(j.value("ports", Json::array())));
+    for (const auto& v : j.value("volumes", Json::array()))
+      s.volumes.push_back({v.at("host_path").get<std::string>(), v.at("guest_path").get<std::string>(),
+                           v.value("read_only", false)});
+    std::string net = j.value("network", std::string("none"));
+    s.network = net == "host" ? NetworkMode::kHost : net == "user" ? NetworkMode::kUser : NetworkMode::kNone;
+    s.user_namespace = j.value("user_namespace", false);
+    s.tty = j.value("tty", false);
+    s.timeout = std::chrono::seconds(j.value("timeout_s", int64_t{0}));
+    return s;
+  } catch (const Json::exception& e) {
+    return Error(ErrorCode::kInvalidArgument, std::string("malformed sandbox spec: ") + e.what());
+  }
+}
+
+Json to_json(const SandboxConfig& c) {
+  return {{"spec", to_json(c.spec)},       {"backend", c.backend},
+          {"image", c.image},              {"restart", to_string(c.restart)},
+          {"secret_names", c.secret_names}, {"created_at", c.created_at}};
+}
+
+Result<SandboxConfig> config_from_json(const Json& j) {
+  try {
+    SandboxConfig c;
+    KRUNBOX_ASSIGN_OR_RETURN(c.spec, spec_from_json(j.at("spec")));
+    c.backend = j.at("backend").get<std::string>();
+    c.image = j.value("image", std::string());
+    KRUNBOX_ASSIGN_OR_RETURN(c.restart, parse_restart_policy(j.value("restart", std::string("no"))));
+    c.secret_names = j.value("secret_names", std::vector<std::string>{});
+    c.created_at = j.value("created_at", int64_t{0});
+    return c;
+  } catch (const Json::exception& e) {
+    return Error(ErrorCode::kInvalidArgument, std::string("malformed config.json: ") + e.what());
+  }
+}
+
+Json to_json(const SandboxStatus& s) {
+  Json j = {{"state", to_string(s.state)},
+            {"run", s.run},
+            {"restart_count", s.restart_count},
+            {"restarting", s.restarting},
+            {"reason", s.reason},
+            {"started_at", s.started_at},
+            {"finished_at", s.finished_at},
+            {"ports", ports_json(s.ports)}};
+  if (s.monitor) j["monitor"] = {{"pid", s.monitor->pid}, {"start_time", s.monitor->start_time}};
+  if (s.exit_status)
+    j["exit"] = {{"signaled", s.exit_status->signaled}, {"code", s.exit_status->code}, {"signal", s.exit_status->signal}};
+  return j;
+}
+
+Result<SandboxStatus> status_from_json(const Json& j) {
+  try {
+    SandboxStatus s;
+    KRUNBOX_ASSIGN_OR_RETURN(s.state, parse_sandbox_state(j.at("state").get<std::string>()));
+    s.run = j.value("run", int64_t{0});
+    s.restart_count = j.value("restart_count", 0u);
+    s.restarting = j.value("restarting", false);
+    s.reason = j.value("reason", std::string());
+    s.started_at = j.value("started_at", int64_t{0});
+    s.finished_at = j.value("finished_at", int64_t{0});
+    KRUNBOX_ASSIGN_OR_RETURN(s.ports, ports_from_json(j.value("ports", Json::array())));
+    if (j.contains("monitor"))
+      s.monitor = ProcessRef{j["monitor"].at("pid").get<pid_t>(), j["monitor"].at("start_time").get<uint64_t>()};
+    if (j.contains("exit")) {
+      const auto& e = j["exit"];
+      s.exit_status = ExitStatus{e.value("signaled", false), e.value("code", 0), e.value("signal", 0)};
+    }
+    return s;
+  } catch (const Json::exception& e) {
+    return Error(ErrorCode::kInvalidArgument, std::string("malformed state.json: ") + e.what());
+  }
+}
+
+Result<FileLock> FileLock::acquire(const std::string& path, bool exclusive) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return Error::from_errno("opening lock file " + path);
+  while (::flock(fd.get(), exclusive ? LOCK_EX : LOCK_SH) != 0) {
+    if (errno != EINTR) return Error::from_errno("locking " + path);
+  }
+  return FileLock(std::move(fd));
+}
+
+StateStore::StateStore(std::string root, std::string sockets)
+    : root_(root.empty() ? join_path(data_root(), "lifecycle") : std::move(root)),
+      sockets_(sockets.empty() ? join_path(run_root(), "monitors") : std::move(sockets)) {}
+
+std::string StateStore::dir(const std::string& id) const { return join_path(root_, id); }
+std::string StateStore::socket_path(const std::string& id) const {
+  return join_path(sockets_, id.substr(0, 16) + ".sock");
+}
+std::string StateStore::log_path(const std::string& id) const { return join_path(dir(id), "output.log"); }
+std::string StateStore::monitor_log_path(const std::string& id) const { return join_path(dir(id), "monitor.log"); }
+
+Result<std::vector<std::string>> StateStore::list() const {
+  std::vector<std::string> ids;
+  DIR* d = ::opendir(root_.c_str());
+  if (!d) {
+    if (errno == ENOENT) return ids;
+    return Error::from_errno("listing " + root_);
+  }
+  while (dirent* e = ::readdir(d)) {
+    if (is_hex_id(e->d_name) && path_exists(join_path(dir(e->d_name), "config.json"))) ids.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<std::string> StateStore::resolve(const std::string& key) const {
+  if (key.empty()) return Error(ErrorCode::kInvalidArgument, "no sandbox named: give an id, id prefix or name");
+  KRUNBOX_ASSIGN_OR_RETURN(auto ids, list());
+  for (const auto& id : ids) {
+    if (id == key) return id;
+  }
+  // Names first (exact), then prefixes, as docker does.
+  for (const auto& id : ids) {
+    auto config = load_config(id);
+    if (config && config->spec.name == key) return id;
+  }
+  std::vector<std::string> matches;
+  for (const auto& id : ids)
+    if (id.compare(0, key.size(), key) == 0) matches.push_back(id);
+  if (matches.size() == 1) return matches[0];
+  if (matches.empty()) return Error(ErrorCode::kNotFound, "no sandbox '" + key + "' (see krunbox ps -a)");
+  return Error(ErrorCode::kInvalidArgument,
+               "'" + key + "' matches " + std::to_string(matches.size()) + " sandboxes; give more of the id");
+}
+
+Status StateStore::create(const SandboxConfig& config) {
+  KRUNBOX_TRY(ensure_private_dir(root_, 0700));
+  KRUNBOX_ASSIGN_OR_RETURN(auto store_lock, FileLock::acquire(join_path(root_, ".lock")));
+  const std::string& id = config.spec.id;
+  if (!is_hex_id(id)) return Error(ErrorCode::kInvalidArgument, "sandbox id '" + id + "' is not 64 hex digits");
+  KRUNBOX_ASSIGN_OR_RETURN(auto ids, list());
+  for (const auto& other : ids) {
+    if (other == id) return Error(ErrorCode::kAlreadyExists, "sandbox " + id + " exists");
+    if (config.spec.name.empty()) continue;
+    auto c = load_config(other);
+    if (c && c->spec.name == config.spec.name)
+      return Error(ErrorCode::kAlreadyExists, "the name '" + config.spec.name + "' is taken by sandbox " +
+                                                  other.substr(0, 12) + "; remove it (krunbox rm) or pick another");
+  }
+  KRUNBOX_TRY(ensure_private_dir(dir(id), 0700));
+  KRUNBOX_TRY(save_status(id, SandboxStatus{}));
+  // config.json last: a directory without it is an unfinished create, ignored by list().
+  return write_file_atomic(join_path(dir(id), "config.json"), to_json(config).dump(2) + "\n", 0600);
+}
+
+Result<SandboxConfig> StateStore::load_config(const std::string& id) const {
+  KRUNBOX_ASSIGN_OR_RETURN(auto j, read_json_file(join_path(dir(id), "config.json")));
+  return config_from_json(j).wrap("sandbox " + id.substr(0, 12));
+}
+
+Result<SandboxStatus> StateStore::load_status(const std::string& id) const {
+  KRUNBOX_ASSIGN_OR_RETURN(auto j, read_json_file(join_path(dir(id), "state.json")));
+  return status_from_json(j).wrap("sandbox " + id.substr(0, 12));
+}
+
+Status StateStore::save_status(const std::string& id, const SandboxStatus& status) const {
+  return write_file_atomic(join_path(dir(id), "state.json"), to_json(status).dump(2) + "\n", 0600);
+}
+
+Result<FileLock> StateStore::lock(const std::string& id) const {
+  return FileLock::acquire(join_path(dir(id), "lock"));
+}
+
+Status StateStore::remove(const std::string& id) const {
+  (void)::unlink(socket_path(id).c_str());
+  return remove_tree(dir(id));
+}
+
+}  // namespace krunbox

@@ -1,0 +1,85 @@
+// Long-lived sandboxes on the qemu backend (TCG here, so one boot per case,
+// few cases): the full lifecycle, a secret that stays off QEMU's command
+// line, a killed monitor, and rm leaving no QEMU process behind.
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "lifecycle_env.h"
+
+namespace krunbox {
+namespace {
+
+using lifecycle_test::bundled_rootfs;
+using lifecycle_test::trim;
+using lifecycle_test::World;
+using namespace std::chrono_literals;
+
+// QEMU processes whose command line mentions `needle`.
+std::vector<std::string> qemu_cmdlines(const std::string& needle) {
+  std::vector<std::string> out;
+  auto proc = run_capture({"sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done"});
+  if (!proc.ok()) return out;
+  size_t start = 0;
+  const std::string& s = proc->out;
+  while (start < s.size()) {
+    size_t nl = s.find('\n', start);
+    std::string line = s.substr(start, nl - start);
+    if (line.find("qemu-system") != std::string::npos && line.find(needle) != std::string::npos) out.push_back(line);
+    start = nl == std::string::npos ? s.size() : nl + 1;
+  }
+  return out;
+}
+
+TEST(LifecycleQemuTest, FullLifecycleSecretsAndCrashCleanup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (!is_directory(bundled_rootfs())) GTEST_SKIP() << "no bundled rootfs; run scripts/setup.sh";
+  World w;
+  const std::string value = "qemu-secret-" + std::to_string(::getpid());
+  auto created = w.kb({"create", "--backend", "qemu", "--rootfs", bundled_rootfs(), "--name", "vm", "--secret",
+                       "TOKEN=" + value, "--", "sh", "-c", "echo vm-main; sleep 3600"});
+  ASSERT_TRUE(created.ok());
+  if (created->status.code != 0 && created->err.find("not usable") != std::string::npos)
+    GTEST_SKIP() << created->err;
+  ASSERT_EQ(created->status.code, 0) << created->err;
+  std::string id = trim(created->out);
+  auto started = w.kb({"start", "vm"}, "", 900s);
+  ASSERT_EQ(started->status.code, 0) << started->err;
+  EXPECT_EQ(w.state("vm"), "running");
+
+  auto exec = w.kb({"exec", "vm", "--", "sh", "-c", "echo $TOKEN; exit 5"}, "", 300s);
+  EXPECT_EQ(exec->status.code, 5);
+  EXPECT_EQ(exec->out, value + "\n");
+  EXPECT_EQ(w.kb({"exec", "-i", "vm", "--", "cat"}, "in the vm\n", 300s)->out, "in the vm\n");
+  EXPECT_EQ(w.kb({"inspect", "vm"})->out.find(value), std::string::npos);
+  auto vms = qemu_cmdlines(w.run());
+  ASSERT_EQ(vms.size(), 1u) << "one QEMU for this sandbox";
+  EXPECT_EQ(vms[0].find(value), std::string::npos) << "the secret is on QEMU's command line";
+  for (int i = 0; i < 300 && w.kb({"logs", "vm"})->out.empty(); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(w.kb({"logs", "vm"})->out, "vm-main\n");
+
+  // stop / start again (a new boot), then kill -9 the monitor.
+  ASSERT_EQ(w.kb({"stop", "-t", "2", "vm"}, "", 300s)->status.code, 0);
+  EXPECT_EQ(w.state("vm"), "stopped");
+  EXPECT_TRUE(qemu_cmdlines(w.run()).empty());
+  ASSERT_EQ(w.kb({"start", "--secret", "TOKEN=again", "vm"}, "", 900s)->status.code, 0);
+  EXPECT_EQ(w.kb({"exec", "vm", "--", "sh", "-c", "echo $TOKEN"}, "", 300s)->out, "again\n");
+  pid_t monitor = w.inspect("vm")["State"]["MonitorPid"].get<pid_t>();
+  ASSERT_EQ(::kill(monitor, SIGKILL), 0);
+  for (int i = 0; i < 200 && ::kill(monitor, 0) == 0; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(w.state("vm"), "crashed");
+  auto rm = w.kb({"rm", "vm"}, "", 300s);
+  ASSERT_EQ(rm->status.code, 0) << rm->err;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!qemu_cmdlines(w.run()).empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(qemu_cmdlines(w.run()).empty()) << "rm left QEMU running";
+  EXPECT_EQ(trim(w.kb({"ps", "-a", "-q"})->out), "");
+  (void)id;
+}
+
+}  // namespace
+}  // namespace krunbox
