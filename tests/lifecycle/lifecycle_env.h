@@ -35,11 +35,13 @@ inline std::string bundled_rootfs() { return join_path(host_data_root(), "bundle
 class World {
  public:
   World() {
-    auto dir = TempDir::create("krunbox-lc-");
+    // Short paths: the qemu backend's sockets under the run dir must fit in
+    // sun_path (108 bytes) with a 64-digit sandbox id in them.
+    auto dir = TempDir::create("klc-");
     if (!dir.ok()) std::abort();
     dir_ = std::move(*dir);
-    data_ = join_path(dir_.path(), "data");
-    run_ = join_path(dir_.path(), "run");
+    data_ = join_path(dir_.path(), "d");
+    run_ = join_path(dir_.path(), "r");
     (void)make_dirs(data_, 0700);
     (void)make_dirs(run_, 0700);
     for (const char* shared : {"assets", "bundled"})

@@ -8,6 +8,7 @@
 
 #include <thread>
 
+#include "base/process_ref.h"
 #include "lifecycle_env.h"
 
 namespace krunbox {
@@ -18,18 +19,22 @@ using lifecycle_test::trim;
 using lifecycle_test::World;
 using namespace std::chrono_literals;
 
-// QEMU processes whose command line mentions `needle`.
-std::vector<std::string> qemu_cmdlines(const std::string& needle) {
-  std::vector<std::string> out;
-  auto proc = run_capture({"sh", "-c", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done"});
-  if (!proc.ok()) return out;
+// The QEMU processes of the world's sandboxes, as the qemu backend records
+// them (<run>/qemu/<id>/state.json), that are still alive.
+std::vector<ProcessRef> live_qemus(const World& w) {
+  std::vector<ProcessRef> out;
+  auto ls = run_capture({"sh", "-c", "ls " + join_path(w.run(), "qemu") + " 2>/dev/null"});
+  if (!ls.ok()) return out;
   size_t start = 0;
-  const std::string& s = proc->out;
+  const std::string& s = ls->out;
   while (start < s.size()) {
     size_t nl = s.find('\n', start);
-    std::string line = s.substr(start, nl - start);
-    if (line.find("qemu-system") != std::string::npos && line.find(needle) != std::string::npos) out.push_back(line);
+    std::string id = s.substr(start, nl - start);
     start = nl == std::string::npos ? s.size() : nl + 1;
+    auto j = read_json_file(join_path(join_path(w.run(), "qemu"), id + "/state.json"));
+    if (!j.ok() || !j->contains("qemu")) continue;
+    ProcessRef p{(*j)["qemu"]["pid"].get<pid_t>(), (*j)["qemu"]["start_time"].get<uint64_t>()};
+    if (process_alive(p)) out.push_back(p);
   }
   return out;
 }
@@ -55,18 +60,23 @@ TEST(LifecycleQemuTest, FullLifecycleSecretsAndCrashCleanup) {
   EXPECT_EQ(exec->out, value + "\n");
   EXPECT_EQ(w.kb({"exec", "-i", "vm", "--", "cat"}, "in the vm\n", 300s)->out, "in the vm\n");
   EXPECT_EQ(w.kb({"inspect", "vm"})->out.find(value), std::string::npos);
-  auto vms = qemu_cmdlines(w.run());
+  auto vms = live_qemus(w);
   ASSERT_EQ(vms.size(), 1u) << "one QEMU for this sandbox";
-  EXPECT_EQ(vms[0].find(value), std::string::npos) << "the secret is on QEMU's command line";
+  auto cmdline = read_file("/proc/" + std::to_string(vms[0].pid) + "/cmdline", 1u << 20);
+  ASSERT_TRUE(cmdline.ok());
+  EXPECT_NE(cmdline->find("qemu-system"), std::string::npos);
+  EXPECT_EQ(cmdline->find(value), std::string::npos) << "the secret is on QEMU's command line";
   for (int i = 0; i < 300 && w.kb({"logs", "vm"})->out.empty(); ++i) std::this_thread::sleep_for(100ms);
   EXPECT_EQ(w.kb({"logs", "vm"})->out, "vm-main\n");
 
   // stop / start again (a new boot), then kill -9 the monitor.
   ASSERT_EQ(w.kb({"stop", "-t", "2", "vm"}, "", 300s)->status.code, 0);
   EXPECT_EQ(w.state("vm"), "stopped");
-  EXPECT_TRUE(qemu_cmdlines(w.run()).empty());
+  EXPECT_FALSE(process_alive(vms[0])) << "stop left QEMU running";
   ASSERT_EQ(w.kb({"start", "--secret", "TOKEN=again", "vm"}, "", 900s)->status.code, 0);
   EXPECT_EQ(w.kb({"exec", "vm", "--", "sh", "-c", "echo $TOKEN"}, "", 300s)->out, "again\n");
+  auto second = live_qemus(w);
+  ASSERT_EQ(second.size(), 1u);
   pid_t monitor = w.inspect("vm")["State"]["MonitorPid"].get<pid_t>();
   ASSERT_EQ(::kill(monitor, SIGKILL), 0);
   for (int i = 0; i < 200 && ::kill(monitor, 0) == 0; ++i) std::this_thread::sleep_for(20ms);
@@ -74,9 +84,8 @@ TEST(LifecycleQemuTest, FullLifecycleSecretsAndCrashCleanup) {
   auto rm = w.kb({"rm", "vm"}, "", 300s);
   ASSERT_EQ(rm->status.code, 0) << rm->err;
   auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!qemu_cmdlines(w.run()).empty() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(100ms);
-  EXPECT_TRUE(qemu_cmdlines(w.run()).empty()) << "rm left QEMU running";
+  while (process_alive(second[0]) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(process_alive(second[0])) << "rm left QEMU running";
   EXPECT_EQ(trim(w.kb({"ps", "-a", "-q"})->out), "");
   (void)id;
 }
