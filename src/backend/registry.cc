@@ -4,6 +4,8 @@
 #include "backend/mock/mock_backend.h"
 #include "backend/native/native_backend.h"
 #include "backend/qemu/qemu_backend.h"
+#include "base/log.h"
+#include "base/paths.h"
 
 namespace krunbox {
 namespace {
@@ -86,6 +88,24 @@ Result<BackendChoice> select_backend(std::string_view requested, bool require_vm
   for (const auto& e : entries())
     if (pick->backend == e.name) return BackendChoice{e.make(), *pick};
   return Error(ErrorCode::kInternal, "picked backend " + pick->backend + " is not registered");
+}
+
+std::vector<std::string> sweep_backend_leftovers() {
+  std::vector<std::string> lines;
+  if (auto native = native::sweep_leftovers({}); native.ok()) {
+    lines.insert(lines.end(), native->begin(), native->end());
+  } else {
+    KB_WARN("cleaning up after earlier native sandboxes: {}", native.error().what());
+  }
+  for (auto* sweep : {&sweep_qemu_leftovers, &sweep_krun_leftovers}) {
+    auto swept = (*sweep)(run_root());
+    if (swept.ok()) {
+      lines.insert(lines.end(), swept->begin(), swept->end());
+    } else {
+      KB_WARN("cleaning up after earlier VMs: {}", swept.error().what());
+    }
+  }
+  return lines;
 }
 
 }  // namespace krunbox

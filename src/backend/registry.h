@@ -25,4 +25,9 @@ struct BackendChoice {
 // requested: "auto" or a name from backend_names(). require_vm: --isolation vm.
 Result<BackendChoice> select_backend(std::string_view requested, bool require_vm);
 
+// Removes what dead owners (CLIs, monitors) left behind in every backend:
+// processes, mounts, cgroups, run dirs. Returns a line per removal; failures
+// are logged, since a sweep must never stop the command that runs it.
+std::vector<std::string> sweep_backend_leftovers();
+
 }  // namespace krunbox

@@ -2,9 +2,7 @@
 
 #include <cstdlib>
 
-#include "backend/krun/krun_backend.h"
-#include "backend/native/native_backend.h"
-#include "backend/qemu/qemu_backend.h"
+#include "backend/registry.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/paths.h"
@@ -139,15 +137,7 @@ void sweep_leftovers() {
   } else if (*roots > 0) {
     KB_INFO("released {} root(s) left by killed krunbox processes", *roots);
   }
-  if (auto st = sweep_native_leftovers(); !st.ok()) KB_WARN("cleaning up after earlier sandboxes: {}", st.error().what());
-  for (auto* sweep : {&sweep_qemu_leftovers, &sweep_krun_leftovers}) {
-    auto swept = (*sweep)(run_root());
-    if (!swept.ok()) {
-      KB_WARN("cleaning up after earlier VMs: {}", swept.error().what());
-    } else {
-      for (const auto& line : *swept) KB_INFO("{}", line);
-    }
-  }
+  for (const auto& line : sweep_backend_leftovers()) KB_INFO("{}", line);
 }
 
 }  // namespace krunbox::cli

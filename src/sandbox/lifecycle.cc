@@ -9,8 +9,7 @@
 
 #include <thread>
 
-#include "backend/native/native_backend.h"
-#include "backend/qemu/qemu_backend.h"
+#include "backend/registry.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/paths.h"
@@ -107,23 +106,6 @@ Json inspect_json(const SandboxView& v, const StateStore& store) {
           {"Ports", port_list(s.ports.empty() ? c.spec.ports : s.ports)},
           {"Paths",
            {{"StateDir", store.dir(v.id)}, {"Log", store.log_path(v.id)}, {"Socket", store.socket_path(v.id)}}}};
-}
-
-std::vector<std::string> sweep_backend_leftovers() {
-  std::vector<std::string> lines;
-  auto native = native::sweep_leftovers({});
-  if (native) {
-    lines.insert(lines.end(), native->begin(), native->end());
-  } else {
-    KB_WARN("cleaning up native sandboxes: {}", native.error().what());
-  }
-  auto qemu = sweep_qemu_leftovers(run_root());
-  if (qemu) {
-    lines.insert(lines.end(), qemu->begin(), qemu->end());
-  } else {
-    KB_WARN("cleaning up qemu sandboxes: {}", qemu.error().what());
-  }
-  return lines;
 }
 
 std::string Lifecycle::monitor_lock_path(const std::string& id) const {

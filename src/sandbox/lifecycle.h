@@ -64,7 +64,4 @@ class Lifecycle {
   StateStore store_;
 };
 
-// Removes what dead owners (monitors) left behind in every backend.
-std::vector<std::string> sweep_backend_leftovers();
-
 }  // namespace krunbox

@@ -120,6 +120,11 @@ std::vector<std::string> list_cgroup_sandbox_ids(const std::string& root) {
   return {ids.begin(), ids.end()};
 }
 
+bool cgroup_has_processes(const std::string& dir) {
+  auto procs = read_file(join_path(dir, "cgroup.procs"), 1 << 20);
+  return procs.ok() && procs->find_first_of("0123456789") != std::string::npos;
+}
+
 Status remove_cgroup_dir(const std::string& dir) {
   if (!is_directory(dir)) return {};
   if (!is_cgroupfs(dir)) return remove_tree(dir);  // a fake tree in tests

@@ -68,6 +68,8 @@ Status remove_cgroup_dir(const std::string& dir);
 
 // The group directories a sandbox with `id` would have under `root`.
 std::vector<std::string> cgroup_dirs_for(const std::string& root, const std::string& id);
+// Whether any process is in the group (cgroup.procs not empty).
+bool cgroup_has_processes(const std::string& dir);
 
 // Sandbox ids that have a group under `root` (for sweeping leftovers).
 std::vector<std::string> list_cgroup_sandbox_ids(const std::string& root);

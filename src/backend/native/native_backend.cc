@@ -122,10 +122,13 @@ Result<std::vector<std::string>> sweep_leftovers(const SweepOptions& options) {
   // Groups whose run directory is gone entirely (the owner died between
   // removing the directory and the group, or the run dir was on a tmpfs that
   // did not survive a reboot while /sys/fs/cgroup groups cannot).
+  // Only empty groups go: a group with processes in it belongs to a live
+  // sandbox of another run dir (another KRUNBOX_RUN_DIR on this host), since
+  // an owner that died took its sandbox's processes with it.
   for (const auto& id : list_cgroup_sandbox_ids(cgroup_root)) {
     if (path_exists(join_path(dir, id))) continue;
     for (const auto& cg : cgroup_dirs_for(cgroup_root, id)) {
-      if (!is_directory(cg)) continue;
+      if (!is_directory(cg) || cgroup_has_processes(cg)) continue;
       auto st = remove_cgroup_dir(cg);
       if (st.ok()) removed.push_back("sandbox " + id + ": removed cgroup " + cg);
       keep(std::move(st));

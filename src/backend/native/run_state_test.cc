@@ -77,6 +77,24 @@ TEST(SweepTest, RemovesDeadOwnersLeftoversAndKeepsLiveOnes) {
   EXPECT_EQ(swept->size(), 2u);
 }
 
+TEST(SweepTest, GroupWithProcessesOfAnotherRunDirIsKept) {
+  auto run = TempDir::create();
+  auto cg = TempDir::create();
+  ASSERT_TRUE(run.ok() && cg.ok());
+  // A live sandbox started with another KRUNBOX_RUN_DIR: its group has
+  // processes but no run directory under ours.
+  std::string other = join_path(cg->path(), "pids/krunbox/other-run-dir");
+  ASSERT_TRUE(make_dirs(other).ok());
+  ASSERT_TRUE(write_file_atomic(join_path(other, "cgroup.procs"), std::to_string(::getpid()) + "\n").ok());
+  std::string empty = join_path(cg->path(), "pids/krunbox/empty-orphan");
+  ASSERT_TRUE(make_dirs(empty).ok());
+  ASSERT_TRUE(write_file_atomic(join_path(empty, "cgroup.procs"), "").ok());
+  auto swept = sweep_leftovers({run->path(), cg->path()});
+  ASSERT_TRUE(swept.ok()) << swept.error().what();
+  EXPECT_TRUE(path_exists(other));
+  EXPECT_FALSE(path_exists(empty));
+}
+
 TEST(SweepTest, YoungDirectoryWithoutStateIsLeftForItsCreator) {
   auto run = TempDir::create();
   auto cg = TempDir::create();
