@@ -8,18 +8,15 @@
 #
 # usage: scripts/make-bundled-image.sh ROOTFS DEST
 set -euo pipefail
+. "$(dirname "$0")/lib/stamped-dir.sh"
 rootfs=${1:?usage: make-bundled-image.sh ROOTFS DEST}
 dest=${2:?usage: make-bundled-image.sh ROOTFS DEST}
 [ -f "$rootfs/.krunbox-bundled" ] || { echo "make-bundled-image: $rootfs is not a bundled rootfs (run make-bundled-rootfs.sh)" >&2; exit 1; }
 
 stamp=$( { cat "$rootfs/.krunbox-bundled"; sha256sum "$0"; } | sha256sum | cut -c1-16)
-if [ -f "$dest/.krunbox-bundled" ] && [ "$(cat "$dest/.krunbox-bundled")" = "$stamp" ]; then
-  exit 0
-fi
+if stamped_dir_current "$dest" "$stamp"; then exit 0; fi
 
-parent=$(dirname "$dest")
-mkdir -p "$parent"
-work=$(mktemp -d "$parent/.layout.XXXXXX")
+work=$(stamped_dir_begin "$dest")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/blobs/sha256"
 
@@ -68,16 +65,8 @@ with open(os.path.join(work, "index.json"), "wb") as f:
 with open(os.path.join(work, "oci-layout"), "w") as f:
     f.write('{"imageLayoutVersion":"1.0.0"}')
 PY
-echo "$stamp" > "$work/.krunbox-bundled"
 chmod 0755 "$work"
 
-if [ -e "$dest" ]; then
-  old="$dest.old.$$"
-  mv "$dest" "$old"
-  mv "$work" "$dest"
-  rm -rf "$old"
-else
-  mv "$work" "$dest"
-fi
+stamped_dir_commit "$work" "$dest" "$stamp"
 trap - EXIT
 echo "bundled image layout ready: $dest"

@@ -6,6 +6,7 @@
 #
 # usage: scripts/make-bundled-rootfs.sh DEST
 set -euo pipefail
+. "$(dirname "$0")/lib/stamped-dir.sh"
 dest=${1:?usage: make-bundled-rootfs.sh DEST}
 busybox=/bin/busybox
 [ -x "$busybox" ] || { echo "make-bundled-rootfs: $busybox missing (apt-get install busybox-static)" >&2; exit 1; }
@@ -14,13 +15,9 @@ if ldd "$busybox" >/dev/null 2>&1; then
 fi
 
 stamp=$( { sha256sum "$busybox"; sha256sum "$0"; } | sha256sum | cut -c1-16)
-if [ -f "$dest/.krunbox-bundled" ] && [ "$(cat "$dest/.krunbox-bundled")" = "$stamp" ]; then
-  exit 0
-fi
+if stamped_dir_current "$dest" "$stamp"; then exit 0; fi
 
-parent=$(dirname "$dest")
-mkdir -p "$parent"
-work=$(mktemp -d "$parent/.rootfs.XXXXXX")
+work=$(stamped_dir_begin "$dest")
 trap 'rm -rf "$work"' EXIT
 
 chmod 0755 "$work"
@@ -45,15 +42,7 @@ echo krunbox > etc/hostname
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n' > etc/hosts
 chmod 1777 tmp var/tmp
 chmod 0700 root
-echo "$stamp" > .krunbox-bundled
 
-if [ -e "$dest" ]; then
-  old="$dest.old.$$"
-  mv "$dest" "$old"
-  mv "$work" "$dest"
-  rm -rf "$old"
-else
-  mv "$work" "$dest"
-fi
+stamped_dir_commit "$work" "$dest" "$stamp"
 trap - EXIT
 echo "bundled image ready: $dest"
