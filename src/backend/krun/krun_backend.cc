@@ -15,6 +15,7 @@
 #include <mutex>
 #include <poll.h>
 
+#include "backend/vm_sandbox.h"
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -35,14 +36,6 @@ constexpr const char* kAgentGuestPath = "/.krunbox/krunbox-agent";  // vmm/vmm_c
 // 107 bytes a unix socket address holds; state.json keeps the full id.
 std::string krun_run_dir(const std::string& run_root, const std::string& id) {
   return join_path(run_root, "krun/" + id.substr(0, 16));
-}
-
-std::string file_tail(const std::string& path, size_t max_bytes = 2048) {
-  auto text = read_file(path, 64u << 20);
-  if (!text || text->empty()) return "";
-  std::string t = text->size() > max_bytes ? text->substr(text->size() - max_bytes) : *text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  return t;
 }
 
 Result<UniqueFd> listen_unix(const std::string& path) {
@@ -74,72 +67,12 @@ Result<uint16_t> free_tcp_port() {
   return ntohs(a.sin_port);
 }
 
-class KrunSandbox : public Sandbox {
+class KrunSandbox : public VmSandbox {
  public:
-  explicit KrunSandbox(SandboxSpec spec) : Sandbox(std::move(spec)) { run_dir_ = krun_run_dir(run_root(), id()); }
+  explicit KrunSandbox(SandboxSpec spec) : VmSandbox(std::move(spec)) { run_dir_ = krun_run_dir(run_root(), id()); }
   ~KrunSandbox() override { teardown(); }
 
   std::string_view backend_name() const override { return "krun"; }
-
-  Status start() override {
-    KRUNBOX_TRY(state_.transition(SandboxState::kStarting));
-    auto st = boot();
-    if (!st.ok()) {
-      std::string tail = file_tail(join_path(run_dir_, "vmm.log"));
-      state_.set_crash_reason(st.error().what() + (tail.empty() ? "" : "; krunbox-vmm: " + tail));
-      (void)state_.transition(SandboxState::kCrashed);
-      teardown();
-      if (!tail.empty()) return std::move(st).error().wrap("krunbox-vmm says: " + tail);
-      return st;
-    }
-    return state_.transition(SandboxState::kRunning);
-  }
-
-  Status stop(std::chrono::milliseconds grace) override {
-    if (is_terminal(state())) {
-      teardown();
-      return {};
-    }
-    stopping_ = true;
-    // 1. The agent ends every process and exits; libkrun's init then ends the VM.
-    if (auto* a = agent(); a && a->connected()) (void)a->shutdown(grace, proto::ShutdownAction::kExit);
-    bool ended = wait_exit(grace + std::chrono::seconds(3));
-    // 2. libkrun has no graceful-stop API on Linux: SIGTERM ends the helper at once, 3. SIGKILL.
-    if (!ended) {
-      (void)kill(SIGTERM);
-      ended = wait_exit(std::chrono::seconds(2));
-    }
-    teardown();
-    return state_.transition(SandboxState::kStopped);
-  }
-
-  Status kill(int sig) override {
-    std::lock_guard lock(mu_);
-    if (!vmm_.valid()) return Error(ErrorCode::kIllegalState, "sandbox " + id().substr(0, 12) + " is not running");
-    return vmm_.kill(sig);
-  }
-
-  Result<ExitStatus> wait() override {
-    pid_t pid;
-    {
-      std::lock_guard lock(mu_);
-      pid = vmm_.valid() ? vmm_.get() : -1;
-    }
-    if (pid > 0) {
-      siginfo_t info{};
-      while (::waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
-      }
-      reap();
-    }
-    state_.wait_terminal(std::chrono::hours(24 * 365));
-    std::lock_guard lock(mu_);
-    return exit_status_.value_or(ExitStatus::exited(0));
-  }
-
-  proto::AgentClient* agent() override {
-    std::lock_guard lock(mu_);
-    return agent_.get();
-  }
 
  private:
   Status boot() {
@@ -191,19 +124,15 @@ class KrunSandbox : public Sandbox {
     so.stderr_file = so.stdout_file;
     so.search_path = false;
     KRUNBOX_ASSIGN_OR_RETURN(auto sp, Subprocess::spawn({vmm, "run", "--config", cfg_path}, so));
-    {
-      std::lock_guard lock(mu_);
-      vmm_ = std::move(sp.process());
-    }
-    KRUNBOX_TRY(write_state());
+    adopt_helper(std::move(sp.process()));
+    KRUNBOX_TRY(write_state("vmm"));
 
     KRUNBOX_ASSIGN_OR_RETURN(UniqueFd conn, accept_agent(listener.get(), std::chrono::seconds(30)));
     proto::ClientOptions co;
     co.hello_timeout = std::chrono::seconds(20);
     auto client = proto::AgentClient::connect(std::move(conn), co);
     if (!client) return std::move(client).error().wrap("the guest agent did not answer" + exit_note());
-    std::lock_guard lock(mu_);
-    agent_ = std::move(*client);
+    set_agent(std::move(*client));
     return {};
   }
 
@@ -224,82 +153,31 @@ class KrunSandbox : public Sandbox {
                                           std::to_string(timeout.count() / 1000) + " s" + exit_note());
   }
 
-  std::string exit_note() {
-    std::lock_guard lock(mu_);
-    if (!vmm_.valid()) return "";
-    auto done = vmm_.try_wait();
-    if (done.ok() && done->has_value()) {
-      exit_status_ = **done;
-      std::string meaning = (*done)->signaled ? "" : describe_libkrun_exit((*done)->code);
-      return " (krunbox-vmm " + (*done)->describe() + (meaning.empty() ? "" : ": " + meaning) + ")";
-    }
-    return "";
+  // libkrun's init ends the VM when the agent (its exec'd process) exits.
+  proto::ShutdownAction shutdown_action() const override { return proto::ShutdownAction::kExit; }
+
+  // libkrun has no graceful-stop API on Linux: SIGTERM ends the helper at once.
+  void quit_gracefully() override { (void)kill(SIGTERM); }
+
+  std::pair<std::string, std::string> boot_log_tail() override {
+    return {"krunbox-vmm", log_tail(join_path(run_dir_, "vmm.log"))};
   }
 
-  Status write_state() {
-    auto owner = process_ref(::getpid());
-    std::optional<ProcessRef> vmm;
-    {
-      std::lock_guard lock(mu_);
-      vmm = process_ref(vmm_.get());
-    }
-    Json j = {{"id", id()}, {"backend", "krun"}};
-    if (owner) j["owner"] = {{"pid", owner->pid}, {"start_time", owner->start_time}};
-    if (vmm) j["vmm"] = {{"pid", vmm->pid}, {"start_time", vmm->start_time}};
-    return write_file_atomic(join_path(run_dir_, kStateFile), j.dump(), 0600);
+  std::string describe_exit(const ExitStatus& status) override {
+    std::string meaning = status.signaled ? "" : describe_libkrun_exit(status.code);
+    return "krunbox-vmm " + status.describe() + (meaning.empty() ? "" : ": " + meaning);
   }
 
-  bool wait_exit(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    if (!vmm_.valid()) return true;
-    auto done = vmm_.wait_for(timeout);
-    if (done.ok() && done->has_value()) {
-      exit_status_ = **done;
-      return true;
-    }
-    return false;
+  std::string crash_reason(const std::optional<ExitStatus>& status) override {
+    std::string meaning = status && !status->signaled ? describe_libkrun_exit(status->code) : "";
+    std::string tail = log_tail(join_path(run_dir_, "vmm.log"));
+    return "krunbox-vmm " + (status ? status->describe() : std::string("ended")) +
+           (meaning.empty() ? "" : " (" + meaning + ")") + (tail.empty() ? "" : "; log: " + tail);
   }
 
-  void reap() {
-    std::optional<ExitStatus> st;
-    {
-      std::lock_guard lock(mu_);
-      if (!vmm_.valid()) return;
-      auto r = vmm_.wait();
-      if (r.ok()) exit_status_ = st = *r;
-    }
-    if (!stopping_ && !is_terminal(state())) {
-      std::string meaning = st && !st->signaled ? describe_libkrun_exit(st->code) : "";
-      std::string tail = file_tail(join_path(run_dir_, "vmm.log"));
-      state_.set_crash_reason("krunbox-vmm " + (st ? st->describe() : std::string("ended")) +
-                              (meaning.empty() ? "" : " (" + meaning + ")") + (tail.empty() ? "" : "; log: " + tail));
-      (void)state_.transition(SandboxState::kCrashed);
-    }
-  }
-
-  void teardown() {
-    std::unique_ptr<proto::AgentClient> agent;
-    {
-      std::lock_guard lock(mu_);
-      agent = std::move(agent_);
-      if (vmm_.valid()) {
-        (void)vmm_.kill(SIGKILL);
-        auto r = vmm_.wait();
-        if (r.ok() && !exit_status_) exit_status_ = *r;
-      }
-    }
-    if (agent) agent->close();
-    if (!run_dir_.empty() && path_exists(run_dir_)) {
-      if (auto st = remove_tree(run_dir_); !st.ok()) KB_WARN("removing {}: {}", run_dir_, st.error().what());
-    }
-  }
+  const std::string& run_dir() const override { return run_dir_; }
 
   std::string run_dir_;
-  std::mutex mu_;
-  UniquePid vmm_;
-  std::unique_ptr<proto::AgentClient> agent_;
-  std::optional<ExitStatus> exit_status_;
-  std::atomic<bool> stopping_{false};
 };
 
 class KrunBackend : public Backend {

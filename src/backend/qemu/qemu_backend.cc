@@ -18,6 +18,7 @@
 #include "backend/qemu/qemu_jail.h"
 #include "backend/qemu/qmp_client.h"
 #include "backend/qemu/root_image.h"
+#include "backend/vm_sandbox.h"
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -37,84 +38,15 @@ std::string qemu_run_dir(const std::string& run_root, const std::string& id) {
 }
 
 // The last lines of the guest console, for crash reports.
-std::string console_tail(const std::string& log, size_t max_bytes = 2048) {
-  auto text = read_file(log, 64u << 20);
-  if (!text || text->empty()) return "";
-  std::string t = text->size() > max_bytes ? text->substr(text->size() - max_bytes) : *text;
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  return t;
-}
-
-class QemuSandbox : public Sandbox {
+class QemuSandbox : public VmSandbox {
  public:
-  explicit QemuSandbox(SandboxSpec spec) : Sandbox(std::move(spec)) {
+  explicit QemuSandbox(SandboxSpec spec) : VmSandbox(std::move(spec)) {
     run_dir_ = qemu_run_dir(run_root(), id());
     vm_dir_ = join_path(run_dir_, "vm");
   }
   ~QemuSandbox() override { teardown(); }
 
   std::string_view backend_name() const override { return "qemu"; }
-
-  Status start() override {
-    KRUNBOX_TRY(state_.transition(SandboxState::kStarting));
-    auto st = boot();
-    if (!st.ok()) {
-      std::string tail = console_tail(join_path(vm_dir_, "console.log"));
-      state_.set_crash_reason(st.error().what() + (tail.empty() ? "" : "; guest console: " + tail));
-      (void)state_.transition(SandboxState::kCrashed);
-      teardown();
-      if (!tail.empty()) return std::move(st).error().wrap("guest console ends with: " + tail);
-      return st;
-    }
-    return state_.transition(SandboxState::kRunning);
-  }
-
-  Status stop(std::chrono::milliseconds grace) override {
-    if (is_terminal(state())) {
-      teardown();
-      return {};
-    }
-    stopping_ = true;
-    // 1. The agent ends every process and powers the guest off.
-    if (auto* a = agent(); a && a->connected()) (void)a->shutdown(grace, proto::ShutdownAction::kPowerOff);
-    bool ended = wait_exit(grace + std::chrono::seconds(3));
-    // 2. QEMU's own quit; 3. SIGKILL.
-    if (!ended) {
-      if (auto qmp = QmpClient::connect(join_path(vm_dir_, "qmp.sock"), std::chrono::seconds(1)); qmp.ok())
-        (void)qmp->execute("quit");
-      ended = wait_exit(std::chrono::seconds(2));
-    }
-    teardown();
-    return state_.transition(SandboxState::kStopped);
-  }
-
-  Status kill(int sig) override {
-    std::lock_guard lock(mu_);
-    if (!qemu_.valid()) return Error(ErrorCode::kIllegalState, "sandbox " + id().substr(0, 12) + " is not running");
-    return qemu_.kill(sig);
-  }
-
-  Result<ExitStatus> wait() override {
-    pid_t pid;
-    {
-      std::lock_guard lock(mu_);
-      pid = qemu_.valid() ? qemu_.get() : -1;
-    }
-    if (pid > 0) {
-      siginfo_t info{};
-      while (::waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
-      }
-      reap();
-    }
-    state_.wait_terminal(std::chrono::hours(24 * 365));
-    std::lock_guard lock(mu_);
-    return exit_status_.value_or(ExitStatus::exited(0));
-  }
-
-  proto::AgentClient* agent() override {
-    std::lock_guard lock(mu_);
-    return agent_.get();
-  }
 
   Status pause() override {
     KRUNBOX_ASSIGN_OR_RETURN(auto qmp, QmpClient::connect(join_path(vm_dir_, "qmp.sock"), std::chrono::seconds(5)));
@@ -161,11 +93,8 @@ class QemuSandbox : public Sandbox {
 
     auto spawned_at = std::chrono::steady_clock::now();
     KRUNBOX_ASSIGN_OR_RETURN(UniquePid qemu, spawn_jailed(argv, jail));
-    {
-      std::lock_guard lock(mu_);
-      qemu_ = std::move(qemu);
-    }
-    KRUNBOX_TRY(write_state());
+    adopt_helper(std::move(qemu));
+    KRUNBOX_TRY(write_state("qemu"));
 
     // Connect before the guest writes: virtio-serial drops what the guest
     // sends while no host peer is connected.
@@ -177,8 +106,7 @@ class QemuSandbox : public Sandbox {
     if (!client) return std::move(client).error().wrap("the guest agent did not answer" + exit_note());
     KB_INFO("qemu sandbox {}: agent ready after {} ms", id().substr(0, 12),
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
-    std::lock_guard lock(mu_);
-    agent_ = std::move(*client);
+    set_agent(std::move(*client));
     return {};
   }
 
@@ -193,7 +121,7 @@ class QemuSandbox : public Sandbox {
     KRUNBOX_ASSIGN_OR_RETURN(UidLease lease, UidLease::acquire(join_path(run_root(), "qemu-uids"), id()));
     uid_t uid = lease.uid();
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(jail_mu_);
       uid_lease_ = std::move(lease);
     }
     jail.uid = uid;
@@ -232,96 +160,51 @@ class QemuSandbox : public Sandbox {
     QemuCgroup cg = QemuCgroup::create("/sys/fs/cgroup", id(), limits);
     for (const auto& note : cg.notes()) KB_INFO("qemu sandbox {}: {}", id().substr(0, 12), note);
     jail.cgroup_procs = cg.procs_files();
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(jail_mu_);
     cgroup_ = std::move(cg);
     return jail;
   }
 
   std::string qemu_log_tail() const {
-    std::string t = console_tail(join_path(run_dir_, "qemu.log"), 1024);
+    std::string t = log_tail(join_path(run_dir_, "qemu.log"), 1024);
     return t.empty() ? "no output" : t;
   }
 
-  std::string exit_note() {
-    std::lock_guard lock(mu_);
-    if (!qemu_.valid()) return "";
-    auto done = qemu_.try_wait();
-    if (done.ok() && done->has_value()) {
-      exit_status_ = **done;
-      return " (QEMU " + (*done)->describe() + ": " + qemu_log_tail() + ")";
-    }
-    return "";
+  proto::ShutdownAction shutdown_action() const override { return proto::ShutdownAction::kPowerOff; }
+
+  // QEMU's own quit over QMP.
+  void quit_gracefully() override {
+    if (auto qmp = QmpClient::connect(join_path(vm_dir_, "qmp.sock"), std::chrono::seconds(1)); qmp.ok())
+      (void)qmp->execute("quit");
   }
 
-  Status write_state() {
-    auto owner = process_ref(::getpid());
-    std::optional<ProcessRef> qemu;
-    {
-      std::lock_guard lock(mu_);
-      qemu = process_ref(qemu_.get());
-    }
-    Json j = {{"id", id()}, {"backend", "qemu"}};
-    if (owner) j["owner"] = {{"pid", owner->pid}, {"start_time", owner->start_time}};
-    if (qemu) j["qemu"] = {{"pid", qemu->pid}, {"start_time", qemu->start_time}};
-    return write_file_atomic(join_path(run_dir_, kStateFile), j.dump(), 0600);
+  std::pair<std::string, std::string> boot_log_tail() override {
+    return {"guest console", log_tail(join_path(vm_dir_, "console.log"))};
   }
 
-  bool wait_exit(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    if (!qemu_.valid()) return true;
-    auto done = qemu_.wait_for(timeout);
-    if (done.ok() && done->has_value()) {
-      exit_status_ = **done;
-      return true;
-    }
-    return false;
+  std::string describe_exit(const ExitStatus& status) override {
+    return "QEMU " + status.describe() + ": " + qemu_log_tail();
   }
 
-  void reap() {
-    std::optional<ExitStatus> st;
-    {
-      std::lock_guard lock(mu_);
-      if (!qemu_.valid()) return;
-      auto r = qemu_.wait();
-      if (r.ok()) exit_status_ = st = *r;
-    }
-    if (!stopping_ && !is_terminal(state())) {
-      std::string tail = console_tail(join_path(vm_dir_, "console.log"));
-      state_.set_crash_reason("QEMU " + (st ? st->describe() : std::string("ended")) +
-                              (tail.empty() ? "" : "; guest console: " + tail));
-      (void)state_.transition(SandboxState::kCrashed);
-    }
+  std::string crash_reason(const std::optional<ExitStatus>& status) override {
+    std::string tail = log_tail(join_path(vm_dir_, "console.log"));
+    return "QEMU " + (status ? status->describe() : std::string("ended")) + (tail.empty() ? "" : "; guest console: " + tail);
   }
 
-  void teardown() {
-    std::unique_ptr<proto::AgentClient> agent;
-    {
-      std::lock_guard lock(mu_);
-      agent = std::move(agent_);
-      if (qemu_.valid()) {
-        (void)qemu_.kill(SIGKILL);
-        auto r = qemu_.wait();
-        if (r.ok()) exit_status_ = *r;
-      }
-      // Only once QEMU is gone: its group empties and its uid is free again.
-      cgroup_.destroy();
-      uid_lease_.reset();
-    }
-    if (agent) agent->close();
-    if (!run_dir_.empty() && path_exists(run_dir_)) {
-      if (auto st = remove_tree(run_dir_); !st.ok()) KB_WARN("removing {}: {}", run_dir_, st.error().what());
-    }
+  // Only once QEMU is gone: its group empties and its uid is free again.
+  void release_after_exit() override {
+    std::lock_guard lock(jail_mu_);
+    cgroup_.destroy();
+    uid_lease_.reset();
   }
+
+  const std::string& run_dir() const override { return run_dir_; }
 
   std::string run_dir_;
   std::string vm_dir_;  // sockets and console log; the QEMU jail uid owns it
-  std::mutex mu_;
+  std::mutex jail_mu_;  // guards the two below
   std::optional<UidLease> uid_lease_;
   QemuCgroup cgroup_;
-  UniquePid qemu_;
-  std::unique_ptr<proto::AgentClient> agent_;
-  std::optional<ExitStatus> exit_status_;
-  std::atomic<bool> stopping_{false};
 };
 
 class QemuBackend : public Backend {

@@ -1,0 +1,158 @@
+#include "backend/vm_sandbox.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/fs.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/process_ref.h"
+
+namespace krunbox {
+
+std::string log_tail(const std::string& path, size_t max_bytes) {
+  auto text = read_file(path, 64u << 20);
+  if (!text || text->empty()) return "";
+  std::string t = text->size() > max_bytes ? text->substr(text->size() - max_bytes) : *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t;
+}
+
+Status VmSandbox::start() {
+  KRUNBOX_TRY(state_.transition(SandboxState::kStarting));
+  auto st = boot();
+  if (!st.ok()) {
+    auto [label, tail] = boot_log_tail();
+    state_.set_crash_reason(st.error().what() + (tail.empty() ? "" : "; " + label + ": " + tail));
+    (void)state_.transition(SandboxState::kCrashed);
+    teardown();
+    if (!tail.empty()) return std::move(st).error().wrap(label + " ends with: " + tail);
+    return st;
+  }
+  return state_.transition(SandboxState::kRunning);
+}
+
+Status VmSandbox::stop(std::chrono::milliseconds grace) {
+  if (is_terminal(state())) {
+    teardown();
+    return {};
+  }
+  stopping_ = true;
+  if (auto* a = agent(); a && a->connected()) (void)a->shutdown(grace, shutdown_action());
+  if (!wait_exit(grace + std::chrono::seconds(3))) {
+    quit_gracefully();
+    (void)wait_exit(std::chrono::seconds(2));
+  }
+  teardown();
+  return state_.transition(SandboxState::kStopped);
+}
+
+Status VmSandbox::kill(int sig) {
+  std::lock_guard lock(mu_);
+  if (!helper_.valid()) return Error(ErrorCode::kIllegalState, "sandbox " + id().substr(0, 12) + " is not running");
+  return helper_.kill(sig);
+}
+
+Result<ExitStatus> VmSandbox::wait() {
+  pid_t pid;
+  {
+    std::lock_guard lock(mu_);
+    pid = helper_.valid() ? helper_.get() : -1;
+  }
+  if (pid > 0) {
+    // Waits without reaping, so kill() and stop() keep a valid pid meanwhile.
+    siginfo_t info{};
+    while (::waitid(P_PID, pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+    }
+    reap();
+  }
+  state_.wait_terminal(std::chrono::hours(24 * 365));
+  std::lock_guard lock(mu_);
+  return exit_status_.value_or(ExitStatus::exited(0));
+}
+
+proto::AgentClient* VmSandbox::agent() {
+  std::lock_guard lock(mu_);
+  return agent_.get();
+}
+
+void VmSandbox::adopt_helper(UniquePid helper) {
+  std::lock_guard lock(mu_);
+  helper_ = std::move(helper);
+}
+
+void VmSandbox::set_agent(std::unique_ptr<proto::AgentClient> agent) {
+  std::lock_guard lock(mu_);
+  agent_ = std::move(agent);
+}
+
+std::string VmSandbox::exit_note() {
+  std::lock_guard lock(mu_);
+  if (!helper_.valid()) return "";
+  auto done = helper_.try_wait();
+  if (done.ok() && done->has_value()) {
+    exit_status_ = **done;
+    return " (" + describe_exit(**done) + ")";
+  }
+  return "";
+}
+
+Status VmSandbox::write_state(const std::string& helper_key) {
+  auto owner = process_ref(::getpid());
+  std::optional<ProcessRef> helper;
+  {
+    std::lock_guard lock(mu_);
+    helper = process_ref(helper_.get());
+  }
+  Json j = {{"id", id()}, {"backend", std::string(backend_name())}};
+  if (owner) j["owner"] = {{"pid", owner->pid}, {"start_time", owner->start_time}};
+  if (helper) j[helper_key] = {{"pid", helper->pid}, {"start_time", helper->start_time}};
+  return write_file_atomic(join_path(run_dir(), "state.json"), j.dump(), 0600);
+}
+
+bool VmSandbox::wait_exit(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  if (!helper_.valid()) return true;
+  auto done = helper_.wait_for(timeout);
+  if (done.ok() && done->has_value()) {
+    exit_status_ = **done;
+    return true;
+  }
+  return false;
+}
+
+void VmSandbox::reap() {
+  std::optional<ExitStatus> st;
+  {
+    std::lock_guard lock(mu_);
+    if (!helper_.valid()) return;
+    auto r = helper_.wait();
+    if (r.ok()) exit_status_ = st = *r;
+  }
+  if (!stopping_ && !is_terminal(state())) {
+    state_.set_crash_reason(crash_reason(st));
+    (void)state_.transition(SandboxState::kCrashed);
+  }
+}
+
+void VmSandbox::teardown() {
+  const std::string& dir = run_dir();
+  std::unique_ptr<proto::AgentClient> agent;
+  {
+    std::lock_guard lock(mu_);
+    agent = std::move(agent_);
+    if (helper_.valid()) {
+      (void)helper_.kill(SIGKILL);
+      auto r = helper_.wait();
+      if (r.ok() && !exit_status_) exit_status_ = *r;
+    }
+    release_after_exit();
+  }
+  if (agent) agent->close();
+  if (!dir.empty() && path_exists(dir)) {
+    if (auto st = remove_tree(dir); !st.ok()) KB_WARN("removing {}: {}", dir, st.error().what());
+  }
+}
+
+}  // namespace krunbox
