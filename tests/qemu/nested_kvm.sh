@@ -69,6 +69,10 @@ copy_with_libs() {
 }
 cp "$busybox" "$root/bin/busybox"
 for f in "$build/bin/krunbox" "$(command -v qemu-system-x86_64)" "$(command -v mkfs.erofs)"; do copy_with_libs "$f"; done
+# krunbox itself at a fixed place: the build dir may be under /tmp, which L1's
+# init covers with a tmpfs.
+mkdir -p "$root/opt/krunbox/bin"
+mv "$root$build/bin/krunbox" "$root/opt/krunbox/bin/krunbox"
 mkdir -p "$root/usr/share"
 cp -a /usr/share/qemu "$root/usr/share/qemu"
 [[ -d /usr/share/seabios ]] && cp -a /usr/share/seabios "$root/usr/share/seabios"
@@ -116,7 +120,7 @@ accel=TCG; echo "$out" | grep -q ': KVM (' && accel=KVM
 echo "NESTED-KVM-RESULT rc=$rc accel=$accel"
 poweroff -f
 INIT
-sed -i "s|@DATA@|$data|g; s|@BIN@|$build/bin|g" "$root/init"
+sed -i "s|@DATA@|$data|g; s|@BIN@|/opt/krunbox/bin|g" "$root/init"
 chmod 0755 "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet -R 0:0) >"$work/l1.cpio"
 echo "nested_kvm: L1 initramfs $(du -h "$work/l1.cpio" | cut -f1), booting under TCG with -cpu max (timeout ${timeout_s}s)..."
