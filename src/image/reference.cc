@@ -118,7 +118,13 @@ bool valid_tag(std::string_view tag) {
 
 std::string familiar_name(const std::string& name) {
   if (name.starts_with("docker.io/library/") && name.find('/', 18) == std::string::npos) return name.substr(18);
-  if (name.starts_with("docker.io/")) return name.substr(10);
+  if (name.starts_with("docker.io/")) {
+    // "docker.io/example.com/x" must keep its registry: without it,
+    // "example.com" would be read as the registry (Docker prints it bare).
+    std::string rest = name.substr(10);
+    std::string first = rest.substr(0, rest.find('/'));
+    if (first.find_first_of(".:[") == std::string::npos && first != "localhost") return rest;
+  }
   return name;
 }
 

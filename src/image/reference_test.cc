@@ -124,6 +124,29 @@ TEST(ReferenceTest, RejectsInvalid) {
     EXPECT_FALSE(parse_reference(bad).ok()) << bad;
 }
 
+TEST(ReferenceTest, LongNamesRoundTripThroughTheirFamiliarForm) {
+  // 250 characters as typed fit the 255 limit; normalized (docker.io/ in
+  // front) they do not, so the form that parses again is the familiar one.
+  std::string typed = "a/" + std::string(248, 'b');
+  auto r = parse_reference(typed);
+  ASSERT_TRUE(r.ok()) << r.error().what();
+  EXPECT_GT(r->name.size(), 255u);
+  auto again = parse_reference(r->familiar());
+  ASSERT_TRUE(again.ok()) << again.error().what();
+  EXPECT_EQ(again->str(), r->str());
+  EXPECT_FALSE(parse_reference("a/" + std::string(254, 'b')).ok());
+}
+
+TEST(ReferenceTest, FamiliarNameKeepsDockerIoWhenThePathLooksLikeARegistry) {
+  auto r = parse_reference("docker.io/libdocker.io/libr1r1:54J");
+  ASSERT_TRUE(r.ok()) << r.error().what();
+  EXPECT_EQ(r->familiar(), "docker.io/libdocker.io/libr1r1:54J");
+  auto again = parse_reference(r->familiar());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->str(), r->str());
+  EXPECT_EQ(familiar_name("docker.io/org/app"), "org/app");
+}
+
 TEST(ReferenceTest, ErrorsNeverEchoControlBytes) {
   auto r = parse_reference(std::string("bad\x1b[2Jname\x07"));
   ASSERT_FALSE(r.ok());

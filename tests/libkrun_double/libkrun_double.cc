@@ -341,7 +341,9 @@ void bring_up_loopback() {
 int install_vsock_filter() {
   scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
   if (!f) return -1;
-  if (seccomp_rule_add(f, SCMP_ACT_NOTIFY, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_VSOCK)) != 0 ||
+  // Spelled out: clang's -Wmissing-field-initializers rejects SCMP_A0()'s initializer.
+  const scmp_arg_cmp vsock_only{.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_VSOCK, .datum_b = 0};
+  if (seccomp_rule_add(f, SCMP_ACT_NOTIFY, SCMP_SYS(socket), 1, vsock_only) != 0 ||
       seccomp_rule_add(f, SCMP_ACT_NOTIFY, SCMP_SYS(connect), 0) != 0 || seccomp_load(f) != 0) {
     seccomp_release(f);
     return -1;
