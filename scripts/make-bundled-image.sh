@@ -28,7 +28,8 @@ gzip -n -9 "$work/layer.tar"
 layer_digest=$(sha256sum "$work/layer.tar.gz" | cut -d' ' -f1)
 layer_size=$(stat -c %s "$work/layer.tar.gz")
 mv "$work/layer.tar.gz" "$work/blobs/sha256/$layer_digest"
-version=$(/bin/busybox 2>/dev/null | head -1 | sed -n 's/^BusyBox v\([0-9.]*\).*/\1/p')
+# sed reads all of it: with pipefail, `head` would let busybox die of SIGPIPE.
+version=$(/bin/busybox 2>/dev/null | sed -n "1s/^BusyBox v\([0-9.]*\).*/\1/p" || true)
 
 python3 - "$work" "$diff_id" "$layer_digest" "$layer_size" "${version:-unknown}" <<'PY'
 import hashlib, json, os, sys

@@ -47,7 +47,7 @@ if [ ! -f "$kdir/.complete" ]; then
     magic=${format%%:*} tool=${format#*:}
     for off in $(LC_ALL=C grep -obUaP "$(echo "$magic" | sed 's/../\\x&/g')" "$work/out/vmlinuz" | cut -d: -f1); do
       tail -c +$((off + 1)) "$work/out/vmlinuz" | $tool > "$work/out/vmlinux" 2>/dev/null || true
-      if [ -s "$work/out/vmlinux" ] && readelf -n "$work/out/vmlinux" 2>/dev/null | grep -q 'Xen.*0x00000012'; then
+      if [ -s "$work/out/vmlinux" ] && readelf -n "$work/out/vmlinux" 2>/dev/null | grep 'Xen.*0x00000012' >/dev/null; then
         break 2
       fi
       rm -f "$work/out/vmlinux"
