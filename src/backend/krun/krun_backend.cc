@@ -75,7 +75,7 @@ class KrunSandbox : public VmSandbox {
   std::string_view backend_name() const override { return "krun"; }
 
  private:
-  Status boot() {
+  Status boot() override {
     KRUNBOX_ASSIGN_OR_RETURN(std::string vmm, find_helper("krunbox-vmm"));
     KRUNBOX_ASSIGN_OR_RETURN(std::string agent_bin, find_helper("krunbox-agent"));
     if (!is_directory(spec_.rootfs)) return Error(ErrorCode::kNotFound, "rootfs " + spec_.rootfs + " is not a directory");

@@ -61,7 +61,7 @@ class QemuSandbox : public VmSandbox {
   }
 
  private:
-  Status boot() {
+  Status boot() override {
     KRUNBOX_ASSIGN_OR_RETURN(QemuAssets assets, find_qemu_assets());
     KRUNBOX_ASSIGN_OR_RETURN(std::string image,
                              ensure_root_image(spec_.rootfs, join_path(data_root(), "cache/qemu-roots"),
