@@ -1,8 +1,13 @@
 #include "backend/vm_sandbox.h"
 
+#include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <ctime>
+#include <thread>
 
 #include "base/fs.h"
 #include "base/json.h"
@@ -17,6 +22,45 @@ std::string log_tail(const std::string& path, size_t max_bytes) {
   std::string t = text->size() > max_bytes ? text->substr(text->size() - max_bytes) : *text;
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
   return t;
+}
+
+Result<std::vector<std::string>> sweep_vm_run_dirs(const std::string& dir, const std::string& helper_key,
+                                                   const std::string& helper_label, const VmLeftoverCleanup& after_kill) {
+  std::vector<std::string> removed;
+  if (!is_directory(dir)) return removed;
+  std::vector<std::string> names;
+  {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return Error::from_errno("opendir " + dir);
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    ::closedir(d);
+  }
+  for (const auto& name : names) {
+    std::string sdir = join_path(dir, name);
+    auto state = read_json_file(join_path(sdir, "state.json"), 64 * 1024);
+    auto ref_of = [&](const std::string& key) -> std::optional<ProcessRef> {
+      if (!state.ok() || !state->contains(key)) return std::nullopt;
+      const Json& j = (*state)[key];
+      return ProcessRef{j.value("pid", 0), j.value("start_time", uint64_t{0})};
+    };
+    if (auto owner = ref_of("owner"); owner && process_alive(*owner)) continue;
+    if (!state.ok()) {
+      // A run dir without a readable state is either being created right now
+      // or was cut off before the state was written; only sweep old ones.
+      struct stat st {};
+      if (::stat(sdir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 60) continue;
+    }
+    if (auto helper = ref_of(helper_key); helper && process_alive(*helper)) {
+      ::kill(helper->pid, SIGKILL);
+      removed.push_back("killed " + helper_label + " " + std::to_string(helper->pid) + " of sandbox " + name.substr(0, 12));
+      for (int i = 0; i < 200 && process_alive(*helper); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (after_kill) after_kill(name, removed);
+    KRUNBOX_TRY(remove_tree(sdir));
+    removed.push_back("removed " + sdir);
+  }
+  return removed;
 }
 
 Status VmSandbox::start() {

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "backend/sandbox.h"
 #include "base/unique_pid.h"
@@ -67,6 +69,16 @@ class VmSandbox : public Sandbox {
   std::optional<ExitStatus> exit_status_;
   std::atomic<bool> stopping_{false};
 };
+
+// The sweep of a VM backend's run dirs (<run_root>/<backend>/<name>/): each
+// one whose owner (state.json "owner") is dead, or that has no state and is
+// over a minute old, has its helper (state.json `helper_key`) killed,
+// `after_kill` run (the backend's own leftovers, e.g. cgroups), and is
+// removed. Returns a line per thing removed.
+using VmLeftoverCleanup = std::function<void(const std::string& name, std::vector<std::string>& removed)>;
+Result<std::vector<std::string>> sweep_vm_run_dirs(const std::string& dir, const std::string& helper_key,
+                                                   const std::string& helper_label,
+                                                   const VmLeftoverCleanup& after_kill = {});
 
 // The last `max_bytes` of a log file without trailing newlines ("" if none).
 std::string log_tail(const std::string& path, size_t max_bytes = 2048);

@@ -27,7 +27,6 @@
 namespace krunbox {
 namespace {
 
-constexpr const char* kStateFile = "state.json";
 // Away from libkrun's reserved vsock ports (123, 620, 1024-1031).
 constexpr uint32_t kAgentVsockPort = 5050;
 constexpr const char* kAgentGuestPath = "/.krunbox/krunbox-agent";  // vmm/vmm_config.h
@@ -216,37 +215,8 @@ std::string describe_libkrun_exit(int code) {
 std::unique_ptr<Backend> make_krun_backend() { return std::make_unique<KrunBackend>(); }
 
 Result<std::vector<std::string>> sweep_krun_leftovers(const std::string& root) {
-  std::vector<std::string> removed;
-  std::string dir = join_path(root, "krun");
-  if (!is_directory(dir)) return removed;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return Error::from_errno("opendir " + dir);
-  std::vector<std::string> ids;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ids.emplace_back(e->d_name);
-  ::closedir(d);
-  for (const auto& id : ids) {
-    std::string sdir = join_path(dir, id);
-    auto state = read_json_file(join_path(sdir, kStateFile), 64 * 1024);
-    auto ref_of = [&](const char* key) -> std::optional<ProcessRef> {
-      if (!state.ok() || !state->contains(key)) return std::nullopt;
-      const Json& j = (*state)[key];
-      return ProcessRef{j.value("pid", 0), j.value("start_time", uint64_t{0})};
-    };
-    auto owner = ref_of("owner");
-    if (owner && process_alive(*owner)) continue;
-    if (!state.ok()) {
-      struct stat st {};
-      if (::stat(sdir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 60) continue;
-    }
-    if (auto vmm = ref_of("vmm"); vmm && process_alive(*vmm)) {
-      ::kill(vmm->pid, SIGKILL);  // the guest's PID 1 follows it (libkrun: the VM is the process)
-      removed.push_back("killed krunbox-vmm " + std::to_string(vmm->pid) + " of sandbox " + id.substr(0, 12));
-    }
-    KRUNBOX_TRY(remove_tree(sdir));
-    removed.push_back("removed " + sdir);
-  }
-  return removed;
+  // The guest's processes end with krunbox-vmm: in libkrun the VM is the process.
+  return sweep_vm_run_dirs(join_path(root, "krun"), "vmm", "krunbox-vmm");
 }
 
 }  // namespace krunbox

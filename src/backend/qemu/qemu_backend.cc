@@ -31,7 +31,6 @@
 namespace krunbox {
 namespace {
 
-constexpr const char* kStateFile = "state.json";
 
 std::string qemu_run_dir(const std::string& run_root, const std::string& id) {
   return join_path(run_root, "qemu/" + id);
@@ -228,42 +227,11 @@ class QemuBackend : public Backend {
 std::unique_ptr<Backend> make_qemu_backend() { return std::make_unique<QemuBackend>(); }
 
 Result<std::vector<std::string>> sweep_qemu_leftovers(const std::string& root) {
-  std::vector<std::string> removed;
-  std::string dir = join_path(root, "qemu");
-  if (!is_directory(dir)) return removed;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return Error::from_errno("opendir " + dir);
-  std::vector<std::string> ids;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ids.emplace_back(e->d_name);
-  ::closedir(d);
-  for (const auto& id : ids) {
-    std::string sdir = join_path(dir, id);
-    auto state = read_json_file(join_path(sdir, kStateFile), 64 * 1024);
-    auto ref_of = [&](const char* key) -> std::optional<ProcessRef> {
-      if (!state.ok() || !state->contains(key)) return std::nullopt;
-      const Json& j = (*state)[key];
-      return ProcessRef{j.value("pid", 0), j.value("start_time", uint64_t{0})};
-    };
-    auto owner = ref_of("owner");
-    if (owner && process_alive(*owner)) continue;
-    if (!state.ok()) {
-      // A run dir without a readable state is either being created right now or
-      // was cut off before the state was written; only sweep old ones.
-      struct stat st {};
-      if (::stat(sdir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 60) continue;
-    }
-    if (auto qemu = ref_of("qemu"); qemu && process_alive(*qemu)) {
-      ::kill(qemu->pid, SIGKILL);
-      removed.push_back("killed QEMU " + std::to_string(qemu->pid) + " of sandbox " + id.substr(0, 12));
-      for (int i = 0; i < 200 && process_alive(*qemu); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+  // QEMU is gone by then, so its group is empty and can go too.
+  return sweep_vm_run_dirs(join_path(root, "qemu"), "qemu", "QEMU", [](const std::string& id, std::vector<std::string>& removed) {
     for (const auto& cg : qemu_cgroup_dirs_for("/sys/fs/cgroup", id))
       if (::rmdir(cg.c_str()) == 0) removed.push_back("removed cgroup " + cg);
-    KRUNBOX_TRY(remove_tree(sdir));
-    removed.push_back("removed " + sdir);
-  }
-  return removed;
+  });
 }
 
 }  // namespace krunbox
