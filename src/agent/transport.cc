@@ -5,11 +5,11 @@
 #include <linux/vm_sockets.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <cstring>
 
 #include "base/fs.h"
+#include "base/unix_socket.h"
 
 namespace krunbox::agent {
 
@@ -57,17 +57,7 @@ Result<Transport> Transport::open(const TransportSpec& spec) {
       break;
     }
     case TransportKind::kUnixListen: {
-      UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-      if (!s) return Error::from_errno("unix socket");
-      sockaddr_un addr{};
-      addr.sun_family = AF_UNIX;
-      if (spec.name.size() >= sizeof addr.sun_path) return Error(ErrorCode::kInvalidArgument, "socket path too long");
-      std::memcpy(addr.sun_path, spec.name.data(), spec.name.size());
-      ::unlink(spec.name.c_str());
-      if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return Error::from_errno("binding " + spec.name);
-      if (::listen(s.get(), 16) != 0) return Error::from_errno("listen on " + spec.name);
-      t.listen_ = std::move(s);
+      KRUNBOX_ASSIGN_OR_RETURN(t.listen_, listen_unix_socket(spec.name));
       break;
     }
     case TransportKind::kVsockConnect:

@@ -5,9 +5,26 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <thread>
 
 namespace krunbox {
+
+Result<UniqueFd> listen_unix_socket(const std::string& path, int backlog) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return Error(ErrorCode::kInvalidArgument, "socket path " + path + " is longer than " +
+                                                  std::to_string(sizeof addr.sun_path - 1) +
+                                                  " bytes; use a shorter KRUNBOX_RUN_DIR");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Error::from_errno("socket for " + path);
+  (void)::unlink(path.c_str());
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return Error::from_errno("binding " + path);
+  if (::listen(fd.get(), backlog) != 0) return Error::from_errno("listening on " + path);
+  return fd;
+}
 
 Result<UniqueFd> connect_unix_socket(const std::string& path, std::chrono::milliseconds timeout) {
   sockaddr_un addr{};

@@ -1,5 +1,5 @@
-// Connecting to a unix socket that another process (QEMU) creates: retried
-// while the socket does not exist or nobody listens yet, up to a deadline.
+// Unix stream sockets: listening at a path, and connecting to one that
+// another process (QEMU) creates.
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,12 @@
 
 namespace krunbox {
 
+// Listens at `path`, replacing a stale socket left there. The path must fit
+// a unix address (107 bytes); the error says so, since a long run dir is
+// the usual cause.
+Result<UniqueFd> listen_unix_socket(const std::string& path, int backlog = 16);
+
+// Retried while the socket does not exist or nobody listens yet, up to a deadline.
 Result<UniqueFd> connect_unix_socket(const std::string& path, std::chrono::milliseconds timeout);
 
 }  // namespace krunbox

@@ -89,6 +89,16 @@ Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& co
   if (pids_limit) b.pids_limit(pids_limit);
   b.network(network == "host" ? NetworkMode::kHost : network == "user" ? NetworkMode::kUser : NetworkMode::kNone);
   KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> file_env, read_env_files(env_files));
+  // Every flag is checked before an image root is made, so bad input never
+  // costs a mount.
+  for (const auto& p : ports) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto m, parse_port_mapping(p));
+    b.port(std::move(m));
+  }
+  for (const auto& v : volumes) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto m, parse_volume(v));
+    b.volume(std::move(m));
+  }
 
   if (!rootfs.empty()) {
     if (!is_directory(rootfs)) return Error(ErrorCode::kNotFound, "--rootfs " + rootfs + " is not a directory");
@@ -118,14 +128,6 @@ Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& co
     if (!resolved.chain_ids.empty()) b.rootfs_content_key(resolved.chain_ids.back().hex());
     b.command(std::move(params.argv)).cwd(params.workdir).user(params.user);
     for (auto& e : params.env) b.env(std::move(e));
-  }
-  for (const auto& p : ports) {
-    KRUNBOX_ASSIGN_OR_RETURN(auto m, parse_port_mapping(p));
-    b.port(std::move(m));
-  }
-  for (const auto& v : volumes) {
-    KRUNBOX_ASSIGN_OR_RETURN(auto m, parse_volume(v));
-    b.volume(std::move(m));
   }
   KRUNBOX_ASSIGN_OR_RETURN(out.spec, b.build());
   return out;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +19,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/paths.h"
+#include "base/unix_socket.h"
 #include "base/unique_fd.h"
 #include "proto/agent_client.h"
 #include "sandbox/host_ports.h"
@@ -565,17 +565,8 @@ void Monitor::serve(UniqueFd listener) {
 
 Result<UniqueFd> listen_on(const std::string& path) {
   KRUNBOX_TRY(ensure_private_dir(dirname_of(path), 0700));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return Error(ErrorCode::kInvalidArgument, "control socket path too long: " + path + "; use a shorter KRUNBOX_RUN_DIR");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  (void)::unlink(path.c_str());
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return Error::from_errno("socket");
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return Error::from_errno("binding " + path);
+  KRUNBOX_ASSIGN_OR_RETURN(UniqueFd fd, listen_unix_socket(path, 128));
   if (::chmod(path.c_str(), 0600) != 0) return Error::from_errno("chmod " + path);
-  if (::listen(fd.get(), 128) != 0) return Error::from_errno("listening on " + path);
   return fd;
 }
 

@@ -684,26 +684,25 @@ __attribute__((visibility("default"))) int32_t krun_set_env(uint32_t ctx_id, con
   return ret;
 }
 
-__attribute__((visibility("default"))) int32_t krun_set_port_map(uint32_t ctx_id, const char* const port_map[]) {
+// A NULL-terminated string list whose every entry `valid` accepts, stored in `dest`.
+static int32_t set_checked_list(const char* call, const char* key, uint32_t ctx_id, const char* const list[],
+                                bool (*valid)(const std::string&), std::vector<std::string> Context::*dest) {
   Context* c = find_ctx(ctx_id);
-  std::vector<std::string> map;
-  int32_t ret = !c ? -ENOENT : (!port_map || !read_array(port_map, map)) ? -EINVAL : 0;
-  for (const auto& e : map)
-    if (!valid_port_entry(e)) ret = -EINVAL;
-  if (ret == 0) c->port_map = std::move(map);
-  record("krun_set_port_map", {{"ctx", ctx_id}, {"port_map", json_array(port_map)}}, ret);
+  std::vector<std::string> entries;
+  int32_t ret = !c ? -ENOENT : (!list || !read_array(list, entries)) ? -EINVAL : 0;
+  for (const auto& e : entries)
+    if (!valid(e)) ret = -EINVAL;
+  if (ret == 0) c->*dest = std::move(entries);
+  record(call, {{"ctx", ctx_id}, {key, json_array(list)}}, ret);
   return ret;
 }
 
+__attribute__((visibility("default"))) int32_t krun_set_port_map(uint32_t ctx_id, const char* const port_map[]) {
+  return set_checked_list("krun_set_port_map", "port_map", ctx_id, port_map, valid_port_entry, &Context::port_map);
+}
+
 __attribute__((visibility("default"))) int32_t krun_set_rlimits(uint32_t ctx_id, const char* const rlimits[]) {
-  Context* c = find_ctx(ctx_id);
-  std::vector<std::string> list;
-  int32_t ret = !c ? -ENOENT : (!rlimits || !read_array(rlimits, list)) ? -EINVAL : 0;
-  for (const auto& e : list)
-    if (!valid_rlimit_entry(e)) ret = -EINVAL;
-  if (ret == 0) c->rlimits = std::move(list);
-  record("krun_set_rlimits", {{"ctx", ctx_id}, {"rlimits", json_array(rlimits)}}, ret);
-  return ret;
+  return set_checked_list("krun_set_rlimits", "rlimits", ctx_id, rlimits, valid_rlimit_entry, &Context::rlimits);
 }
 
 static int32_t add_vsock(const char* call, uint32_t ctx_id, uint32_t port, const char* path, bool listen) {

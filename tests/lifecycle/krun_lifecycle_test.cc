@@ -16,22 +16,10 @@ namespace krunbox {
 namespace {
 
 using lifecycle_test::bundled_rootfs;
+using lifecycle_test::dir_entries;
 using lifecycle_test::trim;
 using lifecycle_test::World;
 using namespace std::chrono_literals;
-
-std::vector<std::string> krun_run_dirs(const World& w) {
-  std::vector<std::string> out;
-  auto ls = run_capture({"sh", "-c", "ls -A " + join_path(w.run(), "krun") + " 2>/dev/null"});
-  if (!ls.ok()) return out;
-  std::string s = ls->out;
-  for (size_t start = 0; start < s.size();) {
-    size_t nl = s.find('\n', start);
-    out.push_back(s.substr(start, nl - start));
-    start = nl == std::string::npos ? s.size() : nl + 1;
-  }
-  return out;
-}
 
 TEST(LifecycleKrunTest, FullLifecycleAndCrashCleanupThroughTheDouble) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (the double's guest uses namespaces)";
@@ -63,7 +51,8 @@ TEST(LifecycleKrunTest, FullLifecycleAndCrashCleanupThroughTheDouble) {
   EXPECT_EQ(w.state("kvm"), "crashed");
   auto rm = w.kb({"rm", "kvm"}, "", 120s);
   ASSERT_EQ(rm->status.code, 0) << rm->err;
-  EXPECT_TRUE(krun_run_dirs(w).empty()) << krun_run_dirs(w).front();
+  auto left = dir_entries(join_path(w.run(), "krun"));
+  EXPECT_TRUE(left.empty()) << *left.begin();
   EXPECT_EQ(trim(w.kb({"ps", "-a", "-q"})->out), "");
 }
 

@@ -2,10 +2,12 @@
 // bundled rootfs and VM assets linked in), and the CLI run as a user would.
 #pragma once
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -110,6 +112,17 @@ class World {
   std::string data_, run_;
   std::vector<std::string> env_;
 };
+
+// The names in `dir` (none if it does not exist), hidden ones left out.
+inline std::set<std::string> dir_entries(const std::string& dir) {
+  std::set<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') out.insert(e->d_name);
+  ::closedir(d);
+  return out;
+}
 
 inline std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();

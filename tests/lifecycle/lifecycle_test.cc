@@ -24,6 +24,7 @@ namespace krunbox {
 namespace {
 
 using lifecycle_test::bundled_rootfs;
+using lifecycle_test::dir_entries;
 using lifecycle_test::trim;
 using lifecycle_test::World;
 using namespace std::chrono_literals;
@@ -69,16 +70,6 @@ std::vector<std::string> files_containing(const std::string& dir, const std::str
   }
   ::closedir(d);
   return hits;
-}
-
-std::set<std::string> dir_entries(const std::string& dir) {
-  std::set<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') out.insert(e->d_name);
-  ::closedir(d);
-  return out;
 }
 
 // Processes whose command line mentions `needle`.

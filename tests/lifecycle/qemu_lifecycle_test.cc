@@ -15,6 +15,7 @@ namespace krunbox {
 namespace {
 
 using lifecycle_test::bundled_rootfs;
+using lifecycle_test::dir_entries;
 using lifecycle_test::trim;
 using lifecycle_test::World;
 using namespace std::chrono_literals;
@@ -23,14 +24,7 @@ using namespace std::chrono_literals;
 // them (<run>/qemu/<id>/state.json), that are still alive.
 std::vector<ProcessRef> live_qemus(const World& w) {
   std::vector<ProcessRef> out;
-  auto ls = run_capture({"sh", "-c", "ls " + join_path(w.run(), "qemu") + " 2>/dev/null"});
-  if (!ls.ok()) return out;
-  size_t start = 0;
-  const std::string& s = ls->out;
-  while (start < s.size()) {
-    size_t nl = s.find('\n', start);
-    std::string id = s.substr(start, nl - start);
-    start = nl == std::string::npos ? s.size() : nl + 1;
+  for (const auto& id : dir_entries(join_path(w.run(), "qemu"))) {
     auto j = read_json_file(join_path(join_path(w.run(), "qemu"), id + "/state.json"));
     if (!j.ok() || !j->contains("qemu")) continue;
     ProcessRef p{(*j)["qemu"]["pid"].get<pid_t>(), (*j)["qemu"]["start_time"].get<uint64_t>()};

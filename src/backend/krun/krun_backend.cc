@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include "base/paths.h"
 #include "base/process_ref.h"
 #include "base/subprocess.h"
+#include "base/unix_socket.h"
 #include "proto/agent_client.h"
 
 namespace krunbox {
@@ -35,22 +35,6 @@ constexpr const char* kAgentGuestPath = "/.krunbox/krunbox-agent";  // vmm/vmm_c
 // 107 bytes a unix socket address holds; state.json keeps the full id.
 std::string krun_run_dir(const std::string& run_root, const std::string& id) {
   return join_path(run_root, "krun/" + id.substr(0, 16));
-}
-
-Result<UniqueFd> listen_unix(const std::string& path) {
-  sockaddr_un addr{};
-  if (path.size() >= sizeof addr.sun_path)
-    return Error(ErrorCode::kInvalidArgument, "agent socket path " + path + " is longer than " +
-                                                  std::to_string(sizeof addr.sun_path - 1) +
-                                                  " bytes; use a shorter KRUNBOX_RUN_DIR");
-  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s) return Error::from_errno("socket for " + path);
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size());
-  ::unlink(path.c_str());
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return Error::from_errno("bind " + path);
-  if (::listen(s.get(), 4) != 0) return Error::from_errno("listen " + path);
-  return s;
 }
 
 Result<uint16_t> free_tcp_port() {
@@ -82,7 +66,7 @@ class KrunSandbox : public VmSandbox {
     KRUNBOX_TRY(ensure_private_dir(run_dir_));
 
     std::string agent_socket = join_path(run_dir_, "agent.sock");
-    KRUNBOX_ASSIGN_OR_RETURN(UniqueFd listener, listen_unix(agent_socket));
+    KRUNBOX_ASSIGN_OR_RETURN(UniqueFd listener, listen_unix_socket(agent_socket, 4));
 
     Json cfg;
     cfg["root"] = spec_.rootfs;
