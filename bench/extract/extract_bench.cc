@@ -2,7 +2,10 @@
 // one after another into one directory) vs `umoci unpack` (the whole image),
 // in one run on one generated fixture. Prints medians and ratios.
 //
-// usage: krunbox_bench_extract WORK_DIR [RUNS]
+// usage: krunbox_bench_extract WORK_DIR [RUNS] [OUT_DIR]
+// The fixture lives in WORK_DIR; everything the tools write (krunbox's store,
+// tar's tree, umoci's bundle) goes to OUT_DIR (default WORK_DIR). run.sh
+// points OUT_DIR at a freshly made ext4, see bench/lib/scratch-fs.sh.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -118,15 +121,17 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) die("usage: krunbox_bench_extract WORK_DIR [RUNS]");
+  if (argc < 2) die("usage: krunbox_bench_extract WORK_DIR [RUNS] [OUT_DIR]");
   std::string work = argv[1];
   int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
+  std::string out_dir = argc > 3 ? argv[3] : work;
   if (auto st = make_dirs(work); !st) die(st.error().what());
+  if (auto st = make_dirs(out_dir); !st) die(st.error().what());
   for (const char* tool : {"umoci", "tar", "gzip"})
     if (!find_program(tool)) die(std::string(tool) + " is not installed");
   make_fixture(work);
 
-  std::string store_dir = work + "/store";
+  std::string store_dir = out_dir + "/store";
   (void)remove_tree(store_dir);
   auto store = ImageStore::open(store_dir);
   if (!store.ok()) die(store.error().what());
@@ -140,7 +145,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> blobs;
   for (const auto& l : img->layers) {
     blobs.push_back((*store)->blobs().blob_path(l.blob));
-    (void)read_file(blobs.back(), 1ull << 31);  // warm the page cache
+    // Warm the page cache: krunbox and tar read the store's copy, umoci the layout's.
+    (void)read_file(blobs.back(), 1ull << 31);
+    (void)read_file(layout_dir(work) + "/blobs/sha256/" + l.blob.hex(), 1ull << 31);
   }
 
   auto drop_snapshots = [&] {
@@ -170,7 +177,7 @@ int main(int argc, char** argv) {
     return s;
   };
   auto tar_xzf = [&] {
-    std::string out = work + "/tar-out";
+    std::string out = out_dir + "/tar-out";
     (void)remove_tree(out);
     (void)make_dirs(out);
     auto t0 = std::chrono::steady_clock::now();
@@ -180,7 +187,7 @@ int main(int argc, char** argv) {
     return s;
   };
   auto umoci_unpack = [&] {
-    std::string bundle = work + "/bundle";
+    std::string bundle = out_dir + "/bundle";
     (void)remove_tree(bundle);
     auto t0 = std::chrono::steady_clock::now();
     run({"umoci", "unpack", "--image", layout_dir(work) + ":" + kTag, bundle});

@@ -4,7 +4,8 @@
 #   peer:     skopeo copy docker://… oci:…  +  umoci unpack
 # on the extract benchmark's fixture (3 layers, >100 MB compressed, >8,000
 # entries), generated and pushed once under CACHE_DIR. Prints medians and
-# the ratio. Page cache warm for both (the registry's files stay cached).
+# the ratio. Page cache warm for both (the registry's files stay cached);
+# both write to the same freshly made ext4.
 # Run as root (overlay roots, umoci unpack with owners).
 # usage: bench/pull/run.sh [CACHE_DIR] [RUNS]
 set -euo pipefail
@@ -37,9 +38,13 @@ http: {addr: 127.0.0.1:$port}
 YML
 docker-registry serve "$cache/registry.yml" >"$cache/registry.log" 2>&1 &
 registry_pid=$!
-work=$(mktemp -d "$cache/run.XXXXXX")
-cleanup() { kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; rm -rf "$work"; }
+# What both sides write goes to a fresh ext4 (bench/lib/scratch-fs.sh says why).
+# shellcheck source=../lib/scratch-fs.sh
+. "$src/bench/lib/scratch-fs.sh"
+work=$cache/out
+cleanup() { kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; scratch_fs_cleanup; }
 trap cleanup EXIT
+scratch_fs_mount "$work" 8G
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
 ref=127.0.0.1:$port/bench:v1
 if [ ! -f "$cache/pushed" ]; then

@@ -208,6 +208,9 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req, const BodySink&
   curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes as stored: digests are over them
+  // Layer blobs are large: 512 KiB reads (curl's maximum before 7.88; the
+  // default is 16 KiB) mean 32x fewer recv/write/hash calls per blob.
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L << 10);
   if (req.method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   else curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   std::string range;

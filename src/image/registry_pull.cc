@@ -11,6 +11,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "image/growing_file.h"
 
 namespace krunbox::image {
 namespace {
@@ -47,10 +48,12 @@ class StoreBlobWriter : public BlobTarget {
     hash_.update(chunk.data(), chunk.size());
     KRUNBOX_TRY_CTX(write_all(fd_.get(), chunk.data(), chunk.size()), "write " + tmp_);
     written_ += chunk.size();
+    if (tail) tail->appended(written_);
     if (on_bytes) on_bytes(written_);
     return {};
   }
   Status restart() override {
+    if (tail) tail->restarting();
     if (::ftruncate(fd_.get(), 0) != 0 || ::lseek(fd_.get(), 0, SEEK_SET) != 0) return Error::from_errno("truncate " + tmp_);
     hash_ = Sha256();
     written_ = 0;
@@ -77,8 +80,11 @@ class StoreBlobWriter : public BlobTarget {
     return {};
   }
 
+  int fd() const { return fd_.get(); }
+
   std::function<void(uint64_t)> on_bytes;
   const std::atomic<bool>* cancel = nullptr;
+  std::shared_ptr<GrowingFile> tail;  // told about every byte written, for a reader following the download
 
  private:
   BlobStore& store_;
@@ -95,14 +101,27 @@ bool stored_with_size(BlobStore& blobs, const Descriptor& d) {
   return sz.ok() && *sz == d.size;
 }
 
+// `on_tail`, when set, receives the download's GrowingFile once the temp
+// file exists, so the caller can read the blob while it arrives; the file's
+// outcome is this function's result.
 Status fetch_blob(RegistryClient& client, BlobStore& blobs, const Descriptor& d, const std::function<void(uint64_t)>& on_bytes,
-                  const std::atomic<bool>* cancel = nullptr) {
+                  const std::atomic<bool>* cancel = nullptr,
+                  const std::function<void(std::shared_ptr<GrowingFile>)>& on_tail = nullptr) {
   StoreBlobWriter w(blobs, d.digest, d.size);
   KRUNBOX_TRY(w.open());
   w.on_bytes = on_bytes;
   w.cancel = cancel;
-  KRUNBOX_TRY(client.blob(d.digest, w));
-  return w.commit().wrap("blob " + d.digest.str());
+  if (on_tail) {
+    // Without a tail the layer is simply extracted after the download.
+    if (auto tail = GrowingFile::open(w.fd(), "blob " + d.digest.str()); tail.ok()) {
+      w.tail = *tail;
+      on_tail(*tail);
+    }
+  }
+  Status s = client.blob(d.digest, w);
+  if (s.ok()) s = w.commit().wrap("blob " + d.digest.str());
+  if (w.tail) w.tail->finished(s);
+  return s;
 }
 
 // Serializes progress callbacks from the download threads.
@@ -200,9 +219,13 @@ Result<PullResult> pull_image(ImageStore& store, const std::string& ref_text, co
   total_size += layer_bytes;
   report({.kind = PullEvent::Kind::kResolved, .layers = n, .digest = result.manifest_digest, .total = layer_bytes});
 
+  std::vector<LayerRef> refs;
+  for (size_t i = 0; i < n; ++i) refs.push_back({manifest.layers[i].digest, config.diff_ids[i]});
+  bool unpack = options.unpack && ::geteuid() == 0 && n > 0;
   std::mutex mu;
   std::condition_variable cv;
   std::vector<bool> ready(n, false);
+  std::vector<std::shared_ptr<GrowingFile>> tails(n);  // downloads the extractor may follow
   std::optional<Error> failure;
   std::atomic<bool> stop{false};
   size_t next = 0;
@@ -240,7 +263,12 @@ Result<PullResult> pull_image(ImageStore& store, const std::string& ref_text, co
           downloaded += w > seen ? w - seen : 0;
           seen = w;
         };
-        Status s = fetch_blob(*client, blobs, d, on_bytes, &stop);
+        auto on_tail = [&](std::shared_ptr<GrowingFile> tail) {
+          std::lock_guard<std::mutex> g(mu);
+          tails[i] = std::move(tail);
+          cv.notify_all();
+        };
+        Status s = fetch_blob(*client, blobs, d, on_bytes, &stop, unpack ? on_tail : std::function<void(std::shared_ptr<GrowingFile>)>());
         if (!s.ok()) {
           fail(std::move(s).error().wrap("layer " + std::to_string(i + 1) + " of " + std::to_string(n)));
           return;
@@ -254,24 +282,51 @@ Result<PullResult> pull_image(ImageStore& store, const std::string& ref_text, co
     }
   };
 
-  std::vector<LayerRef> refs;
-  for (size_t i = 0; i < n; ++i) refs.push_back({manifest.layers[i].digest, config.diff_ids[i]});
-  bool unpack = options.unpack && ::geteuid() == 0 && n > 0;
   auto extractor = [&] {
     ExtractOptions eo;
     eo.limits = limits;
     eo.opaque_xattr = default_opaque_xattr();
     for (size_t i = 0; i < n; ++i) {
+      std::shared_ptr<GrowingFile> tail;
       {
         std::unique_lock<std::mutex> g(mu);
-        cv.wait(g, [&] { return stop || ready[i]; });
-        if (!ready[i]) return;
+        cv.wait(g, [&] { return stop || ready[i] || tails[i]; });
+        if (stop) return;
+        if (!ready[i]) tail = tails[i];
       }
       std::vector<LayerRef> prefix(refs.begin(), refs.begin() + static_cast<long>(i) + 1);
-      auto chains = store.snapshots().prepare(prefix, eo);
-      if (!chains.ok()) {
-        fail(std::move(chains).error().wrap("extract layer " + std::to_string(i + 1) + " of " + std::to_string(n)));
-        return;
+      auto where = [&] { return "extract layer " + std::to_string(i + 1) + " of " + std::to_string(n); };
+      bool done = false;
+      if (tail) {
+        // Follow the download. Nothing is published before the blob is
+        // verified and stored (confirm); if the download fails its worker
+        // reports why, and if it started over the layer is extracted again
+        // from the stored blob below.
+        SnapshotStore::Feed feed{[&]() -> Result<std::unique_ptr<ByteSource>> { return tail->reader(); },
+                                 [&] { return tail->wait_finished(); }};
+        auto chains = store.snapshots().prepare(prefix, eo, &feed);
+        if (chains.ok()) {
+          done = true;
+        } else if (!tail->wait_finished().ok()) {
+          return;
+        } else if (!tail->has_restarted()) {
+          fail(std::move(chains).error().wrap(where()));
+          return;
+        } else {
+          KB_DEBUG("{}: the download started over; extracting again from the stored blob", where());
+        }
+      }
+      if (!done) {
+        {
+          std::unique_lock<std::mutex> g(mu);
+          cv.wait(g, [&] { return stop || ready[i]; });
+          if (!ready[i]) return;
+        }
+        auto chains = store.snapshots().prepare(prefix, eo);
+        if (!chains.ok()) {
+          fail(std::move(chains).error().wrap(where()));
+          return;
+        }
       }
       report({.kind = PullEvent::Kind::kExtracted, .layer = i, .layers = n, .digest = manifest.layers[i].digest});
     }

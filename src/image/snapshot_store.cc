@@ -35,7 +35,7 @@ Result<SnapshotInfo> SnapshotStore::info(const Digest& chain) const {
 }
 
 Result<SnapshotInfo> SnapshotStore::extract_one(const LayerRef& layer, const Digest& chain, const std::vector<Digest>& parents,
-                                                const ExtractOptions& options, uint64_t* rootfs_bytes) {
+                                                const ExtractOptions& options, uint64_t* rootfs_bytes, const Feed* feed) {
   KRUNBOX_TRY(make_dirs(root_ + "/tmp", 0700));
   KRUNBOX_TRY(make_dirs(root_ + "/snapshots", 0700));
   KRUNBOX_ASSIGN_OR_RETURN(TempDir tmp, TempDir::create("snap-" + chain.hex().substr(0, 12) + "-", root_ + "/tmp"));
@@ -58,13 +58,21 @@ Result<SnapshotInfo> SnapshotStore::extract_one(const LayerRef& layer, const Dig
     lowers.push_back(fd.get());
     lower_fds.push_back(std::move(fd));
   }
-  KRUNBOX_ASSIGN_OR_RETURN(UniqueFd blob, blobs_.open(layer.blob));
-  KRUNBOX_ASSIGN_OR_RETURN(ExtractResult r, extract_layer(fd_source(blob.get()), target.get(), lowers, options, rootfs_bytes)
+  std::unique_ptr<ByteSource> source;
+  UniqueFd blob;
+  if (feed) {
+    KRUNBOX_ASSIGN_OR_RETURN(source, feed->open());
+  } else {
+    KRUNBOX_ASSIGN_OR_RETURN(blob, blobs_.open(layer.blob));
+    source = fd_source(blob.get());
+  }
+  KRUNBOX_ASSIGN_OR_RETURN(ExtractResult r, extract_layer(std::move(source), target.get(), lowers, options, rootfs_bytes)
                                                 .wrap("extract layer " + layer.blob.str()));
   if (r.diff_id != layer.diff_id)
     return Error(ErrorCode::kCorrupt, "layer " + layer.blob.str() + " uncompresses to " + r.diff_id.str() +
                                           " but the image config says its diff ID is " + layer.diff_id.str() +
                                           "; the image is corrupt and nothing was kept");
+  if (feed && feed->confirm) KRUNBOX_TRY(feed->confirm());
   SnapshotInfo info{chain, r.diff_id, r.entries, r.file_bytes, options.opaque_xattr};
   Json meta = {{"chain_id", chain.str()}, {"diff_id", r.diff_id.str()}, {"layer", layer.blob.str()},
                {"entries", r.entries}, {"file_bytes", r.file_bytes}, {"opaque_xattr", options.opaque_xattr},
@@ -84,7 +92,7 @@ Result<SnapshotInfo> SnapshotStore::extract_one(const LayerRef& layer, const Dig
   return info;
 }
 
-Result<std::vector<Digest>> SnapshotStore::prepare(const std::vector<LayerRef>& layers, ExtractOptions options) {
+Result<std::vector<Digest>> SnapshotStore::prepare(const std::vector<LayerRef>& layers, ExtractOptions options, const Feed* top_feed) {
   options.mode = ExtractMode::kOverlay;
   if (layers.size() > options.limits.max_layers)
     return Error(ErrorCode::kLimitExceeded, "image has " + std::to_string(layers.size()) + " layers, over the limit of " +
@@ -92,18 +100,19 @@ Result<std::vector<Digest>> SnapshotStore::prepare(const std::vector<LayerRef>& 
   std::vector<Digest> chains;
   Digest chain;
   uint64_t rootfs_bytes = 0;
-  for (const auto& layer : layers) {
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerRef& layer = layers[i];
     chain = chain_id(chain, layer.diff_id);
     if (has(chain)) {
-      KRUNBOX_ASSIGN_OR_RETURN(SnapshotInfo i, info(chain));
-      if (i.opaque_xattr != options.opaque_xattr)
-        return Error(ErrorCode::kIllegalState, "snapshot " + chain.str() + " was made for " + i.opaque_xattr + " overlays, not " +
+      KRUNBOX_ASSIGN_OR_RETURN(SnapshotInfo existing, info(chain));
+      if (existing.opaque_xattr != options.opaque_xattr)
+        return Error(ErrorCode::kIllegalState, "snapshot " + chain.str() + " was made for " + existing.opaque_xattr + " overlays, not " +
                                                    options.opaque_xattr + "; remove it with gc as the user that made it");
-      rootfs_bytes += i.file_bytes;
+      rootfs_bytes += existing.file_bytes;
       if (rootfs_bytes > options.limits.max_rootfs_size)
         return Error(ErrorCode::kLimitExceeded, "image root would exceed the limit of " + std::to_string(options.limits.max_rootfs_size) + " bytes");
     } else {
-      KRUNBOX_TRY(extract_one(layer, chain, chains, options, &rootfs_bytes));
+      KRUNBOX_TRY(extract_one(layer, chain, chains, options, &rootfs_bytes, i + 1 == layers.size() ? top_feed : nullptr));
     }
     chains.push_back(chain);
   }

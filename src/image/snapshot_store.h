@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,16 +39,25 @@ class SnapshotStore {
   bool has(const Digest& chain) const;
   Result<SnapshotInfo> info(const Digest& chain) const;
 
+  // Where the top layer's bytes come from when its blob is not in the store
+  // yet (a download in progress). `confirm` runs after the extraction and
+  // before the snapshot is published; an error there discards it.
+  struct Feed {
+    std::function<Result<std::unique_ptr<ByteSource>>()> open;
+    std::function<Status()> confirm;
+  };
+
   // Makes sure every layer of `layers` (bottom first) has its snapshot and
   // returns the chain IDs, bottom first. `options.mode` is forced to kOverlay.
-  Result<std::vector<Digest>> prepare(const std::vector<LayerRef>& layers, ExtractOptions options);
+  // With `top_feed`, the last layer is read from it instead of the store.
+  Result<std::vector<Digest>> prepare(const std::vector<LayerRef>& layers, ExtractOptions options, const Feed* top_feed = nullptr);
 
   Result<std::vector<Digest>> list() const;
   Status remove(const Digest& chain) const;
 
  private:
   Result<SnapshotInfo> extract_one(const LayerRef& layer, const Digest& chain, const std::vector<Digest>& parents,
-                                   const ExtractOptions& options, uint64_t* rootfs_bytes);
+                                   const ExtractOptions& options, uint64_t* rootfs_bytes, const Feed* feed);
   std::string root_;
   const BlobStore& blobs_;
 };

@@ -126,7 +126,10 @@ def token(port, key, cert, htpasswd, issuer, service):
     http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 
 
-def cutproxy(port, upstream):
+def cutproxy(port, upstream, honour_range=True):
+    """Cuts each large blob once, half-way. Without Range support (a server
+    that answers 200 with the whole blob to a ranged request) the client has
+    to start that blob over."""
     cut_done = set()
 
     class H(http.server.BaseHTTPRequestHandler):
@@ -137,7 +140,7 @@ def cutproxy(port, upstream):
 
         def proxy(self, head):
             req = urllib.request.Request("http://127.0.0.1:%d%s" % (upstream, self.path), method="HEAD" if head else "GET")
-            for k in ("Accept", "Range", "Authorization"):
+            for k in ("Accept", "Range", "Authorization") if honour_range else ("Accept", "Authorization"):
                 if self.headers.get(k):
                     req.add_header(k, self.headers[k])
             try:
@@ -161,6 +164,7 @@ def cutproxy(port, upstream):
                 return
             if "/blobs/" in self.path and self.headers.get("Range"):
                 with open(os.environ.get("CUT_LOG", "/dev/null"), "a") as f:
+                    f.write("%s" % ("" if honour_range else "ignored "))
                     f.write("range %s %s %d\n" % (self.headers["Range"], resp.status if hasattr(resp, "status") else resp.code, len(body)))
             self.wfile.write(body)
 
@@ -205,7 +209,7 @@ if __name__ == "__main__":
     elif cmd == "token":
         token(int(sys.argv[2]), *sys.argv[3:8])
     elif cmd == "cutproxy":
-        cutproxy(int(sys.argv[2]), int(sys.argv[3]))
+        cutproxy(int(sys.argv[2]), int(sys.argv[3]), honour_range=len(sys.argv) < 5 or sys.argv[4] != "norange")
     elif cmd == "bigmanifest":
         bigmanifest(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
     elif cmd == "redirect":
