@@ -3,9 +3,11 @@
 #   - the cloud kernel (linux-image-cloud-amd64), unpacked with dpkg -x, never
 #     installed; booted as the uncompressed PVH ELF when it has the PVH entry
 #     note (faster under TCG), else as the bzImage;
-#   - an initramfs whose /init is the static krunbox-agent, with the kernel
-#     modules the guest needs and a list of them in dependency order, which
-#     the agent loads itself (no busybox, no modprobe in the guest).
+#   - an uncompressed initramfs whose /init is the static krunbox-agent, with
+#     the kernel modules the guest needs and lists of them in dependency order,
+#     which the agent loads itself (no busybox, no modprobe in the guest): one
+#     without networking and one with it, so a sandbox without a network
+#     device does not load (and probe) the network drivers.
 # Everything is cached under DATA/assets/qemu/: the kernel by its version, the
 # initramfs by the hash of the agent and the module set. DATA/assets/qemu/current.json
 # names the files to boot. Reruns only redo what changed.
@@ -18,7 +20,8 @@ assets="$data_root/assets/qemu"
 [ -x "$agent" ] || { echo "make-qemu-assets: $agent is missing: build krunbox first" >&2; exit 1; }
 
 # The modules the guest loads, by name; their dependencies are added in order.
-modules=(virtio_mmio virtio_console virtio_blk virtio_net erofs overlay)
+modules=(virtio_mmio virtio_console virtio_blk erofs overlay)
+net_modules=(virtio_net)
 
 meta=linux-image-cloud-amd64
 pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
@@ -31,7 +34,7 @@ kver=${pkg#linux-image-}
 kdir="$assets/kernel-$kver"
 
 mkdir -p "$assets"
-if [ ! -f "$kdir/.complete" ]; then
+if [ ! -f "$kdir/.complete" ] || [ ! -f "$kdir/modules-net.order" ]; then
   work=$(mktemp -d "$assets/.kernel.XXXXXX")
   trap 'rm -rf "$work"' EXIT
   ( cd "$work" && apt-get download "$pkg" >/dev/null 2>&1 ) ||
@@ -58,17 +61,28 @@ if [ ! -f "$kdir/.complete" ]; then
   # package does not ship it), and the load order resolved now.
   mdir="$work/x/lib/modules/$kver"
   depmod -b "$work/x" "$kver"
-  : > "$work/out/modules.order"
-  for m in "${modules[@]}"; do
-    modprobe -d "$work/x" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
-  done | awk '!seen[$0]++' > "$work/modules.list"
+  resolve() {
+    for m in "$@"; do
+      modprobe -d "$work/x" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}'
+    done | awk '!seen[$0]++'
+  }
+  resolve "${modules[@]}" > "$work/modules.list"
+  resolve "${modules[@]}" "${net_modules[@]}" > "$work/modules-net.list"
   mkdir -p "$work/out/modules"
-  while read -r path; do
-    name=$(basename "$path")
-    cp "$path" "$work/out/modules/$name"
-    echo "/lib/modules/$name" >> "$work/out/modules.order"
-  done < "$work/modules.list"
-  [ -s "$work/out/modules.order" ] || { echo "make-qemu-assets: no modules resolved" >&2; exit 1; }
+  for list in modules modules-net; do
+    : > "$work/out/$list.order"
+    while read -r path; do
+      name=$(basename "$path")
+      # --strip-debug also drops the appended module signature. The guest
+      # kernel then loads the module without checking it (Debian does not
+      # force signatures; the kernel notes an unsigned module as a taint),
+      # which saves hashing every module under emulation. The modules come
+      # from our own initramfs, so the check protects nothing here.
+      [ -f "$work/out/modules/$name" ] || strip --strip-debug -o "$work/out/modules/$name" "$path"
+      echo "/lib/modules/$name" >> "$work/out/$list.order"
+    done < "$work/$list.list"
+    [ -s "$work/out/$list.order" ] || { echo "make-qemu-assets: no modules resolved" >&2; exit 1; }
+  done
   echo "$kver" > "$work/out/version"
   touch "$work/out/.complete"
   rm -rf "$kdir"
@@ -78,8 +92,8 @@ if [ ! -f "$kdir/.complete" ]; then
 fi
 
 # The initramfs: /init (the agent), /lib/modules/*.ko and /etc/krunbox/modules.
-key=$( { sha256sum "$agent" | cut -d' ' -f1; cat "$kdir/modules.order"; echo "$kver"; } | sha256sum | cut -c1-16)
-initramfs="$assets/initramfs-$key.cpio.gz"
+key=$( { sha256sum "$agent" | cut -d' ' -f1; cat "$kdir/modules.order" "$kdir/modules-net.order"; echo "$kver"; } | sha256sum | cut -c1-16)
+initramfs="$assets/initramfs-$key.cpio"
 if [ ! -f "$initramfs" ]; then
   work=$(mktemp -d "$assets/.initramfs.XXXXXX")
   trap 'rm -rf "$work"' EXIT
@@ -90,7 +104,10 @@ if [ ! -f "$initramfs" ]; then
   chmod 0755 "$work/root/init"
   cp "$kdir"/modules/*.ko "$work/root/lib/modules/"
   cp "$kdir/modules.order" "$work/root/etc/krunbox/modules"
-  ( cd "$work/root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0 ) | gzip -1 > "$work/initramfs"
+  cp "$kdir/modules-net.order" "$work/root/etc/krunbox/modules-net"
+  # Uncompressed: the guest kernel copies it instead of inflating 3 MB,
+  # which under emulation is the slower of the two.
+  ( cd "$work/root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0 ) > "$work/initramfs"
   mv "$work/initramfs" "$initramfs"
   rm -rf "$work"
   trap - EXIT
@@ -106,5 +123,5 @@ chmod 0644 "$tmp"
 echo "$manifest" > "$tmp"
 mv "$tmp" "$assets/current.json"
 # Older initramfs images (from earlier agents) are no longer named by current.json.
-find "$assets" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -path "$initramfs" -delete
+find "$assets" -maxdepth 1 -name 'initramfs-*.cpio*' ! -path "$initramfs" -delete
 echo "qemu guest assets ready: kernel $kver ($format), $(basename "$initramfs")"

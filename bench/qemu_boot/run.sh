@@ -86,6 +86,8 @@ for i in range(runs + 1):
         if i == 0:
             continue  # the first round warms caches (and builds the root image)
         times[name].append(dt)
+        if os.environ.get("KRUNBOX_BENCH_TRACE"):
+            print("  run %d %-10s %5.0f ms" % (i, name, dt), flush=True)
         if name == "krunbox":
             m = re.search(rb"agent ready after (\d+) ms", r.stderr)
             if m:

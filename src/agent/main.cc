@@ -2,6 +2,7 @@
 // agent protocol (docs/agent-protocol.md) on the transport it is given.
 #include <signal.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,6 +22,14 @@ extern char** environ;
 namespace {
 
 void on_signal(int) {}
+
+// Milliseconds since the kernel started (CLOCK_BOOTTIME): boot-time traces in
+// the debug log say where a VM's start goes.
+long long boot_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 bool g_pid1 = false;
 
@@ -83,14 +92,17 @@ int main(int argc, char** argv) {
   }
   if (auto st = apply_boot_params(config, cmdline, env); !st.ok()) fatal(st.error().what(), pid1);
   if (config.log_level) set_log_level(*config.log_level);
+  if (pid1) KB_DEBUG("boot: PID 1 at {} ms", boot_ms());
 
   if (auto st = load_modules_file(config); !st.ok()) fatal(st.error().what(), pid1);
   if (auto st = load_modules(config.modules); !st.ok()) fatal(st.error().what(), pid1);
+  if (pid1 && !config.modules.empty()) KB_DEBUG("boot: {} modules loaded at {} ms", config.modules.size(), boot_ms());
   if (pid1 && !config.root_device.empty()) {
     GuestRootOptions root;
     root.device = config.root_device;
     if (auto st = switch_to_guest_root(root); !st.ok()) fatal(st.error().what(), pid1);
     mount_basics();  // whatever did not come along from the initramfs
+    KB_DEBUG("boot: root {} mounted at {} ms", root.device, boot_ms());
   }
   if (pid1) {
     if (!config.hostname.empty())
@@ -104,6 +116,7 @@ int main(int argc, char** argv) {
   if (!config.transport) fatal("no transport given (use --fd N or --transport SPEC)\n" + usage(), pid1);
   auto transport = Transport::open(*config.transport);
   if (!transport.ok()) fatal(transport.error().what(), pid1);
+  if (pid1) KB_DEBUG("boot: transport open at {} ms", boot_ms());
 
   // The workloads' base environment is ours, minus the agent's own settings.
   std::erase_if(env, [](const std::string& e) { return e.starts_with("KRUNBOX_AGENT_"); });

@@ -51,10 +51,12 @@ class StopGuard {
       if (auto st = sandbox_->stop(grace_); !st.ok()) KB_WARN("stopping sandbox {}: {}", sandbox_->id(), st.error().what());
     }
   }
-  Status stop_now() {
+  // After the workload ended: like Docker when a container's main process
+  // exits, whatever it left running is killed at once, without a grace period.
+  Status stop_after_workload() {
     Sandbox* s = std::exchange(sandbox_, nullptr);
     if (!s || is_terminal(s->state())) return {};
-    return s->stop(grace_);
+    return s->stop(std::chrono::milliseconds(0));
   }
 
  private:
@@ -159,7 +161,7 @@ Result<OneShotOutcome> run_one_shot(const OneShotOptions& o) {
   outcome.status = exit->status;
   outcome.timed_out = exit->timed_out;
   session.reset();
-  KRUNBOX_TRY_CTX(guard.stop_now(), "stopping sandbox " + short_id);
+  KRUNBOX_TRY_CTX(guard.stop_after_workload(), "stopping sandbox " + short_id);
   return outcome;
 }
 

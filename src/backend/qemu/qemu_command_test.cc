@@ -9,7 +9,7 @@ namespace {
 
 QemuMachine machine() {
   QemuMachine m;
-  m.assets = {"/a/vmlinux", "/a/initramfs.cpio.gz", "6.1"};
+  m.assets = {"/a/vmlinux", "/a/initramfs.cpio", "6.1"};
   m.root_image = "/d/root.erofs";
   m.agent_socket = "/r/agent.sock";
   m.qmp_socket = "/r/qmp.sock";
@@ -37,6 +37,7 @@ TEST(QemuCommandTest, MicrovmWithAgentPortAndSeccomp) {
   EXPECT_NE(s.find("-sandbox on,"), std::string::npos);
   EXPECT_NE(s.find("tsc_early_khz=2096001"), std::string::npos);
   EXPECT_EQ(s.find("-netdev"), std::string::npos);  // no network unless asked
+  EXPECT_NE(s.find("krunbox.modules_file=/etc/krunbox/modules "), std::string::npos) << s;  // nor its drivers
 }
 
 TEST(QemuCommandTest, PortsUseRestrictedUserNetworkingOnLoopback) {
@@ -45,6 +46,7 @@ TEST(QemuCommandTest, PortsUseRestrictedUserNetworkingOnLoopback) {
   auto argv = qemu_argv(m);
   ASSERT_TRUE(argv.ok());
   EXPECT_NE(joined(*argv).find("user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80"), std::string::npos);
+  EXPECT_NE(joined(*argv).find("krunbox.modules_file=/etc/krunbox/modules-net "), std::string::npos);
   m.outbound_network = true;
   EXPECT_EQ(joined(*qemu_argv(m)).find("restrict=on"), std::string::npos);
 }
