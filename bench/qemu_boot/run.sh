@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Boot-to-exit of a microVM: `krunbox run --backend qemu -- true` end to end
+# Boot-to-exit of a microVM: `krunbox run --backend qemu busybox -- true` end to end
 # vs a bare qemu-system-x86_64 booting the same kernel and the same initramfs
 # with the same machine options, to a userspace /init that powers off at once
 # (the floor on this machine). Interleaved in one run, so the ratio compares
@@ -25,14 +25,12 @@ repo=$(cd "$here/../.." && pwd)
 runs=${1:-10}
 build=${KRUNBOX_BUILD_DIR:-$repo/build}
 [[ $build = /* ]] || build=$repo/$build
-rootfs=${KRUNBOX_BENCH_ROOTFS:-/var/lib/krunbox/bundled/busybox/rootfs}
 assets=${KRUNBOX_QEMU_ASSETS:-/var/lib/krunbox/assets/qemu/current.json}
 memory=256
 
 die() { echo "qemu_boot: $*" >&2; exit 1; }
 krunbox=$build/bin/krunbox
 [[ -x $krunbox ]] || die "no $krunbox; build first"
-[[ -x $rootfs/bin/busybox ]] || die "no busybox rootfs at $rootfs; run scripts/setup.sh"
 [[ -r $assets ]] || die "no QEMU guest assets at $assets; run scripts/setup.sh"
 for p in qemu-system-x86_64 python3 cpio gzip; do command -v "$p" >/dev/null || die "$p not installed"; done
 busybox=$(command -v busybox) || die "busybox (busybox-static) not installed"
@@ -64,7 +62,8 @@ bare=(qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot
   -append "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/bare/init$tsc"
   -serial "file:$work/bare-console.log"
   -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny)
-kb=("$krunbox" --verbose run --backend qemu --memory "$memory" --rootfs "$rootfs" -- true)
+# The bundled busybox image from the store, as a user runs it.
+kb=("$krunbox" --verbose run --backend qemu --memory "$memory" busybox -- true)
 
 "${kb[@]}" 2>/dev/null || die "krunbox does not run true: ${kb[*]}"
 timeout 120 "${bare[@]}" </dev/null >/dev/null || die "bare QEMU boot failed: ${bare[*]}; console: $(tail -5 "$work/bare-console.log")"
