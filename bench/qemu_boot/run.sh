@@ -47,7 +47,7 @@ cp "$busybox" "$work/extra/bare/busybox"
 printf '#!/bare/busybox sh\nexec /bare/busybox poweroff -f\n' >"$work/extra/bare/init"
 chmod 0755 "$work/extra/bare/init" "$work/extra/bare/busybox"
 (cd "$work/extra" && find bare | cpio -o -H newc --quiet | gzip -1) >"$work/extra.cpio.gz"
-cat "$initramfs" "$work/extra.cpio.gz" >"$work/bare-initramfs.cpio.gz"
+cat "$initramfs" "$work/extra.cpio.gz" >"$work/bare-initramfs.cpio"
 
 # Same machine as the backend builds (src/backend/qemu/qemu_command.cc):
 # microvm without option ROMs, TCG (or KVM), -cpu max/host, 1 vCPU, the same
@@ -58,7 +58,7 @@ if [[ -r /dev/kvm && -w /dev/kvm ]]; then accel=kvm cpu=host tsc=""; else
 fi
 bare=(qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot
   -M microvm,x-option-roms=off,rtc=on -accel "$accel" -cpu "$cpu" -smp 1 -m "${memory}M"
-  -kernel "$kernel" -initrd "$work/bare-initramfs.cpio.gz"
+  -kernel "$kernel" -initrd "$work/bare-initramfs.cpio"
   -append "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/bare/init$tsc"
   -serial "file:$work/bare-console.log"
   -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny)
