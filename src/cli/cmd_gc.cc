@@ -1,6 +1,12 @@
-// krunbox gc: delete blobs and snapshots no image or sandbox uses.
+// krunbox gc: delete blobs and snapshots no image or sandbox uses, and the
+// VM root images derived from snapshots that are gone.
 #include <cstdio>
+#include <set>
+#include <string>
 
+#include "backend/qemu/root_image.h"
+#include "base/fs.h"
+#include "base/paths.h"
 #include "cli/command.h"
 #include "image/image_store.h"
 
@@ -12,8 +18,18 @@ int run_gc() {
   if (!store.ok()) return report_error(store.error());
   auto r = (*store)->gc();
   if (!r.ok()) return report_error(std::move(r).error().wrap("gc"));
-  std::printf("Removed %llu blobs (%.1f MB) and %llu snapshots\n", static_cast<unsigned long long>(r->blobs_removed),
-              static_cast<double>(r->bytes_freed) / 1e6, static_cast<unsigned long long>(r->snapshots_removed));
+  // The qemu backend's root disks are derived from snapshots: those whose
+  // snapshot is gone go with it.
+  auto snapshots = (*store)->snapshots().list();
+  if (!snapshots.ok()) return report_error(std::move(snapshots).error().wrap("gc"));
+  std::set<std::string> live;
+  for (const auto& chain : *snapshots) live.insert(chain.hex());
+  auto images = prune_root_images(join_path(data_root(), "cache/qemu-roots"), live);
+  if (!images.ok()) return report_error(std::move(images).error().wrap("gc"));
+  std::printf("Removed %llu blobs (%.1f MB), %llu snapshots and %llu VM root images (%.1f MB)\n",
+              static_cast<unsigned long long>(r->blobs_removed), static_cast<double>(r->bytes_freed) / 1e6,
+              static_cast<unsigned long long>(r->snapshots_removed), static_cast<unsigned long long>(images->removed),
+              static_cast<double>(images->bytes_freed) / 1e6);
   return 0;
 }
 

@@ -1,14 +1,18 @@
 #include "backend/qemu/root_image.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "base/fs.h"
 #include "base/log.h"
@@ -103,6 +107,41 @@ Result<std::string> ensure_root_image(const std::string& rootfs, const std::stri
     return Error::from_errno("rename " + tmp);
   }
   return image;
+}
+
+Result<RootImagePrune> prune_root_images(const std::string& cache_dir, const std::set<std::string>& live_content_keys) {
+  RootImagePrune out;
+  DIR* d = ::opendir(cache_dir.c_str());
+  if (!d) {
+    if (errno == ENOENT) return out;
+    return Error::from_errno("list " + cache_dir);
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
+  ::closedir(d);
+  for (const auto& n : names) {
+    if (n == "." || n == "..") continue;
+    bool doomed = false;
+    if (auto tmp = n.find(".erofs.tmp."); tmp != std::string::npos) {
+      // <name>.erofs.tmp.<pid>: a build in progress, or one whose process died.
+      long pid = std::strtol(n.c_str() + tmp + 11, nullptr, 10);
+      doomed = pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
+    } else if (n.ends_with(".erofs")) {
+      std::string stem = n.substr(0, n.size() - 6);
+      doomed = !stem.starts_with("image-") || !live_content_keys.count(stem.substr(6));
+    }
+    if (!doomed) continue;
+    std::string path = join_path(cache_dir, n);
+    struct stat st {};
+    uint64_t size = ::lstat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    if (::unlink(path.c_str()) != 0) {
+      if (errno == ENOENT) continue;
+      return Error::from_errno("remove cached root image " + path);
+    }
+    ++out.removed;
+    out.bytes_freed += size;
+  }
+  return out;
 }
 
 }  // namespace krunbox

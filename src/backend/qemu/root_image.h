@@ -5,6 +5,8 @@
 // The guest layers a tmpfs over it, so the image is never written.
 #pragma once
 
+#include <cstdint>
+#include <set>
 #include <string>
 
 #include "krunbox/error.h"
@@ -20,5 +22,19 @@ Result<std::string> tree_fingerprint(const std::string& root);
 // the tree need not be walked to find the cached image.
 Result<std::string> ensure_root_image(const std::string& rootfs, const std::string& cache_dir,
                                       const std::string& content_key = "");
+
+struct RootImagePrune {
+  uint64_t removed = 0;
+  uint64_t bytes_freed = 0;
+};
+
+// For `gc`: removes the cached images no longer worth keeping from
+// `cache_dir`: those of image contents not in `live_content_keys` (the chain
+// IDs that still have a snapshot), those built from --rootfs directories
+// (keyed by a tree fingerprint: nothing says whether the tree still exists,
+// and the next run rebuilds them), and the temp files of builds whose
+// process is gone. A running sandbox keeps its image open, so removing the
+// name never disturbs it.
+Result<RootImagePrune> prune_root_images(const std::string& cache_dir, const std::set<std::string>& live_content_keys);
 
 }  // namespace krunbox

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <vector>
 
 #include "base/fs.h"
@@ -78,6 +80,30 @@ TEST(RootImageTest, MissingRootIsAnError) {
   auto img = ensure_root_image("/nonexistent/krunbox-root", cache->path());
   ASSERT_FALSE(img.ok());
   EXPECT_NE(img.error().what().find("/nonexistent/krunbox-root"), std::string::npos);
+}
+
+TEST(RootImageTest, PruneKeepsOnlyImagesOfLiveSnapshots) {
+  auto cache = TempDir::create();
+  std::string live(64, 'a'), gone(64, 'b');
+  auto put = [&](const std::string& name) { ASSERT_TRUE(write_file_atomic(join_path(cache->path(), name), "erofs bytes").ok()); };
+  put("image-" + live + ".erofs");
+  put("image-" + gone + ".erofs");
+  put("0123456789abcdef0123456789abcdef.erofs");                   // from a --rootfs tree
+  put("image-" + gone + ".erofs.tmp.999999999");                  // a build whose process is gone
+  put("image-" + live + ".erofs.tmp." + std::to_string(::getpid()));  // a build still running
+  put("notes.txt");                                                // not ours to judge
+  auto r = prune_root_images(cache->path(), {live});
+  ASSERT_TRUE(r.ok()) << r.error().what();
+  EXPECT_EQ(r->removed, 3u);
+  EXPECT_EQ(r->bytes_freed, 3u * 11);
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(cache->path())) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"image-" + live + ".erofs", "image-" + live + ".erofs.tmp." + std::to_string(::getpid()),
+                                            "notes.txt"}));
+  auto none = prune_root_images(join_path(cache->path(), "missing"), {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->removed, 0u);
 }
 
 }  // namespace
