@@ -1,7 +1,5 @@
 #include "image/registry_client.h"
 
-#include <curl/curl.h>
-
 #include <cstdlib>
 #include <random>
 #include <thread>
@@ -134,7 +132,7 @@ Result<std::unique_ptr<RegistryClient>> RegistryClient::connect(const std::strin
   ho.max_redirects = c->options_.max_redirects;
   ho.verify_tls = !c->insecure_;
   ho.allow_http_redirects = c->insecure_;
-  c->http_ = std::make_unique<HttpClient>(ho);
+  KRUNBOX_ASSIGN_OR_RETURN(c->http_, HttpClient::create(ho).wrap("registry " + domain));
   KRUNBOX_TRY_CTX(c->ping(), "registry " + domain);
   return c;
 }

@@ -1,24 +1,18 @@
 #include "image/registry_http.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <array>
 #include <mutex>
 #include <thread>
 
 #include "base/log.h"
+#include "image/curl_api.h"
 
 namespace krunbox::image {
 namespace {
 
 constexpr size_t kMaxErrorBody = 16 * 1024;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -136,6 +130,7 @@ std::vector<std::string> HttpResponse::header_values(const std::string& name) co
 // The connection, DNS and TLS session caches shared by every thread's handle,
 // so parallel layer downloads reuse warm connections.
 struct HttpClient::Shared {
+  const CurlApi& curl;
   CURLSH* share = nullptr;
   std::array<std::mutex, CURL_LOCK_DATA_LAST> locks;
   std::mutex handles_mu;
@@ -146,41 +141,45 @@ struct HttpClient::Shared {
   }
   static void unlock(CURL*, curl_lock_data data, void* user) { static_cast<Shared*>(user)->locks[data].unlock(); }
 
-  Shared() {
-    share = curl_share_init();
-    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, &Shared::lock);
-    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, &Shared::unlock);
-    curl_share_setopt(share, CURLSHOPT_USERDATA, this);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  explicit Shared(const CurlApi& api) : curl(api) {
+    share = curl.share_init();
+    curl.share_setopt(share, CURLSHOPT_LOCKFUNC, &Shared::lock);
+    curl.share_setopt(share, CURLSHOPT_UNLOCKFUNC, &Shared::unlock);
+    curl.share_setopt(share, CURLSHOPT_USERDATA, this);
+    curl.share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl.share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl.share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
   }
   ~Shared() {
-    for (auto& [id, h] : handles) curl_easy_cleanup(h);
-    curl_share_cleanup(share);
+    for (auto& [id, h] : handles) curl.easy_cleanup(h);
+    curl.share_cleanup(share);
   }
   // One handle per thread: an easy handle must not be used by two threads at
   // once, and reusing it keeps its connection alive.
   CURL* handle() {
     std::lock_guard<std::mutex> g(handles_mu);
     auto& h = handles[std::this_thread::get_id()];
-    if (!h) h = curl_easy_init();
+    if (!h) h = curl.easy_init();
     return h;
   }
 };
 
-HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
-  global_init();
-  shared_ = std::make_unique<Shared>();
+HttpClient::HttpClient(HttpOptions options, const CurlApi& curl)
+    : options_(std::move(options)), shared_(std::make_unique<Shared>(curl)) {}
+
+Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpOptions options) {
+  KRUNBOX_ASSIGN_OR_RETURN(const CurlApi* curl, curl_api());
+  return std::unique_ptr<HttpClient>(new HttpClient(std::move(options), *curl));
 }
 
 HttpClient::~HttpClient() = default;
 
 Result<HttpResponse> HttpClient::perform(const HttpRequest& req, const BodySink& sink, uint64_t max_body, HttpFailure* failure) {
   if (failure) *failure = HttpFailure::kNone;
+  const CurlApi& curl = shared_->curl;
   CURL* h = shared_->handle();
   if (!h) return Error(ErrorCode::kInternal, "curl_easy_init failed");
-  curl_easy_reset(h);
+  curl.easy_reset(h);
   HttpResponse resp;
   Transfer t{.response = &resp, .sink = &sink, .max_body = max_body};
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(req.deadline - std::chrono::steady_clock::now());
@@ -189,56 +188,57 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req, const BodySink&
     return Error(ErrorCode::kTimeout, "timed out before " + req.method + " " + req.url);
   }
 
-  curl_easy_setopt(h, CURLOPT_SHARE, shared_->share);
-  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, options_.allow_http_redirects ? "http,https" : "https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
+  curl.easy_setopt(h, CURLOPT_SHARE, shared_->share);
+  curl.easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, options_.allow_http_redirects ? "http,https" : "https");
+  curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
+  curl.easy_setopt(h, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
   // Credentials never follow a redirect to another host (blob storage).
-  curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+  curl.easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
   if (req.deadline != std::chrono::steady_clock::time_point::max())
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(remaining.count(), 1)));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes as stored: digests are over them
+    curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(remaining.count(), 1)));
+  curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout.count()));
+  curl.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+  curl.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+  curl.easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes as stored: digests are over them
   // Layer blobs are large: 512 KiB reads (curl's maximum before 7.88; the
   // default is 16 KiB) mean 32x fewer recv/write/hash calls per blob.
-  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L << 10);
-  if (req.method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  else curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  curl.easy_setopt(h, CURLOPT_BUFFERSIZE, 512L << 10);
+  if (req.method == "HEAD") curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
+  else curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
   std::string range;
   if (req.range_from > 0) {
     range = std::to_string(req.range_from) + "-";
-    curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
+    curl.easy_setopt(h, CURLOPT_RANGE, range.c_str());
   }
   curl_slist* headers = nullptr;
-  for (const auto& hd : req.headers) headers = curl_slist_append(headers, hd.c_str());
+  for (const auto& hd : req.headers) headers = curl.slist_append(headers, hd.c_str());
   struct SlistFree {
+    const CurlApi& curl;
     curl_slist* l;
-    ~SlistFree() { curl_slist_free_all(l); }
-  } free_headers{headers};
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header_status);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    ~SlistFree() { curl.slist_free_all(l); }
+  } free_headers{curl, headers};
+  curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header_status);
+  curl.easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
+  curl.easy_setopt(h, CURLOPT_WRITEDATA, &t);
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 
-  CURLcode rc = curl_easy_perform(h);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
+  CURLcode rc = curl.easy_perform(h);
+  curl.easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  curl.easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
   char* eff = nullptr;
-  curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff);
+  curl.easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff);
   if (eff) resp.effective_url = eff;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+  curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
   if (t.sink_error) {
     if (failure) *failure = HttpFailure::kSink;
     return std::move(*t.sink_error);
@@ -250,7 +250,7 @@ Result<HttpResponse> HttpClient::perform(const HttpRequest& req, const BodySink&
   if (rc != CURLE_OK) {
     HttpFailure kind = classify(rc);
     if (failure) *failure = kind;
-    std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    std::string detail = errbuf[0] ? errbuf : curl.easy_strerror(rc);
     if (kind == HttpFailure::kRedirects)
       return Error(ErrorCode::kProtocol, req.method + " " + req.url + ": more than " + std::to_string(options_.max_redirects) +
                                              " redirects (a redirect loop?): " + detail);

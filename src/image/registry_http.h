@@ -60,9 +60,12 @@ struct HttpError {
   HttpFailure kind;
 };
 
+struct CurlApi;
+
 class HttpClient {
  public:
-  explicit HttpClient(HttpOptions options);
+  // Fails when libcurl cannot be loaded (see curl_api.h).
+  static Result<std::unique_ptr<HttpClient>> create(HttpOptions options);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -77,6 +80,7 @@ class HttpClient {
   const HttpOptions& options() const { return options_; }
 
  private:
+  HttpClient(HttpOptions options, const CurlApi& curl);
   struct Shared;
   HttpOptions options_;
   std::unique_ptr<Shared> shared_;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "base/signal_waiter.h"
 #include "sandbox/monitor_protocol.h"
 #include "sandbox/terminal.h"
 
@@ -77,7 +78,7 @@ Result<ExecResult> exec_in_sandbox(Lifecycle& lc, const std::string& id, const E
     return monitor::write_frame(fd, t, p);
   };
   KRUNBOX_ASSIGN_OR_RETURN(auto stop_pipe, make_pipe());
-  std::atomic<bool> done{false};
+  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create(signals.set()));
   std::thread input;
   if (o.interactive) {
     input = std::thread([&] {
@@ -98,10 +99,8 @@ Result<ExecResult> exec_in_sandbox(Lifecycle& lc, const std::string& id, const E
     });
   }
   std::thread forwarder([&] {
-    while (!done) {
-      timespec tick{0, 100 * 1000 * 1000};
-      int sig = ::sigtimedwait(&signals.set(), nullptr, &tick);
-      if (sig <= 0) continue;
+    while (auto got = waiter.wait()) {
+      int sig = *got;
       if (sig == SIGWINCH) {
         if (!o.tty) continue;
         if (auto size = terminal_size(o.interactive ? o.in_fd : o.out_fd))
@@ -139,7 +138,7 @@ Result<ExecResult> exec_in_sandbox(Lifecycle& lc, const std::string& id, const E
       break;
     }
   }
-  done = true;
+  waiter.stop();
   (void)write_all(stop_pipe.write.get(), "x", 1);
   ::shutdown(fd, SHUT_RDWR);
   if (input.joinable()) input.join();

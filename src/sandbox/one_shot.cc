@@ -10,6 +10,7 @@
 
 #include "backend/registry.h"
 #include "base/log.h"
+#include "base/signal_waiter.h"
 #include "base/unique_fd.h"
 #include "proto/agent_client.h"
 #include "sandbox/terminal.h"
@@ -82,12 +83,9 @@ void pump_stdin(int in_fd, int stop_fd, proto::ExecSession* session) {
   (void)session->close_stdin();
 }
 
-void forward_signals(const sigset_t& set, const std::atomic<bool>& done, proto::ExecSession* session, bool tty,
-                     int tty_fd) {
-  while (!done.load()) {
-    timespec tick{0, 100 * 1000 * 1000};
-    int sig = ::sigtimedwait(&set, nullptr, &tick);
-    if (sig <= 0) continue;
+void forward_signals(SignalWaiter& waiter, proto::ExecSession* session, bool tty, int tty_fd) {
+  while (auto got = waiter.wait()) {
+    int sig = *got;
     if (sig == SIGWINCH) {
       if (!tty) continue;
       if (auto size = terminal_size(tty_fd)) (void)session->resize(size->first, size->second);
@@ -141,14 +139,14 @@ Result<OneShotOutcome> run_one_shot(const OneShotOptions& o) {
     raw.emplace(std::move(entered));
   }
   KRUNBOX_ASSIGN_OR_RETURN(auto stop_pipe, make_pipe());
-  std::atomic<bool> done{false};
+  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create(signals.set()));
   std::thread stdin_thread;
   if (o.interactive) stdin_thread = std::thread(pump_stdin, o.in_fd, stop_pipe.read.get(), session.get());
-  std::thread signal_thread(forward_signals, std::cref(signals.set()), std::cref(done), session.get(), o.tty,
+  std::thread signal_thread(forward_signals, std::ref(waiter), session.get(), o.tty,
                             o.interactive ? o.in_fd : o.out_fd);
 
   auto exit = session->wait();
-  done = true;
+  waiter.stop();
   (void)write_all(stop_pipe.write.get(), "x", 1);
   if (stdin_thread.joinable()) stdin_thread.join();
   signal_thread.join();

@@ -12,6 +12,7 @@
 #include "backend/registry.h"
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/signal_waiter.h"
 #include "base/unique_fd.h"
 #include "proto/agent_client.h"
 
@@ -89,28 +90,26 @@ Result<ScriptOutcome> run_script(const ScriptOptions& o, const std::vector<Scrip
   proto::AgentClient* agent = sandbox->agent();
   if (!agent) return Error(ErrorCode::kInternal, "the sandbox has no agent connection");
 
-  std::atomic<bool> done{false};
+  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create(set));
   std::atomic<int> interrupted{0};
   std::mutex current_mu;
   proto::ExecSession* current = nullptr;
   std::thread watcher([&] {
-    while (!done) {
-      timespec tick{0, 100 * 1000 * 1000};
-      int sig = ::sigtimedwait(&set, nullptr, &tick);
-      if (sig <= 0) continue;
+    while (auto got = waiter.wait()) {
+      int sig = *got;
       interrupted = sig;
       std::lock_guard lock(current_mu);
       if (current) (void)current->signal(sig, /*group=*/true);
     }
   });
   struct Join {
-    std::atomic<bool>& done;
+    SignalWaiter& waiter;
     std::thread& t;
     ~Join() {
-      done = true;
+      waiter.stop();
       t.join();
     }
-  } join{done, watcher};
+  } join{waiter, watcher};
 
   for (const auto& line : lines) {
     if (interrupted) break;
