@@ -43,7 +43,8 @@ Result<CurlApi> load_curl(const char* library) {
   resolve(lib, "curl_slist_free_all", api.slist_free_all, missing);
   if (!missing.empty()) {
     ::dlclose(lib);
-    return Error(ErrorCode::kUnavailable, std::string(library) + " lacks " + missing + "; it is too old for krunbox (7.85 or newer is needed)");
+    return Error(ErrorCode::kUnavailable,
+                 std::string(library) + " lacks " + missing + "; it is too old for krunbox (7.85 or newer is needed)");
   }
   if (CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK)
     return Error(ErrorCode::kInternal, std::string("curl_global_init failed: ") + api.easy_strerror(rc));

@@ -101,6 +101,8 @@ bool GrowingFile::has_restarted() const {
   return generation_ != 0;
 }
 
-std::unique_ptr<ByteSource> GrowingFile::reader() { return std::make_unique<Reader>(shared_from_this()); }
+std::unique_ptr<ByteSource> GrowingFile::reader() {
+  return std::make_unique<Reader>(shared_from_this());
+}
 
 }  // namespace krunbox::image

@@ -30,9 +30,9 @@ class GrowingFile : public std::enable_shared_from_this<GrowingFile> {
   static Result<std::shared_ptr<GrowingFile>> open(int fd, std::string name);
 
   // Writer side.
-  void appended(uint64_t total_bytes);  // the file now holds this many bytes
-  void restarting();                    // called before the file is truncated to start over
-  void finished(const Status& outcome); // complete and verified (ok), or failed
+  void appended(uint64_t total_bytes);   // the file now holds this many bytes
+  void restarting();                     // called before the file is truncated to start over
+  void finished(const Status& outcome);  // complete and verified (ok), or failed
 
   // Blocks until finished() and returns its outcome.
   Status wait_finished();
