@@ -9,31 +9,8 @@
 namespace krunbox {
 namespace {
 
-// Blocks SIGUSR1 and SIGUSR2 in this thread (and the threads it starts) for
-// the test's duration.
-class Blocked {
- public:
-  Blocked() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGUSR1);
-    sigaddset(&set_, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~Blocked() {
-    timespec zero{0, 0};
-    while (sigtimedwait(&set_, nullptr, &zero) > 0) {
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  const sigset_t& set() const { return set_; }
-
- private:
-  sigset_t set_{}, old_{};
-};
-
 TEST(SignalWaiterTest, ReturnsSignalsInTheSet) {
-  Blocked blocked;
-  auto w = SignalWaiter::create(blocked.set());
+  auto w = SignalWaiter::create({SIGUSR1, SIGUSR2});
   ASSERT_TRUE(w.ok()) << w.error().what();
   ASSERT_EQ(::kill(::getpid(), SIGUSR2), 0);
   EXPECT_EQ(w->wait(), SIGUSR2);
@@ -42,8 +19,7 @@ TEST(SignalWaiterTest, ReturnsSignalsInTheSet) {
 }
 
 TEST(SignalWaiterTest, StopWakesAWaitingThread) {
-  Blocked blocked;
-  auto w = SignalWaiter::create(blocked.set());
+  auto w = SignalWaiter::create({SIGUSR1, SIGUSR2});
   ASSERT_TRUE(w.ok());
   std::optional<int> got = 0;
   // wait() has no timeout: only stop() can end this thread.
@@ -53,6 +29,20 @@ TEST(SignalWaiterTest, StopWakesAWaitingThread) {
   waiter.join();
   EXPECT_EQ(got, std::nullopt);
   EXPECT_EQ(w->wait(), std::nullopt);  // stays stopped
+}
+
+TEST(SignalWaiterTest, RestoresTheMaskAndDropsWhatWasLeft) {
+  {
+    auto w = SignalWaiter::create({SIGUSR1});
+    ASSERT_TRUE(w.ok());
+    sigset_t now;
+    ASSERT_EQ(pthread_sigmask(SIG_BLOCK, nullptr, &now), 0);
+    EXPECT_TRUE(sigismember(&now, SIGUSR1));
+    ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0);  // left pending: unblocking must not deliver it
+  }
+  sigset_t after;
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, nullptr, &after), 0);
+  EXPECT_FALSE(sigismember(&after, SIGUSR1));
 }
 
 }  // namespace

@@ -1,12 +1,10 @@
 #include "sandbox/exec_client.h"
 
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -20,31 +18,11 @@ namespace {
 
 using monitor::FrameType;
 
-constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
-
-class SignalMask {
- public:
-  SignalMask() {
-    sigemptyset(&set_);
-    for (int s : kForwarded) sigaddset(&set_, s);
-    ::pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~SignalMask() {
-    timespec zero{0, 0};
-    while (::sigtimedwait(&set_, nullptr, &zero) > 0) {
-    }
-    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  const sigset_t& set() const { return set_; }
-
- private:
-  sigset_t set_{}, old_{};
-};
-
 }  // namespace
 
 Result<ExecResult> exec_in_sandbox(Lifecycle& lc, const std::string& id, const ExecOptions& o) {
-  SignalMask signals;
+  // Before any thread starts, so only the waiter sees the forwarded signals.
+  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}));
   KRUNBOX_ASSIGN_OR_RETURN(auto v, lc.view(id));
   if (!v.monitor_alive || v.status.state != SandboxState::kRunning)
     return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is not running (" + describe_status(v) + ")");
@@ -78,7 +56,6 @@ Result<ExecResult> exec_in_sandbox(Lifecycle& lc, const std::string& id, const E
     return monitor::write_frame(fd, t, p);
   };
   KRUNBOX_ASSIGN_OR_RETURN(auto stop_pipe, make_pipe());
-  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create(signals.set()));
   std::thread input;
   if (o.interactive) {
     input = std::thread([&] {

@@ -1,11 +1,9 @@
 #include "sandbox/one_shot.h"
 
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <thread>
 
 #include "backend/registry.h"
@@ -17,31 +15,6 @@
 
 namespace krunbox {
 namespace {
-
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
-
-// Blocks the forwarded signals in this thread and in every thread it starts
-// (the mask is inherited), so only sigtimedwait below sees them.
-class SignalBlock {
- public:
-  SignalBlock() {
-    sigemptyset(&set_);
-    for (int s : kForwardedSignals) sigaddset(&set_, s);
-    ::pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  ~SignalBlock() {
-    // Drop what arrived but was not forwarded, so unblocking does not kill us now.
-    timespec zero{0, 0};
-    while (::sigtimedwait(&set_, nullptr, &zero) > 0) {
-    }
-    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  const sigset_t& set() const { return set_; }
-
- private:
-  sigset_t set_{};
-  sigset_t old_{};
-};
 
 // Stops the sandbox on every path out of run_one_shot.
 class StopGuard {
@@ -99,7 +72,8 @@ void forward_signals(SignalWaiter& waiter, proto::ExecSession* session, bool tty
 }  // namespace
 
 Result<OneShotOutcome> run_one_shot(const OneShotOptions& o) {
-  SignalBlock signals;
+  // Before any thread starts, so only the waiter sees the forwarded signals.
+  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}));
   KRUNBOX_ASSIGN_OR_RETURN(auto choice, select_backend(o.backend, o.require_vm));
   if (o.on_backend) o.on_backend(choice.report.backend, choice.report.isolation);
   OneShotOutcome outcome;
@@ -139,7 +113,6 @@ Result<OneShotOutcome> run_one_shot(const OneShotOptions& o) {
     raw.emplace(std::move(entered));
   }
   KRUNBOX_ASSIGN_OR_RETURN(auto stop_pipe, make_pipe());
-  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create(signals.set()));
   std::thread stdin_thread;
   if (o.interactive) stdin_thread = std::thread(pump_stdin, o.in_fd, stop_pipe.read.get(), session.get());
   std::thread signal_thread(forward_signals, std::ref(waiter), session.get(), o.tty,

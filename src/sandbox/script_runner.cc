@@ -1,6 +1,5 @@
 #include "sandbox/script_runner.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -59,19 +58,7 @@ Result<ScriptOutcome> run_script(const ScriptOptions& o, const std::vector<Scrip
   if (lines.empty()) return outcome;
 
   // SIGINT/SIGTERM/SIGHUP go to the running command; the sandbox is then stopped.
-  sigset_t set, old;
-  sigemptyset(&set);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, s);
-  ::pthread_sigmask(SIG_BLOCK, &set, &old);
-  struct Restore {
-    sigset_t set, old;
-    ~Restore() {
-      timespec zero{0, 0};
-      while (::sigtimedwait(&set, nullptr, &zero) > 0) {
-      }
-      ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    }
-  } restore{set, old};
+  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create({SIGINT, SIGTERM, SIGHUP}));
 
   KRUNBOX_ASSIGN_OR_RETURN(auto choice, select_backend(o.backend, false));
   if (o.verbose)
@@ -90,7 +77,6 @@ Result<ScriptOutcome> run_script(const ScriptOptions& o, const std::vector<Scrip
   proto::AgentClient* agent = sandbox->agent();
   if (!agent) return Error(ErrorCode::kInternal, "the sandbox has no agent connection");
 
-  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create(set));
   std::atomic<int> interrupted{0};
   std::mutex current_mu;
   proto::ExecSession* current = nullptr;
