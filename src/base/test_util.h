@@ -1,10 +1,16 @@
 // Helpers for tests across the tree.
 #pragma once
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
+#include <cstdint>
 #include <set>
 #include <string>
+
+#include "base/unique_fd.h"
 
 namespace krunbox::testing {
 
@@ -21,6 +27,40 @@ inline std::set<int> open_fds() {
   }
   ::closedir(d);
   return fds;
+}
+
+// A TCP socket listening on 127.0.0.1 at a port the kernel picked (stored in
+// *port), or an empty UniqueFd if that failed.
+inline UniqueFd listen_on_loopback(uint16_t* port) {
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s.get(), 16) != 0 ||
+      ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return {};
+  *port = ntohs(a.sin_port);
+  return s;
+}
+
+// A TCP port on 127.0.0.1 that was free a moment ago (for a server a test
+// starts), or 0.
+inline uint16_t free_loopback_port() {
+  uint16_t port = 0;
+  UniqueFd probe = listen_on_loopback(&port);
+  return probe ? port : 0;
+}
+
+// A TCP connection to 127.0.0.1:port, or an empty UniqueFd if none.
+inline UniqueFd connect_to_loopback(uint16_t port) {
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (!s || ::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return {};
+  return s;
 }
 
 }  // namespace krunbox::testing

@@ -21,8 +21,8 @@ class GrowingFile::Reader : public ByteSource {
     size_t n = 0;
     {
       std::unique_lock<std::mutex> g(f.mu_);
-      // Waking per network chunk (often 16 KiB) would cost a context switch
-      // each; the decoders read 256 KiB at a time.
+      // Waking for every chunk the download writes would cost a context
+      // switch each; the decoders read 256 KiB at a time anyway.
       uint64_t want = std::min<uint64_t>(cap, kWakeBytes);
       f.cv_.wait(g, [&] { return f.written_ >= offset_ + want || f.outcome_ || f.generation_ != generation_; });
       KRUNBOX_TRY(check(g));

@@ -7,6 +7,7 @@
 
 #include "base/fs.h"
 #include "base/temp_dir.h"
+#include "base/test_util.h"
 #include "base/unique_fd.h"
 #include "sandbox/host_ports.h"
 #include "sandbox/monitor_protocol.h"
@@ -136,15 +137,9 @@ TEST(HostPortsTest, PicksFreePortsAndRejectsTakenOnes) {
   EXPECT_NE((*picked)[0].host_port, 0);
   EXPECT_NE((*picked)[1].host_port, 0);
 
-  UniqueFd taken(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(taken.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(taken.get(), 1), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(taken.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
-  uint16_t port = ntohs(a.sin_port);
+  uint16_t port = 0;
+  UniqueFd taken = testing::listen_on_loopback(&port);
+  ASSERT_TRUE(taken);
   auto clash = reserve_host_ports({{"127.0.0.1", port, 80, PortProtocol::kTcp}});
   ASSERT_FALSE(clash.ok());
   EXPECT_NE(clash.error().what().find("already in use"), std::string::npos);

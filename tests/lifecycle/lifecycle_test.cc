@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/test_util.h"
 #include "base/unique_fd.h"
 #include "lifecycle_env.h"
 
@@ -215,15 +216,10 @@ TEST(LifecycleMockTest, RestartAlwaysBacksOffUntilStopped) {
 
 TEST(LifecycleMockTest, PortConflictIsRejectedBeforeAnythingStarts) {
   World w;
-  UniqueFd taken(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(taken.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(taken.get(), 1), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(taken.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
-  std::string port = std::to_string(ntohs(a.sin_port));
+  uint16_t taken_port = 0;
+  UniqueFd taken = testing::listen_on_loopback(&taken_port);
+  ASSERT_TRUE(taken);
+  std::string port = std::to_string(taken_port);
   auto out = w.kb({"run", "-d", "--backend", "mock", "-p", port + ":80", "--", "sleep", "600"});
   EXPECT_EQ(out->status.code, 125);
   EXPECT_NE(out->err.find("already in use"), std::string::npos) << out->err;

@@ -22,6 +22,7 @@
 #include "base/paths.h"
 #include "base/subprocess.h"
 #include "base/temp_dir.h"
+#include "base/test_util.h"
 #include "native_test_util.h"
 
 namespace krunbox {
@@ -345,16 +346,11 @@ TEST_F(NativeTest, PublishedPortReachesTheSandbox) {
 }
 
 TEST_F(NativeTest, TakenHostPortFailsBeforeAnythingStarts) {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(s, 1), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t taken_port = 0;
+  UniqueFd taken = testing::listen_on_loopback(&taken_port);
+  ASSERT_TRUE(taken);
   PortMapping p;
-  p.host_port = ntohs(a.sin_port);
+  p.host_port = taken_port;
   p.guest_port = 80;
   auto spec = base_spec().port(p).build();
   ASSERT_TRUE(spec.ok());
@@ -369,7 +365,6 @@ TEST_F(NativeTest, TakenHostPortFailsBeforeAnythingStarts) {
   auto after = native_test::snapshot_host(run_root_->path());
   EXPECT_EQ(before.run_entries, after.run_entries);
   EXPECT_EQ(before.cgroups, after.cgroups);
-  ::close(s);
 }
 
 TEST_F(NativeTest, FailedSetupNamesTheStepAndLeavesNothing) {

@@ -17,6 +17,7 @@
 #include "base/paths.h"
 #include "base/subprocess.h"
 #include "base/temp_dir.h"
+#include "base/test_util.h"
 
 namespace krunbox {
 namespace {
@@ -29,28 +30,8 @@ std::string source_dir() {
 }
 std::string fixtures_py() { return source_dir() + "/tests/pull/fixtures.py"; }
 
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-bool port_open(int port) {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(s);
-  return ok;
-}
+int free_port() { return testing::free_loopback_port(); }
+bool port_open(int port) { return static_cast<bool>(testing::connect_to_loopback(static_cast<uint16_t>(port))); }
 
 void run_ok(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(120)) {
   RunOptions o;

@@ -16,6 +16,7 @@
 #include "base/fs.h"
 #include "base/paths.h"
 #include "base/subprocess.h"
+#include "base/test_util.h"
 #include "proto/agent_client.h"
 
 namespace krunbox {
@@ -114,17 +115,6 @@ TEST_F(QemuBackendTest, FilesRoundTrip) {
   ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
 }
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::string http_get(uint16_t port) {
   for (int attempt = 0; attempt < 100; ++attempt) {
@@ -153,7 +143,7 @@ std::string http_get(uint16_t port) {
 }
 
 TEST_F(QemuBackendTest, PublishedPortReachesGuestHttpd) {
-  uint16_t port = free_port();
+  uint16_t port = testing::free_loopback_port();
   auto sb = start(std::move(SandboxSpecBuilder().port({"127.0.0.1", port, 8080})));
   run(*sb, {"sh", "-c", "mkdir -p /www && echo hello-from-guest > /www/index.html && ip link set eth0 up && "
                         "ip addr add 10.0.2.15/24 dev eth0 && httpd -p 8080 -h /www"});

@@ -10,35 +10,14 @@
 #include <string>
 #include <thread>
 
+#include "base/test_util.h"
+
 namespace krunbox::native {
 namespace {
 
-// A listening socket on 127.0.0.1 and an ephemeral port.
-UniqueFd listen_any(uint16_t* port) {
-  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s.get(), 4) != 0) return {};
-  socklen_t len = sizeof a;
-  ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
-  *port = ntohs(a.sin_port);
-  return s;
-}
-
-UniqueFd connect_to(uint16_t port) {
-  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return {};
-  return s;
-}
-
 TEST(PortRelayTest, TakenPortIsAClearError) {
   uint16_t port = 0;
-  UniqueFd taken = listen_any(&port);
+  UniqueFd taken = testing::listen_on_loopback(&port);
   ASSERT_TRUE(taken);
   PortMapping m;
   m.host_port = port;
@@ -75,7 +54,7 @@ TEST(PortRelayTest, PortZeroPicksAFreePort) {
 TEST(PortRelayTest, RelaysBothWaysIntoANetworkNamespace) {
   if (::geteuid() != 0) GTEST_SKIP() << "setns needs CAP_SYS_ADMIN";
   uint16_t guest_port = 0;
-  UniqueFd guest = listen_any(&guest_port);
+  UniqueFd guest = testing::listen_on_loopback(&guest_port);
   ASSERT_TRUE(guest);
   PortMapping m;
   m.guest_port = guest_port;
@@ -85,7 +64,7 @@ TEST(PortRelayTest, RelaysBothWaysIntoANetworkNamespace) {
   UniqueFd netns(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE((*relay)->start(std::move(netns)).ok());
 
-  UniqueFd client = connect_to((*relay)->host_port());
+  UniqueFd client = testing::connect_to_loopback((*relay)->host_port());
   ASSERT_TRUE(client);
   UniqueFd server(::accept4(guest.get(), nullptr, nullptr, SOCK_CLOEXEC));
   ASSERT_TRUE(server);
@@ -104,24 +83,24 @@ TEST(PortRelayTest, RelaysBothWaysIntoANetworkNamespace) {
   EXPECT_EQ(std::string(buf, 3), "bye");
 
   // stop() ends live connections too.
-  UniqueFd second = connect_to((*relay)->host_port());
+  UniqueFd second = testing::connect_to_loopback((*relay)->host_port());
   ASSERT_TRUE(second);
   (*relay)->stop();
   // EOF, or a reset when the connection was still in the listen backlog.
   EXPECT_LE(::read(second.get(), buf, 1), 0);
-  EXPECT_FALSE(connect_to((*relay)->host_port()));
+  EXPECT_FALSE(testing::connect_to_loopback((*relay)->host_port()));
 }
 
 TEST(PortRelayTest, GuestNotListeningClosesTheClient) {
   if (::geteuid() != 0) GTEST_SKIP() << "setns needs CAP_SYS_ADMIN";
   uint16_t unused = 0;
-  { UniqueFd probe = listen_any(&unused); }  // a port nobody listens on now
+  { UniqueFd probe = testing::listen_on_loopback(&unused); }  // a port nobody listens on now
   PortMapping m;
   m.guest_port = unused;
   auto relay = PortRelay::bind(m);
   ASSERT_TRUE(relay.ok());
   ASSERT_TRUE((*relay)->start(UniqueFd(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC))).ok());
-  UniqueFd client = connect_to((*relay)->host_port());
+  UniqueFd client = testing::connect_to_loopback((*relay)->host_port());
   ASSERT_TRUE(client);
   char c;
   EXPECT_LE(::read(client.get(), &c, 1), 0);
