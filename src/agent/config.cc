@@ -79,8 +79,9 @@ Result<TransportSpec> parse_transport(std::string_view spec) {
       return Error(ErrorCode::kInvalidArgument, "unix-listen needs an absolute socket path");
     t.name = value;
   } else {
-    return Error(ErrorCode::kInvalidArgument, "unknown transport kind '" + std::string(kind) +
-                                                  "' (use fd, vsock-listen, vsock-connect, virtio-serial, unix-listen)");
+    return Error(ErrorCode::kInvalidArgument,
+                 "unknown transport kind '" + std::string(kind) +
+                     "' (use fd, vsock-listen, vsock-connect, virtio-serial, unix-listen)");
   }
   return t;
 }
@@ -219,6 +220,19 @@ Status load_modules_file(AgentConfig& c) {
     pos = end + 1;
   }
   return {};
+}
+
+ModuleEntry parse_module_entry(std::string_view entry) {
+  constexpr std::string_view kBlanks = " \t";
+  auto trim = [&](std::string_view v) {
+    size_t a = v.find_first_not_of(kBlanks);
+    if (a == std::string_view::npos) return std::string_view();
+    return v.substr(a, v.find_last_not_of(kBlanks) - a + 1);
+  };
+  entry = trim(entry);
+  size_t blank = entry.find_first_of(kBlanks);
+  if (blank == std::string_view::npos) return {std::string(entry), ""};
+  return {std::string(entry.substr(0, blank)), std::string(trim(entry.substr(blank)))};
 }
 
 }  // namespace krunbox::agent

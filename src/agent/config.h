@@ -35,8 +35,10 @@ struct AgentConfig {
   std::optional<TransportSpec> transport;
   std::optional<LogLevel> log_level;
   std::string hostname;
-  std::vector<std::string> modules;  // .ko paths, loaded in this order
-  std::string modules_file;          // one path a line; '#' comments
+  // .ko paths, loaded in this order; an entry may carry module parameters
+  // after the path ("/lib/modules/virtio_blk.ko queue_depth=64").
+  std::vector<std::string> modules;
+  std::string modules_file;  // one entry a line; '#' comments
   // VMs booted from an initramfs: the block device holding the sandbox's
   // read-only root (EROFS), overlaid with tmpfs and switched to before serving.
   std::string root_device;
@@ -53,8 +55,16 @@ Result<AgentConfig> parse_args(int argc, const char* const* argv);
 // Fills what the flags left unset from the kernel command line text and then
 // from the environment.
 Status apply_boot_params(AgentConfig& config, std::string_view cmdline, const std::vector<std::string>& env);
-// Reads modules_file (if set) and appends its paths to modules.
+// Reads modules_file (if set) and appends its entries to modules.
 Status load_modules_file(AgentConfig& config);
+
+// One entry of the module list: the path, and the parameters (if any) that
+// follow it after blanks, as finit_module takes them.
+struct ModuleEntry {
+  std::string path;
+  std::string params;
+};
+ModuleEntry parse_module_entry(std::string_view entry);
 
 std::string usage();
 

@@ -27,8 +27,8 @@ TEST(ConfigTest, ParsesTransports) {
   EXPECT_EQ(c->cid, 3u);
   EXPECT_EQ(parse_transport("virtio-serial:krunbox.agent")->name, "krunbox.agent");
   EXPECT_EQ(parse_transport("vsock-listen:5")->describe(), "vsock-listen:5");
-  for (const char* bad : {"fd", "fd:x", "fd:-1", "tcp:80", "virtio-serial:", "virtio-serial:a/b",
-                          "unix-listen:rel", "vsock-listen:"})
+  for (const char* bad :
+       {"fd", "fd:x", "fd:-1", "tcp:80", "virtio-serial:", "virtio-serial:a/b", "unix-listen:rel", "vsock-listen:"})
     EXPECT_FALSE(parse_transport(bad).ok()) << bad;
 }
 
@@ -50,8 +50,9 @@ TEST(ConfigTest, ParsesFlags) {
 TEST(ConfigTest, BootParamsFillOnlyWhatFlagsLeftUnset) {
   AgentConfig c;
   c.hostname = "fromflag";
-  ASSERT_TRUE(apply_boot_params(c, "console=ttyS0 krunbox.transport=virtio-serial:krunbox.agent "
-                                   "krunbox.hostname=fromcmdline krunbox.modules=/m1.ko,/m2.ko quiet",
+  ASSERT_TRUE(apply_boot_params(c,
+                                "console=ttyS0 krunbox.transport=virtio-serial:krunbox.agent "
+                                "krunbox.hostname=fromcmdline krunbox.modules=/m1.ko,/m2.ko quiet",
                                 {"KRUNBOX_AGENT_LOG=debug", "KRUNBOX_AGENT_TRANSPORT=fd:9"})
                   .ok());
   EXPECT_EQ(c.transport->kind, TransportKind::kVirtioSerial);
@@ -77,6 +78,19 @@ TEST(ConfigTest, ModulesFileKeepsOrderAndSkipsComments) {
   EXPECT_EQ(c.modules, (std::vector<std::string>{"/first.ko", "/lib/a.ko", "/lib/b.ko.xz", "/lib/c.ko"}));
   c.modules_file = dir->path() + "/missing";
   EXPECT_FALSE(load_modules_file(c).ok());
+}
+
+TEST(ConfigTest, ModuleEntriesCarryTheirParameters) {
+  auto e = parse_module_entry("  /lib/modules/virtio_blk.ko   queue_depth=64 foo=\"a b\"  ");
+  EXPECT_EQ(e.path, "/lib/modules/virtio_blk.ko");
+  EXPECT_EQ(e.params, "queue_depth=64 foo=\"a b\"");
+  e = parse_module_entry("/lib/a.ko");
+  EXPECT_EQ(e.path, "/lib/a.ko");
+  EXPECT_EQ(e.params, "");
+  e = parse_module_entry("\t/lib/b.ko\t");
+  EXPECT_EQ(e.path, "/lib/b.ko");
+  EXPECT_EQ(e.params, "");
+  EXPECT_EQ(parse_module_entry("   ").path, "");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "agent/guest_root.h"
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/unique_fd.h"
 
 namespace krunbox::agent {
 namespace {
@@ -25,17 +28,25 @@ Status wait_for_device(const std::string& device, int wait_ms) {
   struct stat st {};
   while (::stat(device.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) {
     if (std::chrono::steady_clock::now() >= deadline)
-      return Error(ErrorCode::kNotFound, "root device " + device + " did not appear within " +
-                                             std::to_string(wait_ms) + " ms (is virtio_blk loaded?)");
+      return Error(ErrorCode::kNotFound, "root device " + device + " did not appear within " + std::to_string(wait_ms) +
+                                             " ms (is virtio_blk loaded?)");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return {};
+}
+
+// Not fatal: a device that refuses only costs speed.
+void set_readahead(const std::string& device, unsigned kb) {
+  UniqueFd fd(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd || ::ioctl(fd.get(), BLKRASET, static_cast<unsigned long>(kb) * 2) != 0)
+    KB_WARN("setting the read-ahead of {} to {} KiB: {}", device, kb, std::strerror(errno));
 }
 
 }  // namespace
 
 Status switch_to_guest_root(const GuestRootOptions& o) {
   KRUNBOX_TRY(wait_for_device(o.device, o.device_wait_ms));
+  if (o.readahead_kb) set_readahead(o.device, o.readahead_kb);
   std::string lower = join_path(o.staging, "lower");
   std::string rw = join_path(o.staging, "rw");
   KRUNBOX_TRY(make_dirs(lower, 0755));

@@ -20,6 +20,7 @@
 
 #include <cstring>
 
+#include "agent/config.h"
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/unique_fd.h"
@@ -51,13 +52,15 @@ void make_dev_nodes() {
   struct Node {
     const char* name;
     unsigned major, minor;
-  } nodes[] = {{"/dev/null", 1, 3}, {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+  } nodes[] = {{"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
                {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
   for (const auto& n : nodes)
     if (::mknod(n.name, S_IFCHR | 0666, makedev(n.major, n.minor)) != 0 && errno != EEXIST)
       KB_WARN("mknod {}: {}", n.name, std::strerror(errno));
-  const char* links[][2] = {{"/proc/self/fd", "/dev/fd"},     {"/proc/self/fd/0", "/dev/stdin"},
-                            {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+  const char* links[][2] = {{"/proc/self/fd", "/dev/fd"},
+                            {"/proc/self/fd/0", "/dev/stdin"},
+                            {"/proc/self/fd/1", "/dev/stdout"},
+                            {"/proc/self/fd/2", "/dev/stderr"},
                             {"pts/ptmx", "/dev/ptmx"}};
   for (const auto& l : links) ::symlink(l[0], l[1]);
 }
@@ -142,16 +145,17 @@ Status bring_up_loopback() {
   return {};
 }
 
-Status load_modules(const std::vector<std::string>& paths) {
-  for (const auto& path : paths) {
+Status load_modules(const std::vector<std::string>& entries) {
+  for (const auto& entry : entries) {
+    auto [path, params] = parse_module_entry(entry);
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return Error::from_errno("open module " + path);
     int flags = 0;
     for (const char* ext : {".xz", ".zst", ".gz"})
       if (path.ends_with(ext)) flags |= MODULE_INIT_COMPRESSED_FILE;
-    if (::syscall(SYS_finit_module, fd.get(), "", flags) != 0 && errno != EEXIST)
-      return Error::from_errno("loading module " + path);
-    KB_DEBUG("loaded module {}", path);
+    if (::syscall(SYS_finit_module, fd.get(), params.c_str(), flags) != 0 && errno != EEXIST)
+      return Error::from_errno("loading module " + path + (params.empty() ? "" : " with '" + params + "'"));
+    KB_DEBUG("loaded module {}", entry);
   }
   return {};
 }

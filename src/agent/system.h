@@ -30,7 +30,7 @@ Status set_hostname(const std::string& name);
 Status bring_up_loopback();
 
 // finit_module for each path, in order; a module already loaded is fine.
-Status load_modules(const std::vector<std::string>& paths);
+Status load_modules(const std::vector<std::string>& entries);
 
 proto::InfoReply gather_info(const std::string& agent_version, bool pid1);
 

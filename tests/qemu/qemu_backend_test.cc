@@ -1,18 +1,18 @@
 // The qemu backend booting real microVMs (KVM when /dev/kvm is usable, else
 // TCG emulation): exec, streams, exit codes, ports, files, crashes, cleanup.
+#include "backend/qemu/qemu_backend.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 
-#include <gtest/gtest.h>
-
 #include <thread>
 
 #include "backend/qemu/qemu_assets.h"
-#include "backend/qemu/qemu_backend.h"
 #include "base/fs.h"
 #include "base/paths.h"
 #include "base/subprocess.h"
@@ -76,6 +76,10 @@ TEST_F(QemuBackendTest, ExactOutputExitCodeAndGuestKernel) {
   utsname host{};
   ::uname(&host);
   EXPECT_NE(uname.out, std::string(host.release) + "\n");
+  // The agent's boot choices: the root disk's larger read-ahead, and the
+  // module parameters from the initramfs's list (virtio_blk's request pool).
+  EXPECT_EQ(run(*sb, {"cat", "/sys/block/vda/queue/read_ahead_kb"}).out, "4096\n");
+  EXPECT_EQ(run(*sb, {"cat", "/sys/module/virtio_blk/parameters/queue_depth"}).out, "128\n");
   auto killed = run(*sb, {"sh", "-c", "kill -9 $$"});
   EXPECT_TRUE(killed.status.signaled);
   EXPECT_EQ(killed.status.signal, 9);
@@ -115,7 +119,6 @@ TEST_F(QemuBackendTest, FilesRoundTrip) {
   ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
 }
 
-
 std::string http_get(uint16_t port) {
   for (int attempt = 0; attempt < 100; ++attempt) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -145,8 +148,9 @@ std::string http_get(uint16_t port) {
 TEST_F(QemuBackendTest, PublishedPortReachesGuestHttpd) {
   uint16_t port = testing::free_loopback_port();
   auto sb = start(std::move(SandboxSpecBuilder().port({"127.0.0.1", port, 8080})));
-  run(*sb, {"sh", "-c", "mkdir -p /www && echo hello-from-guest > /www/index.html && ip link set eth0 up && "
-                        "ip addr add 10.0.2.15/24 dev eth0 && httpd -p 8080 -h /www"});
+  run(*sb, {"sh", "-c",
+            "mkdir -p /www && echo hello-from-guest > /www/index.html && ip link set eth0 up && "
+            "ip addr add 10.0.2.15/24 dev eth0 && httpd -p 8080 -h /www"});
   std::string resp = http_get(port);
   EXPECT_NE(resp.find("hello-from-guest"), std::string::npos) << resp;
   ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());

@@ -31,7 +31,6 @@
 namespace krunbox {
 namespace {
 
-
 std::string qemu_run_dir(const std::string& run_root, const std::string& id) {
   return join_path(run_root, "qemu/" + id);
 }
@@ -62,16 +61,17 @@ class QemuSandbox : public VmSandbox {
  private:
   Status boot() override {
     KRUNBOX_ASSIGN_OR_RETURN(QemuAssets assets, find_qemu_assets());
-    KRUNBOX_ASSIGN_OR_RETURN(std::string image,
-                             ensure_root_image(spec_.rootfs, join_path(data_root(), "cache/qemu-roots"),
-                                               spec_.rootfs_content_key));
+    KRUNBOX_ASSIGN_OR_RETURN(
+        std::string image,
+        ensure_root_image(spec_.rootfs, join_path(data_root(), "cache/qemu-roots"), spec_.rootfs_content_key));
     KRUNBOX_TRY(ensure_private_dir(join_path(run_root(), "qemu")));
     KRUNBOX_TRY(ensure_private_dir(run_dir_));
     KRUNBOX_TRY(ensure_private_dir(vm_dir_));
 
     QemuMachine m;
     auto qemu_bin = find_program("qemu-system-x86_64");
-    if (!qemu_bin) return Error(ErrorCode::kUnavailable, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
+    if (!qemu_bin)
+      return Error(ErrorCode::kUnavailable, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
     m.qemu_binary = *qemu_bin;
     m.kvm = probe_dev_kvm().ok;
     m.vcpus = spec_.vcpus;
@@ -86,6 +86,9 @@ class QemuSandbox : public VmSandbox {
     m.outbound_network = spec_.network == NetworkMode::kUser;
     m.tsc_khz = m.kvm ? 0 : host_tsc_khz();
     m.hostname = spec_.hostname;
+    // With our own debug log on, the agent's goes to the console log, which
+    // release_after_exit() copies into ours.
+    if (log_enabled(LogLevel::kDebug)) m.guest_log_level = std::string(to_string(log_level()));
     KRUNBOX_ASSIGN_OR_RETURN(QemuJailSpec jail, prepare_jail(m));
     KRUNBOX_ASSIGN_OR_RETURN(auto argv, qemu_argv(m));
     KB_INFO("qemu sandbox {}: {} ({})", id().substr(0, 12), m.kvm ? "KVM" : "TCG emulation", assets.kernel_version);
@@ -103,8 +106,9 @@ class QemuSandbox : public VmSandbox {
     co.hello_timeout = m.kvm ? std::chrono::seconds(20) : std::chrono::seconds(90);
     auto client = proto::AgentClient::connect(std::move(*fd), co);
     if (!client) return std::move(client).error().wrap("the guest agent did not answer" + exit_note());
-    KB_INFO("qemu sandbox {}: agent ready after {} ms", id().substr(0, 12),
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
+    KB_INFO(
+        "qemu sandbox {}: agent ready after {} ms", id().substr(0, 12),
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
     set_agent(std::move(*client));
     return {};
   }
@@ -132,7 +136,8 @@ class QemuSandbox : public VmSandbox {
 
     jail.mount_namespace = true;
     jail.jail_root = join_path(run_dir_, "jail");
-    if (::mkdir(jail.jail_root.c_str(), 0755) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + jail.jail_root);
+    if (::mkdir(jail.jail_root.c_str(), 0755) != 0 && errno != EEXIST)
+      return Error::from_errno("mkdir " + jail.jail_root);
     jail.vm_dir = vm_dir_;
     jail.kvm = m.kvm;
     const std::pair<std::string*, const char*> files[] = {
@@ -142,8 +147,9 @@ class QemuSandbox : public VmSandbox {
       struct stat st {};
       if (::stat(path->c_str(), &st) != 0) return Error::from_errno("stat " + *path);
       if (!(st.st_mode & S_IROTH))
-        return Error(ErrorCode::kPermissionDenied, *path + " is not world-readable, so the unprivileged QEMU cannot "
-                                                   "read it; chmod a+r it (or rerun scripts/make-qemu-assets.sh)");
+        return Error(ErrorCode::kPermissionDenied, *path +
+                                                       " is not world-readable, so the unprivileged QEMU cannot "
+                                                       "read it; chmod a+r it (or rerun scripts/make-qemu-assets.sh)");
       jail.boot_files.emplace_back(*path, name);
       *path = std::string(kJailBootDir) + "/" + name;
     }
@@ -187,11 +193,15 @@ class QemuSandbox : public VmSandbox {
 
   std::string crash_reason(const std::optional<ExitStatus>& status) override {
     std::string tail = log_tail(join_path(vm_dir_, "console.log"));
-    return "QEMU " + (status ? status->describe() : std::string("ended")) + (tail.empty() ? "" : "; guest console: " + tail);
+    return "QEMU " + (status ? status->describe() : std::string("ended")) +
+           (tail.empty() ? "" : "; guest console: " + tail);
   }
 
   // Only once QEMU is gone: its group empties and its uid is free again.
   void release_after_exit() override {
+    if (log_enabled(LogLevel::kDebug))
+      if (auto console = read_file(join_path(vm_dir_, "console.log"), 1u << 20); console.ok() && !console->empty())
+        KB_DEBUG("qemu sandbox {}: guest console:\n{}", id().substr(0, 12), *console);
     std::lock_guard lock(jail_mu_);
     cgroup_.destroy();
     uid_lease_.reset();
@@ -213,25 +223,28 @@ class QemuBackend : public Backend {
   Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec) override {
     if (spec.network == NetworkMode::kHost)
       return Error(ErrorCode::kInvalidArgument, "--net host is not possible with a VM backend; use --net user");
-    if (spec.user_namespace)
-      return Error(ErrorCode::kInvalidArgument, "--userns applies to the native backend only");
+    if (spec.user_namespace) return Error(ErrorCode::kInvalidArgument, "--userns applies to the native backend only");
     if (!spec.volumes.empty())
-      return Error(ErrorCode::kUnsupported, "volumes (-v) are not supported by the qemu backend; copy files in "
-                                            "with the agent's put instead");
+      return Error(ErrorCode::kUnsupported,
+                   "volumes (-v) are not supported by the qemu backend; copy files in "
+                   "with the agent's put instead");
     return std::unique_ptr<Sandbox>(new QemuSandbox(spec));
   }
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_qemu_backend() { return std::make_unique<QemuBackend>(); }
+std::unique_ptr<Backend> make_qemu_backend() {
+  return std::make_unique<QemuBackend>();
+}
 
 Result<std::vector<std::string>> sweep_qemu_leftovers(const std::string& root) {
   // QEMU is gone by then, so its group is empty and can go too.
-  return sweep_vm_run_dirs(join_path(root, "qemu"), "qemu", "QEMU", [](const std::string& id, std::vector<std::string>& removed) {
-    for (const auto& cg : qemu_cgroup_dirs_for("/sys/fs/cgroup", id))
-      if (::rmdir(cg.c_str()) == 0) removed.push_back("removed cgroup " + cg);
-  });
+  return sweep_vm_run_dirs(join_path(root, "qemu"), "qemu", "QEMU",
+                           [](const std::string& id, std::vector<std::string>& removed) {
+                             for (const auto& cg : qemu_cgroup_dirs_for("/sys/fs/cgroup", id))
+                               if (::rmdir(cg.c_str()) == 0) removed.push_back("removed cgroup " + cg);
+                           });
 }
 
 }  // namespace krunbox

@@ -25,7 +25,9 @@ bool cmdline_safe(std::string_view v) {
   });
 }
 
-bool has_network(const QemuMachine& m) { return m.outbound_network || !m.ports.empty(); }
+bool has_network(const QemuMachine& m) {
+  return m.outbound_network || !m.ports.empty();
+}
 
 }  // namespace
 
@@ -54,6 +56,12 @@ Result<std::string> qemu_kernel_cmdline(const QemuMachine& m) {
     if (!cmdline_safe(m.hostname))
       return Error(ErrorCode::kInvalidArgument, "hostname '" + m.hostname + "' cannot go on the kernel command line");
     cmdline += " krunbox.hostname=" + m.hostname;
+  }
+  if (!m.guest_log_level.empty()) {
+    if (!cmdline_safe(m.guest_log_level))
+      return Error(ErrorCode::kInvalidArgument,
+                   "log level '" + m.guest_log_level + "' cannot go on the kernel command line");
+    cmdline += " krunbox.log=" + m.guest_log_level;
   }
   // Without HPET or a PM timer, microvm guests sometimes hang calibrating the
   // TSC against the PIT; giving the frequency skips that calibration.
@@ -85,8 +93,9 @@ Result<std::vector<std::string>> qemu_argv(const QemuMachine& m) {
   // Two ports (0 is reserved for a console, 1 is the agent's) instead of the
   // default 31: the guest driver sets up queues for every port it is
   // offered, which costs ~20 ms of a boot under emulation.
-  add({"-device", "virtio-serial-device,max_ports=2", "-chardev", "socket,id=agent,path=" + m.agent_socket + ",server=on,wait=off",
-       "-device", std::string("virtserialport,chardev=agent,name=") + kAgentPortName});
+  add({"-device", "virtio-serial-device,max_ports=2", "-chardev",
+       "socket,id=agent,path=" + m.agent_socket + ",server=on,wait=off", "-device",
+       std::string("virtserialport,chardev=agent,name=") + kAgentPortName});
   add({"-drive", "file=" + m.root_image + ",if=none,id=root,format=raw,readonly=on", "-device",
        "virtio-blk-device,drive=root"});
   if (has_network(m)) {

@@ -22,14 +22,17 @@ struct QemuMachine {
   uint32_t vcpus = 1;
   uint32_t memory_mib = 512;
   QemuAssets assets;
-  std::string root_image;   // read-only EROFS image of the rootfs
-  std::string agent_socket; // unix socket for the virtio-serial agent port
+  std::string root_image;    // read-only EROFS image of the rootfs
+  std::string agent_socket;  // unix socket for the virtio-serial agent port
   std::string qmp_socket;
   std::string console_log;
   std::vector<PortMapping> ports;
   bool outbound_network = false;
-  uint64_t tsc_khz = 0;     // 0: leave calibration to the kernel
+  uint64_t tsc_khz = 0;  // 0: leave calibration to the kernel
   std::string hostname;
+  // The agent's log level (krunbox.log=), e.g. "debug" to see its boot
+  // milestones in the console log; empty leaves the agent's default.
+  std::string guest_log_level;
 };
 
 // Reads the host TSC frequency in kHz (from /proc/cpuinfo's "cpu MHz"); 0 if unknown.

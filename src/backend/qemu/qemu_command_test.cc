@@ -36,7 +36,7 @@ TEST(QemuCommandTest, MicrovmWithAgentPortAndSeccomp) {
   EXPECT_NE(s.find("readonly=on"), std::string::npos);
   EXPECT_NE(s.find("-sandbox on,"), std::string::npos);
   EXPECT_NE(s.find("tsc_early_khz=2096001"), std::string::npos);
-  EXPECT_EQ(s.find("-netdev"), std::string::npos);  // no network unless asked
+  EXPECT_EQ(s.find("-netdev"), std::string::npos);                                          // no network unless asked
   EXPECT_NE(s.find("krunbox.modules_file=/etc/krunbox/modules "), std::string::npos) << s;  // nor its drivers
 }
 
@@ -69,6 +69,15 @@ TEST(QemuCommandTest, HostileValuesAreRefused) {
   m = machine();
   m.ports = {{"::1", 8080, 80, PortProtocol::kTcp}};
   EXPECT_FALSE(qemu_argv(m).ok());
+}
+
+TEST(QemuCommandTest, GuestLogLevelGoesOnTheCommandLineOnlyWhenSet) {
+  auto m = machine();
+  EXPECT_EQ(qemu_kernel_cmdline(m)->find("krunbox.log="), std::string::npos);
+  m.guest_log_level = "debug";
+  EXPECT_NE(qemu_kernel_cmdline(m)->find(" krunbox.log=debug"), std::string::npos);
+  m.guest_log_level = "debug rdinit=/bin/sh";
+  EXPECT_FALSE(qemu_kernel_cmdline(m).ok());
 }
 
 TEST(QemuCommandTest, HostTscIsRead) {
