@@ -75,8 +75,13 @@ runs = int(os.environ["RUNS"])
 peers = {"krunbox": shlex.split(os.environ["KB_CMD"]), "bare qemu": shlex.split(os.environ["BARE_CMD"])}
 times = {k: [] for k in peers}
 ready = []
+# Counterbalanced order (krunbox first in even rounds, bare first in odd
+# ones): on this machine every other QEMU process in a row is ~15% slower
+# whatever it runs (shown with the same bare boot run twice per round), so a
+# fixed order would hand one side all the slow runs.
 for i in range(runs + 1):
-    for name, argv in peers.items():
+    order = list(peers.items()) if i % 2 == 0 else list(reversed(peers.items()))
+    for name, argv in order:
         t0 = time.perf_counter()
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
         dt = (time.perf_counter() - t0) * 1000
@@ -105,4 +110,9 @@ print("  ratio krunbox / bare qemu %.2f   (overhead %+.0f ms; goal: <= 1.15, kru
 # The host's speed drifts from minute to minute; the fastest run of each side
 # is the least disturbed estimate of its own cost (reported, not the goal).
 print("  ratio of the fastest runs     %.2f" % (min(times["krunbox"]) / min(times["bare qemu"])))
+# Each krunbox run and the bare boot right after it see the same host speed,
+# so the median of these paired ratios is the steadiest figure when the host
+# drifts between fast and slow spells (reported, not the goal).
+paired = [k / b for k, b in zip(times["krunbox"], times["bare qemu"])]  # same round
+print("  median of paired ratios       %.2f   (each run against the bare boot next to it)" % statistics.median(paired))
 PY
