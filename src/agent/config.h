@@ -36,7 +36,7 @@ struct AgentConfig {
   std::optional<LogLevel> log_level;
   std::string hostname;
   // .ko paths, loaded in this order; an entry may carry module parameters
-  // after the path ("/lib/modules/virtio_blk.ko queue_depth=64").
+  // after the path ("/lib/modules/virtio_blk.ko queue_depth=128").
   std::vector<std::string> modules;
   std::string modules_file;  // one entry a line; '#' comments
   // VMs booted from an initramfs: the block device holding the sandbox's

@@ -45,8 +45,12 @@ std::string_view to_string(LogLevel level) {
   return "?";
 }
 
-void set_log_level(LogLevel level) { g_level.store(level, std::memory_order_relaxed); }
-LogLevel log_level() { return g_level.load(std::memory_order_relaxed); }
+void set_log_level(LogLevel level) {
+  g_level.store(level, std::memory_order_relaxed);
+}
+LogLevel log_level() {
+  return g_level.load(std::memory_order_relaxed);
+}
 
 void set_log_program(std::string name) {
   std::lock_guard lock(g_mu);
@@ -64,14 +68,36 @@ void init_logging_from_env() {
   }
 }
 
+std::string terminal_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  auto escape = [&out](unsigned char c) { out += fmt::format("\\x{:02x}", c); };
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      escape(c);
+    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      // U+0080..U+009F, which some terminals obey as C1 controls (CSI is U+009B).
+      escape(c);
+      escape(static_cast<unsigned char>(text[++i]));
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 void log_line(LogLevel level, std::string_view message) {
   timeval tv{};
   ::gettimeofday(&tv, nullptr);
   tm parts{};
   ::gmtime_r(&tv.tv_sec, &parts);
   std::lock_guard lock(g_mu);
-  std::string line = fmt::format("{:02}:{:02}:{:02}.{:03} {}[{}] {}: {}\n", parts.tm_hour, parts.tm_min,
-                                 parts.tm_sec, tv.tv_usec / 1000, program_name(), ::getpid(), to_string(level), message);
+  std::string line =
+      fmt::format("{:02}:{:02}:{:02}.{:03} {}[{}] {}: {}\n", parts.tm_hour, parts.tm_min, parts.tm_sec,
+                  tv.tv_usec / 1000, program_name(), ::getpid(), to_string(level), terminal_safe(message));
   // One write per line so concurrent processes sharing stderr do not interleave mid-line.
   (void)write_all(STDERR_FILENO, line.data(), line.size());
 }

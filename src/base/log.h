@@ -24,16 +24,24 @@ void set_log_program(std::string name);
 // Applies KRUNBOX_LOG if set and valid; an invalid value is reported once and ignored.
 void init_logging_from_env();
 
+// Writes one line; the message goes through terminal_safe().
 void log_line(LogLevel level, std::string_view message);
 
-inline bool log_enabled(LogLevel level) { return level >= log_level(); }
+// Text that may hold bytes from a guest or an image (console tails, agent
+// errors), made safe to print on a terminal: control characters other than
+// newline and tab, DEL, and the C1 controls UTF-8 can carry become \xNN, so
+// no escape sequence reaches the user's terminal; CRLF becomes LF.
+std::string terminal_safe(std::string_view text);
+
+inline bool log_enabled(LogLevel level) {
+  return level >= log_level();
+}
 
 }  // namespace krunbox
 
-#define KB_LOG(level, ...)                                                   \
-  do {                                                                       \
-    if (::krunbox::log_enabled(level))                                       \
-      ::krunbox::log_line(level, ::fmt::format(__VA_ARGS__));                \
+#define KB_LOG(level, ...)                                                                     \
+  do {                                                                                         \
+    if (::krunbox::log_enabled(level)) ::krunbox::log_line(level, ::fmt::format(__VA_ARGS__)); \
   } while (0)
 #define KB_TRACE(...) KB_LOG(::krunbox::LogLevel::kTrace, __VA_ARGS__)
 #define KB_DEBUG(...) KB_LOG(::krunbox::LogLevel::kDebug, __VA_ARGS__)

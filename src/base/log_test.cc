@@ -1,8 +1,7 @@
 #include "base/log.h"
 
-#include <stdlib.h>
-
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 namespace krunbox {
 namespace {
@@ -35,6 +34,28 @@ TEST(LogTest, LevelFiltersOutput) {
   std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(err.find("hidden"), std::string::npos);
   EXPECT_NE(err.find("error: shown 2"), std::string::npos);
+  set_log_level(LogLevel::kWarn);
+}
+
+TEST(LogTest, TerminalSafeDefusesEscapeSequences) {
+  // A guest console line trying to retitle the window and clear the screen.
+  EXPECT_EQ(terminal_safe("boot\x1b]0;pwned\x07 ok\x1b[2J\r\nnext\tline\n"),
+            "boot\\x1b]0;pwned\\x07 ok\\x1b[2J\nnext\tline\n");
+  EXPECT_EQ(terminal_safe(std::string("nul\0del\x7f", 8)), "nul\\x00del\\x7f");
+  // A lone CR would let a line overwrite what came before it.
+  EXPECT_EQ(terminal_safe("fake\rreal"), "fake\\x0dreal");
+  // U+009B (CSI) encoded in UTF-8, and a harmless U+00E9 next to it.
+  EXPECT_EQ(terminal_safe("a\xc2\x9b" "31mb \xc3\xa9"), "a\\xc2\\x9b31mb \xc3\xa9");
+  EXPECT_EQ(terminal_safe("trailing \xc2"), "trailing \xc2");
+}
+
+TEST(LogTest, LogLinesCannotCarryEscapes) {
+  set_log_level(LogLevel::kInfo);
+  ::testing::internal::CaptureStderr();
+  KB_INFO("guest said {}", "\x1b[31mred");
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.find('\x1b'), std::string::npos);
+  EXPECT_NE(err.find("guest said \\x1b[31mred"), std::string::npos);
   set_log_level(LogLevel::kWarn);
 }
 

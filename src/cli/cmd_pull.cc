@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "cli/command.h"
 #include "image/registry_pull.h"
 
@@ -39,7 +40,9 @@ std::string human_bytes(double b) {
   return buf;
 }
 
-std::string short_digest(const image::Digest& d) { return d.hex().substr(0, 12); }
+std::string short_digest(const image::Digest& d) {
+  return d.hex().substr(0, 12);
+}
 
 // Draws one line per layer and redraws them in place (ANSI cursor movement).
 class ProgressView {
@@ -50,12 +53,13 @@ class ProgressView {
     using K = image::PullEvent::Kind;
     if (e.kind == K::kResolved) {
       layers_.assign(e.layers, Layer{});
-      std::fprintf(stderr, "Manifest %s: %zu layers, %s\n", e.digest.str().c_str(), e.layers, human_bytes(static_cast<double>(e.total)).c_str());
+      std::fprintf(stderr, "Manifest %s: %zu layers, %s\n", e.digest.str().c_str(), e.layers,
+                   human_bytes(static_cast<double>(e.total)).c_str());
       return;
     }
     if (e.kind == K::kRetrying) {
       if (tty_) clear();
-      std::fprintf(stderr, "retrying: %s\n", e.message.c_str());
+      std::fprintf(stderr, "retrying: %s\n", terminal_safe(e.message).c_str());
       if (tty_) draw();
       return;
     }
@@ -64,10 +68,20 @@ class ProgressView {
     l.digest = e.digest;
     l.total = e.total ? e.total : l.total;
     switch (e.kind) {
-      case K::kCached: l.state = "Already exists"; l.bytes = l.total; break;
-      case K::kStarted: l.state = "Downloading"; l.started = Clock::now(); break;
+      case K::kCached:
+        l.state = "Already exists";
+        l.bytes = l.total;
+        break;
+      case K::kStarted:
+        l.state = "Downloading";
+        l.started = Clock::now();
+        break;
       case K::kProgress: l.bytes = e.bytes; break;
-      case K::kDownloaded: l.state = "Verified"; l.bytes = l.total; l.done = Clock::now(); break;
+      case K::kDownloaded:
+        l.state = "Verified";
+        l.bytes = l.total;
+        l.done = Clock::now();
+        break;
       case K::kExtracted: l.state = "Extracted"; break;
       default: break;
     }
@@ -145,7 +159,8 @@ int run_pull(const PullFlags& f) {
   if (!insecure.ok()) return report_error(insecure.error());
   o.registry.insecure = *insecure;
   o.registry.insecure.insert(o.registry.insecure.end(), f.insecure.begin(), f.insecure.end());
-  if (f.timeout <= 0) return report_error(Error(ErrorCode::kInvalidArgument, "--timeout must be a positive number of seconds"));
+  if (f.timeout <= 0)
+    return report_error(Error(ErrorCode::kInvalidArgument, "--timeout must be a positive number of seconds"));
   o.registry.timeout = std::chrono::seconds(f.timeout);
   o.parallel = f.parallel;
   o.unpack = !f.no_unpack;
@@ -173,11 +188,14 @@ void setup_pull(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<PullFlags>();
   auto* cmd = app.add_subcommand("pull", "Pull an image from a registry into the local store");
   cmd->add_option("ref", f->ref, "Image reference: NAME[:TAG][@DIGEST] (\"alpine\", \"ghcr.io/org/app:1.2\")");
-  cmd->add_option("--platform", f->platform, "os/arch[/variant] to pull from a multi-platform image (default: this host's)");
+  cmd->add_option("--platform", f->platform,
+                  "os/arch[/variant] to pull from a multi-platform image (default: this host's)");
   cmd->add_flag("-q,--quiet", f->quiet, "Print only the image digest");
-  cmd->add_option("--insecure-registry", f->insecure,
-                  "Registry (host:port) to reach over plain HTTP or unverified TLS; also read from /etc/krunbox/registries.json");
-  cmd->add_option("--timeout", f->timeout, "Seconds any one registry operation may take, retries included")->capture_default_str();
+  cmd->add_option(
+      "--insecure-registry", f->insecure,
+      "Registry (host:port) to reach over plain HTTP or unverified TLS; also read from /etc/krunbox/registries.json");
+  cmd->add_option("--timeout", f->timeout, "Seconds any one registry operation may take, retries included")
+      ->capture_default_str();
   cmd->add_option("--parallel", f->parallel, "Layers downloaded at once")->capture_default_str();
   cmd->add_flag("--no-unpack", f->no_unpack, "Only download; extract layers when a sandbox first uses the image");
   cmd->callback([&ctx, f] {

@@ -15,7 +15,7 @@ std::vector<CommandEntry>& command_registry() {
 }
 
 int report_error(const Error& error) {
-  std::fprintf(stderr, "krunbox: %s\n", error.what().c_str());
+  std::fprintf(stderr, "krunbox: %s\n", terminal_safe(error.what()).c_str());
   return kExitToolError;
 }
 

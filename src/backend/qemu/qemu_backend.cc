@@ -199,9 +199,10 @@ class QemuSandbox : public VmSandbox {
 
   // Only once QEMU is gone: its group empties and its uid is free again.
   void release_after_exit() override {
+    // (log_line makes the guest's bytes safe for a terminal.)
     if (log_enabled(LogLevel::kDebug))
-      if (auto console = read_file(join_path(vm_dir_, "console.log"), 1u << 20); console.ok() && !console->empty())
-        KB_DEBUG("qemu sandbox {}: guest console:\n{}", id().substr(0, 12), *console);
+      if (std::string console = log_tail(join_path(vm_dir_, "console.log"), 1u << 20); !console.empty())
+        KB_DEBUG("qemu sandbox {}: guest console:\n{}", id().substr(0, 12), console);
     std::lock_guard lock(jail_mu_);
     cgroup_.destroy();
     uid_lease_.reset();
