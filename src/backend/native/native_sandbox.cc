@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -57,7 +58,8 @@ Status copy_root(const std::string& from, const std::string& to) {
   auto out = run_capture({"cp", "-a", "--one-file-system", "--", from + "/.", to}, options);
   if (!out.ok()) return std::move(out).error().wrap("copying " + from + " to " + to);
   if (!out->status.success())
-    return Error(ErrorCode::kIo, "copying " + from + " to " + to + " failed (" + out->status.describe() + "): " + out->err);
+    return Error(ErrorCode::kIo,
+                 "copying " + from + " to " + to + " failed (" + out->status.describe() + "): " + out->err);
   return {};
 }
 
@@ -138,8 +140,7 @@ Status NativeSandbox::start_locked() {
                  "-p has no meaning with --net host: the sandbox already uses the host's ports");
   if (spec_.network == NetworkMode::kUser)
     return Error(ErrorCode::kUnsupported, "--net user is for VM backends; the native backend has none or host");
-  if (!is_directory(spec_.rootfs))
-    return Error(ErrorCode::kNotFound, "rootfs " + spec_.rootfs + " is not a directory");
+  if (!is_directory(spec_.rootfs)) return Error(ErrorCode::kNotFound, "rootfs " + spec_.rootfs + " is not a directory");
   for (const auto& p : spec_.ports) {
     KRUNBOX_ASSIGN_OR_RETURN(auto relay, PortRelay::bind(p));
     relays_.push_back(std::move(relay));
@@ -171,8 +172,8 @@ Status NativeSandbox::start_locked() {
   if (!spec_.rootfs_is_private) {
     // overlayfs options cannot carry ',' or ':' in a path (see mount_plan.cc):
     // such roots are copied like on hosts without overlayfs.
-    bool overlay_safe = spec_.rootfs.find_first_of(",:\\") == std::string::npos &&
-                        run_dir_.find_first_of(",:\\") == std::string::npos;
+    bool overlay_safe =
+        spec_.rootfs.find_first_of(",:\\") == std::string::npos && run_dir_.find_first_of(",:\\") == std::string::npos;
     if (overlay_available() && overlay_safe) {
       kind = RootKind::kOverlay;
       KRUNBOX_TRY(make_dir(join_path(run_dir_, "upper"), 0755));
@@ -256,13 +257,15 @@ Status NativeSandbox::launch(RootKind root_kind, const std::string& lower, bool*
   rlim_t files = std::min<rlim_t>(nofile.rlim_max, 1u << 20);
   ChildRlimit rlimits[] = {{RLIMIT_NOFILE, {files, files}}};
 
-  KRUNBOX_ASSIGN_OR_RETURN(FdPair sync, make_pipe());
+  // A socket, not a pipe: if the child has already failed, releasing it
+  // gets EPIPE instead of a SIGPIPE that would kill a program embedding us.
+  KRUNBOX_ASSIGN_OR_RETURN(auto sync, make_socketpair());
   KRUNBOX_ASSIGN_OR_RETURN(FdPair errors, make_pipe());
   KRUNBOX_ASSIGN_OR_RETURN(auto sockets, make_socketpair());
 
   ChildConfig config;
   config.plan = &plan;
-  config.sync_fd = sync.read.get();
+  config.sync_fd = sync.second.get();
   config.error_fd = errors.write.get();
   config.agent_sock = sockets.second.get();
   config.agent_exe_fd = agent_exe.get();
@@ -293,21 +296,46 @@ Status NativeSandbox::launch(RootKind root_kind, const std::string& lower, bool*
   pid1_ = UniquePid(static_cast<pid_t>(pid));
   pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!pidfd_) return Error::from_errno("pidfd_open for the sandbox's PID 1");
-  sync.read.reset();
+  sync.second.reset();
   errors.write.reset();
   sockets.second.reset();
 
-  // Any early return below closes the sync pipe, which makes the child give up.
-  char go = 1;
+  // Any early return below closes the sync socket, which makes the child give up.
+  // Each release returns false when the child is already gone: a failed
+  // setup step, which its report below names.
+  auto release_child = [&]() -> Result<bool> {
+    char go = 1;
+    ssize_t n;
+    do {
+      n = ::send(sync.first.get(), &go, 1, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n == 1) return true;
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;
+    return Error::from_errno("releasing the sandbox's PID 1");
+  };
+  auto child_exited = [&] {
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+  };
   if (spec_.user_namespace) KRUNBOX_TRY_CTX(write_id_maps(pid1_.get()), "setting the sandbox's id maps");
-  KRUNBOX_TRY_CTX(write_all(sync.write.get(), &go, 1), "releasing the sandbox's PID 1");
-  // Moving a task between v1 cgroups waits for an RCU grace period per
-  // controller; the child does its mounts meanwhile.
-  KRUNBOX_TRY(cgroup_.add_process(pid1_.get()));
-  RunState state{id(), *process_ref(::getpid()), process_ref(pid1_.get()), options_.cgroup_root};
-  KRUNBOX_TRY(write_run_state(run_dir_, state));
-  KRUNBOX_TRY_CTX(write_all(sync.write.get(), &go, 1), "releasing the sandbox's PID 1");
-  sync.write.reset();
+  KRUNBOX_ASSIGN_OR_RETURN(bool released, release_child());
+  Status setup;
+  if (released) {
+    // Moving a task between v1 cgroups waits for an RCU grace period per
+    // controller; the child does its mounts meanwhile.
+    setup = cgroup_.add_process(pid1_.get());
+    if (setup.ok()) {
+      RunState state{id(), *process_ref(::getpid()), process_ref(pid1_.get()), options_.cgroup_root};
+      setup = write_run_state(run_dir_, state);
+    }
+    if (setup.ok()) {
+      KRUNBOX_ASSIGN_OR_RETURN(released, release_child());
+    }
+  }
+  // A step of ours that failed because the child died is reported as the
+  // child's own failure, read below; otherwise as itself.
+  if (!setup.ok() && !child_exited()) return setup;
+  sync.first.reset();
 
   // EOF on the error pipe means the exec closed it: the agent runs.
   ChildFailure failure;
@@ -328,6 +356,7 @@ Status NativeSandbox::launch(RootKind root_kind, const std::string& lower, bool*
     return Error::from_errno(what + " in sandbox " + short_id_, failure.err);
   }
   if (got != 0) return Error(ErrorCode::kProtocol, "truncated start-up report from sandbox " + short_id_);
+  if (!setup.ok()) return setup;
 
   proto::ClientOptions client_options;
   client_options.hello_timeout = options_.hello_timeout;
