@@ -24,10 +24,9 @@ Result<ExecResult> exec_in_sandbox(Lifecycle& lc, const std::string& id, const E
   // Before any thread starts, so only the waiter sees the forwarded signals.
   KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}));
   KRUNBOX_ASSIGN_OR_RETURN(auto v, lc.view(id));
-  if (!v.monitor_alive || v.status.state != SandboxState::kRunning)
-    return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is not running (" + describe_status(v) + ")");
-  Json req = {{"op", "exec"}, {"argv", o.argv}, {"env", o.env}, {"cwd", o.cwd},
-              {"user", o.user}, {"tty", o.tty}, {"stdin", o.interactive}};
+  KRUNBOX_TRY(require_running(v, id));
+  Json req = {{"op", "exec"},   {"argv", o.argv}, {"env", o.env},          {"cwd", o.cwd},
+              {"user", o.user}, {"tty", o.tty},   {"stdin", o.interactive}};
   if (o.tty) {
     if (auto size = terminal_size(o.interactive ? o.in_fd : o.out_fd)) {
       req["rows"] = size->first;

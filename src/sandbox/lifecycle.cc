@@ -94,18 +94,18 @@ Json inspect_json(const SandboxView& v, const StateStore& store) {
   Json spec = to_json(c.spec);
   spec.erase("id");
   spec.erase("name");
-  return {{"Id", v.id},
-          {"Name", c.spec.name},
-          {"Created", c.created_at},
-          {"Backend", c.backend},
-          {"Image", c.image},
-          {"State", state},
-          {"Config", spec},
-          {"RestartPolicy", to_string(c.restart)},
-          {"Secrets", c.secret_names},
-          {"Ports", port_list(s.ports.empty() ? c.spec.ports : s.ports)},
-          {"Paths",
-           {{"StateDir", store.dir(v.id)}, {"Log", store.log_path(v.id)}, {"Socket", store.socket_path(v.id)}}}};
+  return {
+      {"Id", v.id},
+      {"Name", c.spec.name},
+      {"Created", c.created_at},
+      {"Backend", c.backend},
+      {"Image", c.image},
+      {"State", state},
+      {"Config", spec},
+      {"RestartPolicy", to_string(c.restart)},
+      {"Secrets", c.secret_names},
+      {"Ports", port_list(s.ports.empty() ? c.spec.ports : s.ports)},
+      {"Paths", {{"StateDir", store.dir(v.id)}, {"Log", store.log_path(v.id)}, {"Socket", store.socket_path(v.id)}}}};
 }
 
 std::string Lifecycle::monitor_lock_path(const std::string& id) const {
@@ -210,8 +210,10 @@ Status Lifecycle::start(const std::string& id, const std::vector<Secret>& secret
     }
     if (!missing.empty())
       return Error(ErrorCode::kInvalidArgument,
-                   "sandbox " + id.substr(0, 12) + " uses secrets that krunbox keeps only in its monitor's memory, "
-                   "and that monitor has ended; give them again: krunbox start --secret NAME=... (" + missing + ")");
+                   "sandbox " + id.substr(0, 12) +
+                       " uses secrets that krunbox keeps only in its monitor's memory, "
+                       "and that monitor has ended; give them again: krunbox start --secret NAME=... (" +
+                       missing + ")");
     UniqueFd lock(::open(monitor_lock_path(id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!lock) return Error::from_errno("opening " + monitor_lock_path(id));
     if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
@@ -229,9 +231,36 @@ Status Lifecycle::stop(const std::string& id, std::chrono::milliseconds grace) {
 
 Status Lifecycle::kill(const std::string& id, int signal) {
   KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
-  if (!v.monitor_alive || v.status.state != SandboxState::kRunning)
-    return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is not running (" + describe_status(v) + ")");
+  KRUNBOX_TRY(require_running(v, id));
   return status_of(call(id, {{"op", "kill"}, {"signal", signal}}, kControlTimeout));
+}
+
+Status require_running(const SandboxView& v, const std::string& id) {
+  if (v.monitor_alive && v.status.state == SandboxState::kRunning) return {};
+  if (v.monitor_alive && v.status.state == SandboxState::kPaused)
+    return Error(
+        ErrorCode::kIllegalState,
+        "sandbox " + id.substr(0, 12) + " is paused; unpause it first (krunbox unpause " + id.substr(0, 12) + ")");
+  return Error(ErrorCode::kIllegalState,
+               "sandbox " + id.substr(0, 12) + " is not running (" + describe_status(v) + ")");
+}
+
+Status Lifecycle::pause(const std::string& id) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
+  if (v.monitor_alive && v.status.state == SandboxState::kPaused)
+    return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is already paused");
+  if (!v.monitor_alive || v.status.state != SandboxState::kRunning)
+    return Error(ErrorCode::kIllegalState,
+                 "sandbox " + id.substr(0, 12) + " is not running (" + describe_status(v) + ")");
+  return status_of(call(id, {{"op", "pause"}}, kControlTimeout));
+}
+
+Status Lifecycle::resume(const std::string& id) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
+  if (!v.monitor_alive || v.status.state != SandboxState::kPaused)
+    return Error(ErrorCode::kIllegalState,
+                 "sandbox " + id.substr(0, 12) + " is not paused (" + describe_status(v) + ")");
+  return status_of(call(id, {{"op", "resume"}}, kControlTimeout));
 }
 
 Result<std::vector<std::string>> Lifecycle::remove(const std::string& id, bool force,

@@ -30,6 +30,10 @@ std::string describe_status(const SandboxView& view);
 // The document `krunbox inspect` prints (no secret values, only names).
 Json inspect_json(const SandboxView& view, const StateStore& store);
 
+// OK for a running sandbox; otherwise the error a request that needs it
+// running gets, with the way out for a paused one.
+Status require_running(const SandboxView& view, const std::string& id);
+
 class Lifecycle {
  public:
   explicit Lifecycle(StateStore store = StateStore()) : store_(std::move(store)) {}
@@ -42,6 +46,9 @@ class Lifecycle {
   Status start(const std::string& id, const std::vector<Secret>& secrets);
   Status stop(const std::string& id, std::chrono::milliseconds grace);
   Status kill(const std::string& id, int signal);
+  // Freezes a running sandbox (its processes, or the VM's vCPUs) and thaws it.
+  Status pause(const std::string& id);
+  Status resume(const std::string& id);
   // Removes every trace; a running sandbox only with force. `release_root`
   // runs once the engine is gone and before the record is: the image root
   // belongs to the layer above. Returns what the leftover sweeps removed.

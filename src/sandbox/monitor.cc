@@ -19,8 +19,8 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/paths.h"
-#include "base/unix_socket.h"
 #include "base/unique_fd.h"
+#include "base/unix_socket.h"
 #include "proto/agent_client.h"
 #include "sandbox/host_ports.h"
 #include "sandbox/monitor_protocol.h"
@@ -64,14 +64,19 @@ Json reply_json(const Status& st) {
 }
 
 Json exit_json(const proto::ExitMessage& e) {
-  return {{"code", e.status.code}, {"signaled", e.status.signaled}, {"signal", e.status.signal},
+  return {{"code", e.status.code},
+          {"signaled", e.status.signaled},
+          {"signal", e.status.signal},
           {"timed_out", e.timed_out}};
 }
 
 class Monitor {
  public:
   Monitor(StateStore store, SandboxConfig config, SandboxStatus status, std::vector<Secret> secrets)
-      : store_(std::move(store)), config_(std::move(config)), status_(std::move(status)), secrets_(std::move(secrets)) {}
+      : store_(std::move(store)),
+        config_(std::move(config)),
+        status_(std::move(status)),
+        secrets_(std::move(secrets)) {}
 
   // The main thread: every engine start, restart and stop happens here (the
   // native backend's children die with the thread that forked them).
@@ -100,6 +105,7 @@ class Monitor {
   void handle_connection(UniqueFd fd);
   Status handle_exec(int fd, const Json& request);
   Status handle_kill(int sig);
+  Status handle_pause(bool pause);
 
   StateStore store_;
   SandboxConfig config_;
@@ -232,8 +238,8 @@ Status Monitor::do_start() {
   {
     std::lock_guard lock(status_mu_);
     if (status_.state != SandboxState::kCreated && !is_terminal(status_.state))
-      return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " is already " +
-                                                 std::string(to_string(status_.state)));
+      return Error(ErrorCode::kIllegalState,
+                   "sandbox " + short_id() + " is already " + std::string(to_string(status_.state)));
     status_.state = SandboxState::kStarting;
     status_.run += 1;
     status_.restart_count = 0;
@@ -362,7 +368,8 @@ bool Monitor::on_main_exited(const Event&) {
     return false;
   }
   if (engine_alive) {
-    if (auto st = sandbox_->stop(kEndGrace); !st.ok()) KB_WARN("stopping sandbox {}: {}", short_id(), st.error().what());
+    if (auto st = sandbox_->stop(kEndGrace); !st.ok())
+      KB_WARN("stopping sandbox {}: {}", short_id(), st.error().what());
   }
   finish(exit && engine_alive ? SandboxState::kStopped : SandboxState::kCrashed, reason);
   return true;
@@ -398,6 +405,10 @@ bool Monitor::do_restart() {
 void Monitor::do_stop(std::chrono::milliseconds grace, const std::string& reason) {
   stopping_ = true;
   restart_at_.reset();
+  // A frozen workload could not use its grace period: thaw it first.
+  if (sandbox_ && sandbox_->state() == SandboxState::kPaused)
+    if (auto st = sandbox_->resume(); !st.ok())
+      KB_WARN("resuming sandbox {} to stop it: {}", short_id(), st.error().what());
   if (sandbox_ && !is_terminal(sandbox_->state())) {
     if (auto st = sandbox_->stop(grace); !st.ok()) KB_WARN("stopping sandbox {}: {}", short_id(), st.error().what());
   }
@@ -425,10 +436,38 @@ void Monitor::finish(SandboxState state, std::string reason) {
 
 Status Monitor::handle_kill(int sig) {
   std::shared_lock lock(engine_mu_);
+  if (sandbox_ && sandbox_->state() == SandboxState::kPaused)
+    return Error(ErrorCode::kIllegalState,
+                 "sandbox " + short_id() + " is paused; unpause it first (krunbox unpause " + short_id() + ")");
   if (!main_ || !sandbox_ || sandbox_->state() != SandboxState::kRunning)
     return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " is not running");
   killed_ = true;
   return main_->signal(sig, /*group=*/true);
+}
+
+// Freezes or thaws the whole sandbox (every process, or the VM's vCPUs); the
+// recorded state follows, so ps and inspect show it.
+Status Monitor::handle_pause(bool pause) {
+  std::unique_lock lock(engine_mu_);
+  SandboxState now = sandbox_ ? sandbox_->state() : SandboxState::kStopped;
+  if (pause && now == SandboxState::kPaused)
+    return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " is already paused");
+  if (!pause && now == SandboxState::kRunning)
+    return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " is not paused");
+  if (now != SandboxState::kRunning && now != SandboxState::kPaused)
+    return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " is not running");
+  if (pause) {
+    KRUNBOX_TRY_CTX(sandbox_->pause(), "pausing sandbox " + short_id());
+  } else {
+    KRUNBOX_TRY_CTX(sandbox_->resume(), "resuming sandbox " + short_id());
+  }
+  {
+    std::lock_guard status_lock(status_mu_);
+    status_.state = pause ? SandboxState::kPaused : SandboxState::kRunning;
+  }
+  save();
+  KB_INFO("sandbox {}: {}", short_id(), pause ? "paused" : "resumed");
+  return {};
 }
 
 Status Monitor::handle_exec(int fd, const Json& q) {
@@ -454,6 +493,9 @@ Status Monitor::handle_exec(int fd, const Json& q) {
   {
     std::shared_lock lock(engine_mu_);
     proto::AgentClient* agent = sandbox_ ? sandbox_->agent() : nullptr;
+    if (agent && sandbox_->state() == SandboxState::kPaused)
+      return Error(ErrorCode::kIllegalState,
+                   "sandbox " + short_id() + " is paused; unpause it first (krunbox unpause " + short_id() + ")");
     if (!agent || sandbox_->state() != SandboxState::kRunning)
       return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " is not running");
     auto started = agent->exec(req);
@@ -537,6 +579,8 @@ void Monitor::handle_connection(UniqueFd fd) {
       return;
     } else if (op == "kill") {
       st = handle_kill(q->value("signal", 15));
+    } else if (op == "pause" || op == "resume") {
+      st = handle_pause(op == "pause");
     } else if (op == "status") {
       std::lock_guard lock(status_mu_);
       reply = {{"ok", true}, {"status", to_json(status_)}};
@@ -579,7 +623,8 @@ Result<std::string> read_all_stdin() {
     if (n < 0) return Error::from_errno("reading the secrets from stdin");
     if (n == 0) return out;
     out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxSecrets * (kMaxSecretBytes + 512)) return Error(ErrorCode::kLimitExceeded, "secrets too large");
+    if (out.size() > kMaxSecrets * (kMaxSecretBytes + 512))
+      return Error(ErrorCode::kLimitExceeded, "secrets too large");
   }
 }
 

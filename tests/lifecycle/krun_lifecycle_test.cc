@@ -2,10 +2,9 @@
 // double (tests/libkrun_double): the monitor drives krunbox-vmm exactly as it
 // would with libkrun, but the "guest" is the double's namespace emulation, so
 // this checks our lifecycle over the krun backend, not libkrun itself.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <thread>

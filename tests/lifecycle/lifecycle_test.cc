@@ -4,12 +4,11 @@
 // native backend the real thing; tests/lifecycle/qemu_lifecycle_test.cc the VMs.
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <fstream>
@@ -17,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/temp_dir.h"
 #include "base/test_util.h"
 #include "base/unique_fd.h"
 #include "lifecycle_env.h"
@@ -59,7 +59,7 @@ std::vector<std::string> files_containing(const std::string& dir, const std::str
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     std::string path = join_path(dir, name);
-    struct stat st{};
+    struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
       auto sub = files_containing(path, needle);
@@ -108,7 +108,8 @@ std::string run_d(const World& w, std::vector<std::string> args) {
 
 TEST(LifecycleMockTest, FullLifecycle) {
   World w;
-  auto created = w.kb({"create", "--backend", "mock", "--name", "box", "--", "sh", "-c", "echo main-says-hi; sleep 600"});
+  auto created =
+      w.kb({"create", "--backend", "mock", "--name", "box", "--", "sh", "-c", "echo main-says-hi; sleep 600"});
   ASSERT_TRUE(created.ok());
   ASSERT_EQ(created->status.code, 0) << created->err;
   std::string id = trim(created->out);
@@ -190,7 +191,8 @@ TEST(LifecycleMockTest, NamesIdsAndErrors) {
 
 TEST(LifecycleMockTest, RestartOnFailureRestartsExactlyThreeTimes) {
   World w;
-  std::string id = run_d(w, {"--backend", "mock", "--restart", "on-failure:3", "--", "sh", "-c", "echo attempt; exit 3"});
+  std::string id =
+      run_d(w, {"--backend", "mock", "--restart", "on-failure:3", "--", "sh", "-c", "echo attempt; exit 3"});
   ASSERT_TRUE(w.wait_state(id, "stopped", 60s));
   Json j = w.inspect(id);
   EXPECT_EQ(j["State"]["RestartCount"], 3);
@@ -246,8 +248,8 @@ TEST(LifecycleMockTest, SecretsReachTheWorkloadAndNothingElse) {
   const std::string value = "s3cret-" + std::to_string(::getpid()) + "-value";
   std::string file = join_path(w.data(), "../secret-file");
   ASSERT_TRUE(write_file_atomic(file, "from-file-" + value + "\n").ok());
-  std::string id = run_d(w, {"--backend", "mock", "--secret", "TOKEN=" + value, "--secret", "FROMFILE=@" + file,
-                             "-e", "PLAIN=visible", "--", "sh", "-c", "echo main ran; sleep 600"});
+  std::string id = run_d(w, {"--backend", "mock", "--secret", "TOKEN=" + value, "--secret", "FROMFILE=@" + file, "-e",
+                             "PLAIN=visible", "--", "sh", "-c", "echo main ran; sleep 600"});
   auto exec = w.kb({"exec", id, "--", "sh", "-c", "echo \"$TOKEN|$FROMFILE|$PLAIN\""});
   EXPECT_EQ(exec->out, value + "|from-file-" + value + "|visible\n");
   Json j = w.inspect(id);
@@ -290,10 +292,10 @@ TEST(LifecycleMockTest, ShStopsAtTheFirstFailure) {
 TEST(LifecycleNativeTest, FullLifecycleWithPortsAndLogs) {
   SKIP_WITHOUT_NATIVE();
   World w;
-  std::string id = run_d(w, {"--backend", "native", "--rootfs", bundled_rootfs(), "--name", "web", "-p", "0:8080",
-                             "--", "sh", "-c",
-                             "mkdir -p /tmp/w && echo hello-port > /tmp/w/index.html && echo serving && "
-                             "exec httpd -f -p 8080 -h /tmp/w"});
+  std::string id =
+      run_d(w, {"--backend", "native", "--rootfs", bundled_rootfs(), "--name", "web", "-p", "0:8080", "--", "sh", "-c",
+                "mkdir -p /tmp/w && echo hello-port > /tmp/w/index.html && echo serving && "
+                "exec httpd -f -p 8080 -h /tmp/w"});
   ASSERT_EQ(id.size(), 64u);
   Json j = w.inspect("web");
   ASSERT_EQ(j["Ports"].size(), 1u);
@@ -328,6 +330,47 @@ TEST(LifecycleNativeTest, FullLifecycleWithPortsAndLogs) {
   EXPECT_TRUE(processes_mentioning(id.substr(0, 12)).empty());
 }
 
+TEST(LifecycleNativeTest, PauseFreezesTheWorkloadAndUnpauseThawsIt) {
+  SKIP_WITHOUT_NATIVE();
+  World w;
+  // A counter the workload bumps every 20 ms in a volume: frozen, it must not move.
+  auto out = TempDir::create("krunbox-ticker-");
+  ASSERT_TRUE(out.ok());
+  std::string counter = out->path() + "/n";
+  std::string id =
+      run_d(w, {"--backend", "native", "--rootfs", bundled_rootfs(), "--name", "ticker", "-v", out->path() + ":/out",
+                "--", "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /out/n; sleep 0.02; done"});
+  ASSERT_EQ(id.size(), 64u);
+  std::this_thread::sleep_for(200ms);
+  auto paused = w.kb({"pause", "ticker"});
+  ASSERT_EQ(paused->status.code, 0) << paused->err;
+  EXPECT_EQ(w.state("ticker"), "paused");
+  EXPECT_NE(w.kb({"ps"})->out.find("ticker"), std::string::npos);  // still listed without -a
+  auto again = w.kb({"pause", "ticker"});
+  EXPECT_EQ(again->status.code, 125);
+  EXPECT_NE(again->err.find("already paused"), std::string::npos) << again->err;
+  auto refused = w.kb({"exec", "ticker", "--", "true"});
+  EXPECT_NE(refused->status.code, 0);
+  EXPECT_NE(refused->err.find("paused"), std::string::npos) << refused->err;
+  auto first = read_file(counter, 64);
+  ASSERT_TRUE(first.ok()) << first.error().what();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(read_file(counter, 64).value_or(""), *first);
+  auto resumed = w.kb({"unpause", "ticker"});
+  ASSERT_EQ(resumed->status.code, 0) << resumed->err;
+  EXPECT_EQ(w.state("ticker"), "running");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_NE(read_file(counter, 64).value_or(""), *first);
+  EXPECT_NE(w.kb({"unpause", "ticker"})->err.find("not paused"), std::string::npos);
+  // Stop works from paused too, without waiting out the grace period on a frozen workload.
+  ASSERT_EQ(w.kb({"pause", "ticker"})->status.code, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(w.kb({"stop", "-t", "5", "ticker"})->status.code, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
+  EXPECT_EQ(w.state("ticker"), "stopped");
+  ASSERT_EQ(w.kb({"rm", "ticker"})->status.code, 0);
+}
+
 TEST(LifecycleNativeTest, FiftyConcurrentExecsAllGetTheirOwnOutput) {
   SKIP_WITHOUT_NATIVE();
   World w;
@@ -339,8 +382,9 @@ TEST(LifecycleNativeTest, FiftyConcurrentExecsAllGetTheirOwnOutput) {
   for (int i = 0; i < kExecs; ++i) {
     threads.emplace_back([&, i] {
       std::string n = std::to_string(i);
-      auto out = w.kb({"exec", id, "--", "sh", "-c", "echo start-" + n + "; echo err-" + n + " >&2; echo end-" + n +
-                                                         "; exit " + std::to_string(i % 5)});
+      auto out =
+          w.kb({"exec", id, "--", "sh", "-c",
+                "echo start-" + n + "; echo err-" + n + " >&2; echo end-" + n + "; exit " + std::to_string(i % 5)});
       if (out.ok() && out->out == "start-" + n + "\nend-" + n + "\n" && out->err == "err-" + n + "\n" &&
           out->status.code == i % 5)
         ++correct;
@@ -370,11 +414,10 @@ TEST(LifecycleNativeTest, TwentySandboxesAtOnce) {
   auto rows = parse_json(ps->out, "ps");
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(rows->size(), static_cast<size_t>(kCount));
-  for (int i = 0; i < kCount; ++i)
-    {
-      auto e = w.kb({"exec", "many-" + std::to_string(i), "--", "hostname"});
-      EXPECT_EQ(e->status.code, 0) << e->err;
-    }
+  for (int i = 0; i < kCount; ++i) {
+    auto e = w.kb({"exec", "many-" + std::to_string(i), "--", "hostname"});
+    EXPECT_EQ(e->status.code, 0) << e->err;
+  }
   std::vector<std::string> rm = {"rm", "-f"};
   rm.insert(rm.end(), ids.begin(), ids.end());
   auto removed = w.kb(rm);

@@ -1,10 +1,9 @@
 // Long-lived sandboxes on the qemu backend (TCG here, so one boot per case,
 // few cases): the full lifecycle, a secret that stays off QEMU's command
 // line, a killed monitor, and rm leaving no QEMU process behind.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <thread>
 
@@ -41,8 +40,7 @@ TEST(LifecycleQemuTest, FullLifecycleSecretsAndCrashCleanup) {
   auto created = w.kb({"create", "--backend", "qemu", "--rootfs", bundled_rootfs(), "--name", "vm", "--secret",
                        "TOKEN=" + value, "--", "sh", "-c", "echo vm-main; sleep 3600"});
   ASSERT_TRUE(created.ok());
-  if (created->status.code != 0 && created->err.find("not usable") != std::string::npos)
-    GTEST_SKIP() << created->err;
+  if (created->status.code != 0 && created->err.find("not usable") != std::string::npos) GTEST_SKIP() << created->err;
   ASSERT_EQ(created->status.code, 0) << created->err;
   std::string id = trim(created->out);
   auto started = w.kb({"start", "vm"}, "", 900s);
@@ -62,6 +60,23 @@ TEST(LifecycleQemuTest, FullLifecycleSecretsAndCrashCleanup) {
   EXPECT_EQ(cmdline->find(value), std::string::npos) << "the secret is on QEMU's command line";
   for (int i = 0; i < 300 && w.kb({"logs", "vm"})->out.empty(); ++i) std::this_thread::sleep_for(100ms);
   EXPECT_EQ(w.kb({"logs", "vm"})->out, "vm-main\n");
+
+  // pause / unpause (QMP stop / cont): the guest's clock stands still while paused.
+  auto uptime = [&] {
+    return std::stod(w.kb({"exec", "vm", "--", "cut", "-d", " ", "-f1", "/proc/uptime"}, "", 300s)->out);
+  };
+  double guest_before = uptime();
+  auto host_before = std::chrono::steady_clock::now();
+  auto paused = w.kb({"pause", "vm"});
+  ASSERT_EQ(paused->status.code, 0) << paused->err;
+  EXPECT_EQ(w.state("vm"), "paused");
+  EXPECT_NE(w.kb({"exec", "vm", "--", "true"})->err.find("is paused"), std::string::npos);
+  std::this_thread::sleep_for(2s);
+  ASSERT_EQ(w.kb({"unpause", "vm"})->status.code, 0);
+  EXPECT_EQ(w.state("vm"), "running");
+  double guest_elapsed = uptime() - guest_before;
+  double host_elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - host_before).count();
+  EXPECT_LT(guest_elapsed, host_elapsed - 1.0) << "guest " << guest_elapsed << " s, host " << host_elapsed << " s";
 
   // stop / start again (a new boot), then kill -9 the monitor.
   ASSERT_EQ(w.kb({"stop", "-t", "2", "vm"}, "", 300s)->status.code, 0);
