@@ -3,10 +3,10 @@
 // are released after the run, also when the CLI is killed. Runs on the
 // native backend (fast); the VM backends take the same spec.
 #include <dirent.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -24,7 +24,9 @@ namespace {
 using image::testing::LayoutBuilder;
 using image::testing::TarBuilder;
 
-std::string bundled_layout_source() { return join_path(data_root(), "bundled/busybox-oci"); }
+std::string bundled_layout_source() {
+  return join_path(data_root(), "bundled/busybox-oci");
+}
 
 class RunImageTest : public ::testing::Test {
  protected:
@@ -83,6 +85,27 @@ class RunImageTest : public ::testing::Test {
     run_ok({"load", "--name", "app", layout.dir()});
   }
 
+  // Whether any process has the image root at `dir` (its overlay, mounted on
+  // dir/merged) as its root directory. /proc/PID/root reads as "/" from
+  // another mount namespace, so the file systems are compared instead.
+  static bool processes_rooted_under(const std::string& dir) {
+    struct stat merged {};
+    if (::stat((dir + "/merged").c_str(), &merged) != 0) return false;
+    DIR* d = ::opendir("/proc");
+    if (!d) return false;
+    bool found = false;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+      struct stat root {};
+      if (::stat((std::string("/proc/") + e->d_name + "/root").c_str(), &root) == 0 && root.st_dev == merged.st_dev) {
+        found = true;
+        break;
+      }
+    }
+    ::closedir(d);
+    return found;
+  }
+
   std::vector<std::string> roots_left() const {
     std::vector<std::string> out;
     for (const char* sub : {"/roots", "/root-leases"}) {
@@ -122,7 +145,8 @@ TEST_F(RunImageTest, FlagsOverrideTheImageByDockersRules) {
                      "--entrypoint", "/bin/sh", "app:1.0", "--", "-c", "echo $GREETING $FROM_CALLER; pwd; id -u"});
   EXPECT_EQ(out, "bye caller-value\n/tmp\n0\n");
   // --entrypoint "" clears the Entrypoint and the image's Cmd with it.
-  EXPECT_EQ(run_ok({"run", "--backend", "native", "--entrypoint", "", "app:1.0", "--", "/bin/echo", "plain"}), "plain\n");
+  EXPECT_EQ(run_ok({"run", "--backend", "native", "--entrypoint", "", "app:1.0", "--", "/bin/echo", "plain"}),
+            "plain\n");
 }
 
 TEST_F(RunImageTest, BadImagesAndFlagCombinationsFailClearly) {
@@ -143,7 +167,8 @@ TEST_F(RunImageTest, BadImagesAndFlagCombinationsFailClearly) {
 
 TEST_F(RunImageTest, WritesStayInTheirOwnSandbox) {
   run_ok({"run", "--backend", "native", "--", "sh", "-c", "echo x > /etc/written && rm /bin/ls"});
-  auto r = krunbox({"run", "--backend", "native", "--", "sh", "-c", "test -e /etc/written || ls / >/dev/null && echo clean"});
+  auto r = krunbox(
+      {"run", "--backend", "native", "--", "sh", "-c", "test -e /etc/written || ls / >/dev/null && echo clean"});
   EXPECT_EQ(r.status.code, 0) << r.err;
   EXPECT_EQ(r.out, "clean\n");
   EXPECT_TRUE(roots_left().empty());
@@ -159,9 +184,14 @@ TEST_F(RunImageTest, RootOfAKilledRunIsReleasedByTheNextCommand) {
   ASSERT_TRUE(child.ok()) << child.error().what();
   for (int i = 0; i < 600 && roots_left().size() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(roots_left().size(), 2u) << "the run never made its root";
+  std::string root = store_ + roots_left().front();  // /roots/<id> sorts before /root-leases
   ::kill(child->pid(), SIGKILL);
   (void)child->wait();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its sandbox dies by PDEATHSIG
+  // Its sandbox dies by PDEATHSIG; until every process inside is gone the root
+  // is rightly still busy, so wait for that (a loaded machine takes a while).
+  for (int i = 0; i < 200 && processes_rooted_under(root); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(processes_rooted_under(root)) << "the killed run's sandbox outlived it";
   run_ok({"run", "--backend", "native", "--", "true"});
   EXPECT_TRUE(roots_left().empty()) << roots_left().front();
 }
