@@ -5,8 +5,6 @@
 #include <string>
 
 #include "backend/qemu/root_image.h"
-#include "base/fs.h"
-#include "base/paths.h"
 #include "cli/command.h"
 #include "image/image_store.h"
 
@@ -24,7 +22,7 @@ int run_gc() {
   if (!snapshots.ok()) return report_error(std::move(snapshots).error().wrap("gc"));
   std::set<std::string> live;
   for (const auto& chain : *snapshots) live.insert(chain.hex());
-  auto images = prune_root_images(join_path(data_root(), "cache/qemu-roots"), live);
+  auto images = prune_root_images(root_image_cache_dir(), live);
   if (!images.ok()) return report_error(std::move(images).error().wrap("gc"));
   std::printf("Removed %llu blobs (%.1f MB), %llu snapshots and %llu VM root images (%.1f MB)\n",
               static_cast<unsigned long long>(r->blobs_removed), static_cast<double>(r->bytes_freed) / 1e6,

@@ -237,10 +237,7 @@ Status Lifecycle::kill(const std::string& id, int signal) {
 
 Status require_running(const SandboxView& v, const std::string& id) {
   if (v.monitor_alive && v.status.state == SandboxState::kRunning) return {};
-  if (v.monitor_alive && v.status.state == SandboxState::kPaused)
-    return Error(
-        ErrorCode::kIllegalState,
-        "sandbox " + id.substr(0, 12) + " is paused; unpause it first (krunbox unpause " + id.substr(0, 12) + ")");
+  if (v.monitor_alive && v.status.state == SandboxState::kPaused) return monitor::paused_error(id.substr(0, 12));
   return Error(ErrorCode::kIllegalState,
                "sandbox " + id.substr(0, 12) + " is not running (" + describe_status(v) + ")");
 }
@@ -249,9 +246,7 @@ Status Lifecycle::pause(const std::string& id) {
   KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
   if (v.monitor_alive && v.status.state == SandboxState::kPaused)
     return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is already paused");
-  if (!v.monitor_alive || v.status.state != SandboxState::kRunning)
-    return Error(ErrorCode::kIllegalState,
-                 "sandbox " + id.substr(0, 12) + " is not running (" + describe_status(v) + ")");
+  KRUNBOX_TRY(require_running(v, id));
   return status_of(call(id, {{"op", "pause"}}, kControlTimeout));
 }
 

@@ -436,9 +436,7 @@ void Monitor::finish(SandboxState state, std::string reason) {
 
 Status Monitor::handle_kill(int sig) {
   std::shared_lock lock(engine_mu_);
-  if (sandbox_ && sandbox_->state() == SandboxState::kPaused)
-    return Error(ErrorCode::kIllegalState,
-                 "sandbox " + short_id() + " is paused; unpause it first (krunbox unpause " + short_id() + ")");
+  if (sandbox_ && sandbox_->state() == SandboxState::kPaused) return monitor::paused_error(short_id());
   if (!main_ || !sandbox_ || sandbox_->state() != SandboxState::kRunning)
     return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " is not running");
   killed_ = true;
@@ -493,9 +491,7 @@ Status Monitor::handle_exec(int fd, const Json& q) {
   {
     std::shared_lock lock(engine_mu_);
     proto::AgentClient* agent = sandbox_ ? sandbox_->agent() : nullptr;
-    if (agent && sandbox_->state() == SandboxState::kPaused)
-      return Error(ErrorCode::kIllegalState,
-                   "sandbox " + short_id() + " is paused; unpause it first (krunbox unpause " + short_id() + ")");
+    if (agent && sandbox_->state() == SandboxState::kPaused) return monitor::paused_error(short_id());
     if (!agent || sandbox_->state() != SandboxState::kRunning)
       return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " is not running");
     auto started = agent->exec(req);

@@ -22,12 +22,19 @@ enum class FrameType : uint8_t {
   kStderr = 2,
   kStdin = 3,
   kStdinClose = 4,
-  kSignal = 5,   // JSON {"signal":N}
-  kResize = 6,   // JSON {"rows":R,"cols":C}
-  kExit = 7,     // JSON {"code":C,"signaled":B,"signal":S,"timed_out":B}
+  kSignal = 5,  // JSON {"signal":N}
+  kResize = 6,  // JSON {"rows":R,"cols":C}
+  kExit = 7,    // JSON {"code":C,"signaled":B,"signal":S,"timed_out":B}
 };
 
 inline constexpr size_t kMaxFramePayload = 1u << 20;
+
+// What a request that needs the sandbox running gets while it is paused: the
+// monitor answers with it, and the CLI's own pre-check says the same.
+inline Error paused_error(const std::string& short_id) {
+  return Error(ErrorCode::kIllegalState,
+               "sandbox " + short_id + " is paused; unpause it first (krunbox unpause " + short_id + ")");
+}
 inline constexpr size_t kFrameHeader = 5;
 
 struct Frame {

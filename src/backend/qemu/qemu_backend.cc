@@ -61,9 +61,8 @@ class QemuSandbox : public VmSandbox {
  private:
   Status boot() override {
     KRUNBOX_ASSIGN_OR_RETURN(QemuAssets assets, find_qemu_assets());
-    KRUNBOX_ASSIGN_OR_RETURN(
-        std::string image,
-        ensure_root_image(spec_.rootfs, join_path(data_root(), "cache/qemu-roots"), spec_.rootfs_content_key));
+    KRUNBOX_ASSIGN_OR_RETURN(std::string image,
+                             ensure_root_image(spec_.rootfs, root_image_cache_dir(), spec_.rootfs_content_key));
     KRUNBOX_TRY(ensure_private_dir(join_path(run_root(), "qemu")));
     KRUNBOX_TRY(ensure_private_dir(run_dir_));
     KRUNBOX_TRY(ensure_private_dir(vm_dir_));

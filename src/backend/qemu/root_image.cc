@@ -16,6 +16,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "base/paths.h"
 #include "base/subprocess.h"
 
 namespace krunbox {
@@ -69,7 +70,8 @@ Result<std::string> ensure_root_image(const std::string& rootfs, const std::stri
   if (!content_key.empty()) {
     for (char c : content_key)
       if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
-        return Error(ErrorCode::kInvalidArgument, "root content key \"" + content_key.substr(0, 80) + "\" is not [A-Za-z0-9_-]");
+        return Error(ErrorCode::kInvalidArgument,
+                     "root content key \"" + content_key.substr(0, 80) + "\" is not [A-Za-z0-9_-]");
     name = "image-" + content_key.substr(0, 64);
   } else {
     KRUNBOX_ASSIGN_OR_RETURN(std::string key, tree_fingerprint(rootfs));
@@ -107,6 +109,10 @@ Result<std::string> ensure_root_image(const std::string& rootfs, const std::stri
     return Error::from_errno("rename " + tmp);
   }
   return image;
+}
+
+std::string root_image_cache_dir() {
+  return join_path(data_root(), "cache/qemu-roots");
 }
 
 Result<RootImagePrune> prune_root_images(const std::string& cache_dir, const std::set<std::string>& live_content_keys) {

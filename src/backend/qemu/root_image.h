@@ -13,6 +13,9 @@
 
 namespace krunbox {
 
+// Where the images are cached: <data root>/cache/qemu-roots.
+std::string root_image_cache_dir();
+
 // A fingerprint of a directory tree: every entry's path, type, mode, owner,
 // size and change time. Any modification of the tree changes it.
 Result<std::string> tree_fingerprint(const std::string& root);
