@@ -27,7 +27,7 @@ net_modules=(virtio_net)
 # cost ~8 ms of a boot under emulation, and 128 in flight is ample for a root disk.
 declare -A module_params=([virtio_blk]="queue_depth=128")
 # Bump when what goes into the kernel directory changes, so reruns redo it.
-layout=2
+layout=3
 
 meta=linux-image-cloud-amd64
 pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
@@ -48,6 +48,9 @@ if [ "$(cat "$kdir/.complete" 2>/dev/null)" != "$layout" ]; then
   dpkg -x "$work"/"$pkg"_*.deb "$work/x"
   mkdir -p "$work/out"
   cp "$work/x/boot/vmlinuz-$kver" "$work/out/vmlinuz"
+  # The build config says whether the kernel can boot on a PVM /dev/kvm
+  # (CONFIG_PVM_GUEST); krunbox reads it instead of trying a KVM boot.
+  cp "$work/x/boot/config-$kver" "$work/out/config"
 
   # The bzImage holds the kernel ELF compressed after a setup stub: find the
   # compressed stream by its magic and decompress it; keep the first result
@@ -130,8 +133,8 @@ fi
 kernel="$kdir/vmlinuz"
 format=bzimage
 if [ -f "$kdir/vmlinux" ]; then kernel="$kdir/vmlinux"; format=pvh-elf; fi
-manifest=$(printf '{"kernel": "%s", "kernel_format": "%s", "initramfs": "%s", "kernel_version": "%s"}\n' \
-  "$kernel" "$format" "$initramfs" "$kver")
+manifest=$(printf '{"kernel": "%s", "kernel_format": "%s", "initramfs": "%s", "kernel_version": "%s", "kernel_config": "%s"}\n' \
+  "$kernel" "$format" "$initramfs" "$kver" "$kdir/config")
 tmp=$(mktemp "$assets/.current.XXXXXX")
 chmod 0644 "$tmp"
 echo "$manifest" > "$tmp"

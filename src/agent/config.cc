@@ -101,7 +101,8 @@ std::string usage() {
   --log-level LEVEL         trace | debug | info | warn | error | off
   --version, --help
 When PID 1, unset options come from the kernel command line (krunbox.transport=,
-krunbox.modules=, krunbox.modules_file=, krunbox.root=, krunbox.hostname=, krunbox.log=, krunbox.shutdown=) and then
+krunbox.modules=, krunbox.modules_file=, krunbox.root=, krunbox.hostname=, krunbox.log=, krunbox.shutdown=,
+krunbox.ip=, krunbox.gateway=, krunbox.dns=) and then
 the environment (KRUNBOX_AGENT_TRANSPORT, KRUNBOX_AGENT_MODULES, ...).
 )";
 }
@@ -195,6 +196,13 @@ Status apply_boot_params(AgentConfig& c, std::string_view cmdline, const std::ve
     if (auto v = lookup("krunbox.hostname", "KRUNBOX_AGENT_HOSTNAME")) c.hostname = *v;
   if (c.root_device.empty())
     if (auto v = lookup("krunbox.root", "KRUNBOX_AGENT_ROOT")) c.root_device = *v;
+  if (!c.network)
+    if (auto ip = lookup("krunbox.ip", "KRUNBOX_AGENT_IP")) {
+      auto net = parse_guest_network(*ip, lookup("krunbox.gateway", "KRUNBOX_AGENT_GATEWAY").value_or(""),
+                                     lookup("krunbox.dns", "KRUNBOX_AGENT_DNS").value_or(""));
+      if (!net) return std::move(net).error().wrap("krunbox.ip");
+      c.network = *net;
+    }
   if (!c.log_level)
     if (auto v = lookup("krunbox.log", "KRUNBOX_AGENT_LOG")) {
       KRUNBOX_ASSIGN_OR_RETURN(c.log_level, parse_log_level(*v));

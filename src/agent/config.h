@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/network.h"
 #include "base/log.h"
 #include "krunbox/error.h"
 #include "proto/messages.h"
@@ -42,6 +43,9 @@ struct AgentConfig {
   // VMs booted from an initramfs: the block device holding the sandbox's
   // read-only root (EROFS), overlaid with tmpfs and switched to before serving.
   std::string root_device;
+  // VMs with a NIC: its address, route and DNS (krunbox.ip=, krunbox.gateway=,
+  // krunbox.dns=), configured before serving.
+  std::optional<GuestNetwork> network;
   proto::ShutdownAction shutdown_action = proto::ShutdownAction::kDefault;
   InitMode init = InitMode::kAuto;
   // How long a transport that must be opened (virtio-serial, after modules

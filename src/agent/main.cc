@@ -108,6 +108,14 @@ int main(int argc, char** argv) {
     if (!config.hostname.empty())
       if (auto st = set_hostname(config.hostname); !st.ok()) KB_WARN("{}", st.error().what());
     if (auto st = bring_up_loopback(); !st.ok()) KB_WARN("{}", st.error().what());
+    if (config.network) {
+      // A sandbox asked for a network (published ports, outbound): without
+      // it the sandbox would be broken in a way no workload could tell.
+      auto nic = configure_network(*config.network);
+      if (!nic) fatal(std::move(nic).error().wrap("configuring the guest network").what(), pid1);
+      if (auto st = write_resolv_conf(*config.network); !st.ok()) fatal(st.error().what(), pid1);
+      KB_DEBUG("boot: {} is {} at {} ms", *nic, config.network->describe(), boot_ms());
+    }
   } else if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
     // Orphaned grandchildren then go to the real init instead; not fatal.
     KB_WARN("PR_SET_CHILD_SUBREAPER: {}", std::strerror(errno));

@@ -37,7 +37,7 @@ BackendReport probe_mock() {
 }
 
 std::vector<BackendReport> probe_all_backends() {
-  return {probe_krun(), probe_qemu(), probe_native(), probe_mock()};
+  return {probe_krun(), probe_qemu_with_kvm_boot(), probe_native(), probe_mock()};
 }
 
 std::optional<BackendReport> pick_auto_backend(const std::vector<BackendReport>& reports) {

@@ -43,9 +43,12 @@ BackendReport probe_mock();
 // children. What they skip (e.g. whether each namespace can really be
 // created) shows up as the start's own error, and in `doctor`'s full report.
 BackendReport probe_qemu_quick();
+// The full qemu probe plus, when no earlier boot has told, one KVM boot of
+// the guest with a deadline, whose verdict later commands reuse (doctor).
+BackendReport probe_qemu_with_kvm_boot();
 BackendReport probe_native_quick();
 
-// All backends, strongest first.
+// All backends, strongest first, each checked in full (doctor).
 std::vector<BackendReport> probe_all_backends();
 
 // The backend `--backend auto` picks: the usable one with the strongest

@@ -51,6 +51,21 @@ bool valid_env_key(std::string_view key) {
 
 }  // namespace
 
+std::string_view to_string(VmAccel accel) {
+  switch (accel) {
+    case VmAccel::kAuto: return "auto";
+    case VmAccel::kKvm: return "kvm";
+    case VmAccel::kTcg: return "tcg";
+  }
+  return "auto";
+}
+
+Result<VmAccel> parse_vm_accel(std::string_view text) {
+  for (VmAccel a : {VmAccel::kAuto, VmAccel::kKvm, VmAccel::kTcg})
+    if (text == to_string(a)) return a;
+  return bad("accelerator '" + std::string(text) + "'", "must be auto, kvm or tcg");
+}
+
 Result<PortMapping> parse_port_mapping(std::string_view text) {
   PortMapping m;
   std::string_view rest = text;

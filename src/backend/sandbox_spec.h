@@ -51,6 +51,13 @@ enum class NetworkMode {
   kUser,  // VMs: user-mode outbound networking
 };
 
+// How a VM backend runs the guest's CPU. kAuto: KVM where it is known (or
+// found) to boot the guest, else emulation; the others insist.
+enum class VmAccel { kAuto, kKvm, kTcg };
+std::string_view to_string(VmAccel accel);
+// "auto", "kvm" or "tcg".
+Result<VmAccel> parse_vm_accel(std::string_view text);
+
 struct SandboxSpec {
   std::string id;        // generated if empty
   std::string name;
@@ -74,6 +81,7 @@ struct SandboxSpec {
   std::vector<VolumeMount> volumes;
   NetworkMode network = NetworkMode::kNone;
   bool user_namespace = false;
+  VmAccel accel = VmAccel::kAuto;
   bool tty = false;
   std::chrono::seconds timeout{0};  // 0: none
 };
@@ -110,6 +118,7 @@ class SandboxSpecBuilder {
   SandboxSpecBuilder& volume(VolumeMount v) { spec_.volumes.push_back(std::move(v)); return *this; }
   SandboxSpecBuilder& network(NetworkMode m) { spec_.network = m; return *this; }
   SandboxSpecBuilder& user_namespace(bool on) { spec_.user_namespace = on; return *this; }
+  SandboxSpecBuilder& accel(VmAccel a) { spec_.accel = a; return *this; }
   SandboxSpecBuilder& tty(bool on) { spec_.tty = on; return *this; }
   SandboxSpecBuilder& timeout(std::chrono::seconds t) { spec_.timeout = t; return *this; }
 

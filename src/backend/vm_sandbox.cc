@@ -187,18 +187,33 @@ void VmSandbox::reap() {
   }
 }
 
+std::unique_ptr<proto::AgentClient> VmSandbox::end_helper_locked() {
+  auto agent = std::move(agent_);
+  if (helper_.valid()) {
+    (void)helper_.kill(SIGKILL);
+    auto r = helper_.wait();
+    if (r.ok() && !exit_status_) exit_status_ = *r;
+  }
+  release_after_exit();
+  return agent;
+}
+
+void VmSandbox::discard_helper() {
+  std::unique_ptr<proto::AgentClient> agent;
+  {
+    std::lock_guard lock(mu_);
+    agent = end_helper_locked();
+    exit_status_.reset();
+  }
+  if (agent) agent->close();
+}
+
 void VmSandbox::teardown() {
   const std::string& dir = run_dir();
   std::unique_ptr<proto::AgentClient> agent;
   {
     std::lock_guard lock(mu_);
-    agent = std::move(agent_);
-    if (helper_.valid()) {
-      (void)helper_.kill(SIGKILL);
-      auto r = helper_.wait();
-      if (r.ok() && !exit_status_) exit_status_ = *r;
-    }
-    release_after_exit();
+    agent = end_helper_locked();
   }
   if (agent) agent->close();
   if (!dir.empty() && path_exists(dir)) {

@@ -56,12 +56,17 @@ class VmSandbox : public Sandbox {
   // Kills the helper, closes the agent, removes run_dir(). Subclasses'
   // destructors call it (while their hooks still exist).
   void teardown();
+  // For a boot() that tries again: kills and reaps the helper of a failed
+  // attempt, closes its agent, release_after_exit(), and forgets its exit.
+  void discard_helper();
   // The sandbox's private directory, removed by teardown().
   virtual const std::string& run_dir() const = 0;
 
  private:
   bool wait_exit(std::chrono::milliseconds timeout);
   void reap();
+  // Kills and reaps the helper, releases what outlives it; returns the agent to close.
+  std::unique_ptr<proto::AgentClient> end_helper_locked();
 
   std::mutex mu_;
   UniquePid helper_;

@@ -1,5 +1,6 @@
 #include "base/unix_socket.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -33,10 +34,18 @@ Result<UniqueFd> connect_unix_socket(const std::string& path, std::chrono::milli
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    // Non-blocking, so a listener that never accepts (a full backlog) is
+    // retried until the deadline instead of blocking connect() for ever.
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) return Error::from_errno("socket");
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
-    if ((errno != ENOENT && errno != ECONNREFUSED) || std::chrono::steady_clock::now() >= deadline)
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      int flags = ::fcntl(fd.get(), F_GETFL);
+      if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+        return Error::from_errno("making the connection to " + path + " blocking");
+      return fd;
+    }
+    if ((errno != ENOENT && errno != ECONNREFUSED && errno != EAGAIN) ||
+        std::chrono::steady_clock::now() >= deadline)
       return Error::from_errno("connecting to " + path);
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }

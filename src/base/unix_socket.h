@@ -15,7 +15,8 @@ namespace krunbox {
 // the usual cause.
 Result<UniqueFd> listen_unix_socket(const std::string& path, int backlog = 16);
 
-// Retried while the socket does not exist or nobody listens yet, up to a deadline.
+// Retried while the socket does not exist, nobody listens yet or the
+// listener's backlog is full, up to a deadline.
 Result<UniqueFd> connect_unix_socket(const std::string& path, std::chrono::milliseconds timeout);
 
 }  // namespace krunbox

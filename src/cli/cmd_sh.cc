@@ -72,6 +72,7 @@ void setup_sh(CLI::App& app, Context& ctx) {
   cmd->add_option("-e,--env", f.env, "Set an environment variable (KEY=VALUE)");
   cmd->add_option("--shell", opts->shell, "The shell that runs each line (absolute path in the sandbox)");
   cmd->add_option("--backend", opts->backend, "auto (strongest usable), or a backend name");
+  add_accel_flag(cmd, f);
   cmd->add_flag("-k,--keep-going", opts->keep_going, "Run every line, even after a failure");
   cmd->add_flag("--verbose", opts->verbose, "Print each line before it runs, and the backend");
   cmd->callback([&ctx, opts] { ctx.exit_code = run_sh(*opts, ctx); });

@@ -75,6 +75,14 @@ void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
                   "Pass a secret into the environment: NAME=VALUE or NAME=@FILE (never stored; see docs/security.md)");
   cmd->add_option("--restart", f.restart, "Restart policy of a long-lived sandbox: no, on-failure[:N], always");
   cmd->add_option("--timeout", f.timeout_s, "Kill the command after this many seconds")->check(CLI::NonNegativeNumber);
+  add_accel_flag(cmd, f);
+}
+
+void add_accel_flag(CLI::App* cmd, SandboxFlags& f) {
+  cmd->add_option("--accel", f.accel,
+                  "VM acceleration (qemu): auto (KVM where it boots the guest, else TCG emulation), kvm, tcg; "
+                  "default: $KRUNBOX_QEMU_ACCEL, else auto")
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
 }
 
 Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& command, RootLifetime lifetime) const {
@@ -86,6 +94,8 @@ Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& co
   SandboxSpecBuilder b;
   b.name(name).hostname(hostname).vcpus(cpus).memory_mib(memory_mib);
   b.user_namespace(userns).timeout(std::chrono::seconds(timeout_s));
+  KRUNBOX_ASSIGN_OR_RETURN(VmAccel vm_accel, parse_vm_accel(accel));
+  b.accel(vm_accel);
   if (pids_limit) b.pids_limit(pids_limit);
   b.network(network == "host" ? NetworkMode::kHost : network == "user" ? NetworkMode::kUser : NetworkMode::kNone);
   KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> file_env, read_env_files(env_files));

@@ -46,6 +46,7 @@ struct SandboxFlags {
   std::string name;
   std::string network = "none";
   bool userns = false;
+  std::string accel = "auto";  // auto | kvm | tcg (VM backends)
   int64_t timeout_s = 0;
   std::vector<std::string> secrets;  // NAME=VALUE or NAME=@FILE; never in the spec
   std::string restart = "no";        // long-lived sandboxes only (create, run -d)
@@ -58,6 +59,8 @@ struct SandboxFlags {
 };
 
 void add_sandbox_flags(CLI::App* cmd, SandboxFlags& flags);
+// --accel, shared by run, create and sh.
+void add_accel_flag(CLI::App* cmd, SandboxFlags& flags);
 
 // The bundled image's OCI layout, written by scripts/make-bundled-image.sh.
 std::string bundled_image_layout();

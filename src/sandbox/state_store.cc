@@ -110,6 +110,7 @@ Json to_json(const SandboxSpec& s) {
             {"ports", ports_json(s.ports)},
             {"network", network_name(s.network)},
             {"user_namespace", s.user_namespace},
+            {"accel", to_string(s.accel)},
             {"tty", s.tty},
             {"timeout_s", s.timeout.count()}};
   if (s.pids_limit) j["pids_limit"] = *s.pids_limit;
@@ -142,6 +143,7 @@ Result<SandboxSpec> spec_from_json(const Json& j) {
     std::string net = j.value("network", std::string("none"));
     s.network = net == "host" ? NetworkMode::kHost : net == "user" ? NetworkMode::kUser : NetworkMode::kNone;
     s.user_namespace = j.value("user_namespace", false);
+    KRUNBOX_ASSIGN_OR_RETURN(s.accel, parse_vm_accel(j.value("accel", std::string("auto"))));
     s.tty = j.value("tty", false);
     s.timeout = std::chrono::seconds(j.value("timeout_s", int64_t{0}));
     return s;

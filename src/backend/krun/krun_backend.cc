@@ -171,6 +171,9 @@ class KrunBackend : public Backend {
     if (spec.network == NetworkMode::kHost)
       return Error(ErrorCode::kInvalidArgument, "--net host is not possible with a VM backend; use --net user");
     if (spec.user_namespace) return Error(ErrorCode::kInvalidArgument, "--userns applies to the native backend only");
+    if (spec.accel == VmAccel::kTcg)
+      return Error(ErrorCode::kInvalidArgument,
+                   "accelerator tcg: libkrun runs only on KVM; use the qemu backend for emulation");
     if (!spec.volumes.empty())
       return Error(ErrorCode::kUnsupported, "volumes (-v) are not supported by the krun backend yet; copy files in "
                                             "with the agent's put instead");

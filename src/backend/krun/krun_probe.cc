@@ -2,24 +2,11 @@
 // is loaded only by the krunbox-vmm helper, so the probe asks the helper.
 #include <unistd.h>
 
-#include "backend/host_checks.h"
+#include "backend/kvm_host.h"
 #include "base/paths.h"
 #include "base/subprocess.h"
 
 namespace krunbox {
-
-ProbeCheck probe_dev_kvm() {
-  ProbeCheck c{"/dev/kvm", false, ""};
-  if (::access("/dev/kvm", F_OK) != 0) {
-    c.detail = "absent: no hardware virtualization exposed to this host (enable VT-x/AMD-V or nested virtualization)";
-  } else if (::access("/dev/kvm", R_OK | W_OK) != 0) {
-    c.detail = "present but not read-write for this user (add the user to the 'kvm' group)";
-  } else {
-    c.ok = true;
-    c.detail = "present, read-write";
-  }
-  return c;
-}
 
 BackendReport probe_krun() {
   BackendReport r;
@@ -31,6 +18,16 @@ BackendReport probe_krun() {
   auto kvm = probe_dev_kvm();
   r.checks.push_back(kvm);
   if (!kvm.ok) r.reasons.push_back("/dev/kvm: " + kvm.detail);
+  if (kvm.ok) {
+    // libkrunfw's kernel is built for hardware KVM, never as a PVM guest, so
+    // a PVM /dev/kvm opens and then fails every boot.
+    KvmHostFacts facts = read_kvm_host_facts();
+    bool pvm = facts.flavour == KvmFlavour::kPvm;
+    r.checks.push_back({"KVM flavour", !pvm, facts.detail});
+    if (pvm)
+      r.reasons.push_back("/dev/kvm is " + facts.detail + "; libkrunfw's kernel is not a PVM guest, so libkrun VMs "
+                          "cannot boot here (use the qemu backend, which falls back to TCG emulation)");
+  }
 
   auto helper = find_helper("krunbox-vmm");
   if (!helper) {

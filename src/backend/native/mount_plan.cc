@@ -72,6 +72,7 @@ std::string MountOp::describe() const {
     case MountOpKind::kCreateFile: return "creating mount point " + target;
     case MountOpKind::kSymlink: return "creating symlink " + target + " -> " + source;
     case MountOpKind::kMknod: return "creating device node " + target;
+    case MountOpKind::kChown: return "changing the owner of " + target;
     case MountOpKind::kSetReadonly: return "making " + target + " read-only";
     case MountOpKind::kMask: return "masking " + target;
     case MountOpKind::kReadonlyPath: return "making " + target + " read-only";

@@ -21,6 +21,7 @@ enum class MountOpKind {
   kCreateFile,    // an empty file to bind a file over; an existing one is fine
   kSymlink,       // symlink(source, target); an existing entry is fine
   kMknod,         // mknod(target, mode, dev)
+  kChown,         // chown(target, uid, gid)
   kSetReadonly,   // make the mount at target read-only, with every submount
   kMask,          // hide target: /dev/null over a file, an empty read-only tmpfs over a directory
   kReadonlyPath,  // bind target over itself, then read-only
@@ -37,6 +38,8 @@ struct MountOp {
   unsigned long flags = 0;
   mode_t mode = 0;
   dev_t dev = 0;
+  uid_t uid = 0;  // kChown
+  gid_t gid = 0;
   // A missing target is not an error (masks of paths some kernels lack).
   bool optional = false;
 

@@ -54,6 +54,7 @@ int run_op(const MountOp& op, MountSyscalls& sys) {
       return err == EEXIST ? 0 : err;
     }
     case MountOpKind::kMknod: return sys.mknod(target, op.mode, op.dev);
+    case MountOpKind::kChown: return sys.chown(target, op.uid, op.gid);
     case MountOpKind::kSetReadonly: return sys.set_readonly(target);
     case MountOpKind::kMask: return mask_path(sys, target);
     case MountOpKind::kReadonlyPath: return readonly_path(sys, target);
@@ -107,6 +108,10 @@ int RealMountSyscalls::symlink(const char* to, const char* path) { return result
 int RealMountSyscalls::mknod(const char* path, mode_t mode, dev_t dev) {
   if (::mknod(path, mode, dev) != 0) return errno;
   return result(::chmod(path, mode & 07777));
+}
+
+int RealMountSyscalls::chown(const char* path, uid_t uid, gid_t gid) {
+  return result(::lchown(path, uid, gid));
 }
 
 int RealMountSyscalls::set_readonly(const char* path) {

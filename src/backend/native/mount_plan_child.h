@@ -21,6 +21,7 @@ class MountSyscalls {
   virtual int create_file(const char* path, mode_t mode) = 0;
   virtual int symlink(const char* to, const char* path) = 0;
   virtual int mknod(const char* path, mode_t mode, dev_t dev) = 0;
+  virtual int chown(const char* path, uid_t uid, gid_t gid) = 0;
   // Sets the read-only attribute on the mount at path and every mount below it.
   virtual int set_readonly(const char* path) = 0;
   // 0 and *is_dir set, or the errno (ENOENT when missing).
@@ -40,6 +41,7 @@ class RealMountSyscalls final : public MountSyscalls {
   int create_file(const char* path, mode_t mode) override;
   int symlink(const char* to, const char* path) override;
   int mknod(const char* path, mode_t mode, dev_t dev) override;
+  int chown(const char* path, uid_t uid, gid_t gid) override;
   int set_readonly(const char* path) override;
   int stat_kind(const char* path, bool* is_dir) override;
   int chdir(const char* path) override;

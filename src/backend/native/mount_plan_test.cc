@@ -39,6 +39,9 @@ class RecordingSyscalls : public MountSyscalls {
   int create_file(const char* p, mode_t) override { return rec("touch " + str(p)); }
   int symlink(const char* to, const char* p) override { return rec("symlink " + str(p) + " " + str(to)); }
   int mknod(const char* p, mode_t, dev_t) override { return rec("mknod " + str(p)); }
+  int chown(const char* p, uid_t u, gid_t g) override {
+    return rec("chown " + str(p) + " " + std::to_string(u) + ":" + std::to_string(g));
+  }
   int set_readonly(const char* p) override { return rec("readonly " + str(p)); }
   int stat_kind(const char* p, bool* is_dir) override {
     if (dirs.count(p)) return *is_dir = true, 0;

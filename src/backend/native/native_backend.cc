@@ -36,6 +36,9 @@ class NativeBackend final : public Backend {
       return Error(ErrorCode::kNotFound, "rootfs " + spec.rootfs + " is not a directory");
     if (spec.network == NetworkMode::kUser)
       return Error(ErrorCode::kUnsupported, "--net user is for VM backends; the native backend has none or host");
+    if (spec.accel != VmAccel::kAuto)
+      return Error(ErrorCode::kInvalidArgument, "accelerator " + std::string(to_string(spec.accel)) +
+                                                    " applies to VM backends; the native backend runs no VM");
     for (const auto& p : spec.ports) {
       if (p.protocol != PortProtocol::kTcp)
         return Error(ErrorCode::kUnsupported, "the native backend publishes TCP ports only (-p " +

@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/paths.h"
+#include "base/subprocess.h"
 
 namespace krunbox {
 
@@ -21,10 +24,23 @@ Result<QemuAssets> find_qemu_assets() {
   a.kernel = j["kernel"].get<std::string>();
   a.initramfs = j["initramfs"].get<std::string>();
   a.kernel_version = j.value("kernel_version", std::string());
+  a.kernel_config = j.value("kernel_config", std::string());
   for (const auto* p : {&a.kernel, &a.initramfs})
     if (::access(p->c_str(), R_OK) != 0)
       return Error::from_errno(*p + " (named in " + manifest + ") is not readable; rerun scripts/setup.sh");
   return a;
+}
+
+Result<std::string> find_qemu_binary() {
+  if (const char* env = std::getenv("KRUNBOX_QEMU"); env && *env) {
+    std::string path = env;
+    if (path[0] != '/') return Error(ErrorCode::kInvalidArgument, "KRUNBOX_QEMU='" + path + "' is not an absolute path");
+    if (::access(path.c_str(), X_OK) != 0) return Error::from_errno("KRUNBOX_QEMU=" + path + " is not executable");
+    return path;
+  }
+  auto found = find_program("qemu-system-x86_64");
+  if (!found) return Error(ErrorCode::kUnavailable, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
+  return *found;
 }
 
 }  // namespace krunbox

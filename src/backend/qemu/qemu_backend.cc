@@ -6,15 +6,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <mutex>
 #include <thread>
 
-#include "backend/host_checks.h"
+#include "backend/kvm_host.h"
 #include "backend/qemu/qemu_assets.h"
 #include "backend/qemu/qemu_command.h"
+#include "backend/qemu/kvm_verdict.h"
 #include "backend/qemu/qemu_jail.h"
 #include "backend/qemu/qmp_client.h"
 #include "backend/qemu/root_image.h"
@@ -35,10 +38,34 @@ std::string qemu_run_dir(const std::string& run_root, const std::string& id) {
   return join_path(run_root, "qemu/" + id);
 }
 
-// The last lines of the guest console, for crash reports.
+// How long a boot may take, QEMU's spawn to the agent's hello. Under KVM the
+// guest is ready in about a second (a few in nested KVM under emulation);
+// longer means KVM is not running this guest. Under TCG a boot takes 2-3 s
+// on an idle machine and several times that on a loaded one.
+// KRUNBOX_QEMU_BOOT_TIMEOUT (seconds) sets both, for slow hosts.
+Result<std::chrono::milliseconds> boot_timeout(bool kvm) {
+  if (const char* env = std::getenv("KRUNBOX_QEMU_BOOT_TIMEOUT"); env && *env) {
+    char* end = nullptr;
+    errno = 0;
+    long v = std::strtol(env, &end, 10);
+    if (errno != 0 || *end != '\0' || v < 1 || v > 3600)
+      return Error(ErrorCode::kInvalidArgument,
+                   std::string("KRUNBOX_QEMU_BOOT_TIMEOUT='") + env + "' is not a number of seconds from 1 to 3600");
+    return std::chrono::seconds(v);
+  }
+  return kvm ? std::chrono::seconds(20) : std::chrono::seconds(90);
+}
+
+// QEMU creates its sockets before the guest starts: seconds at most.
+constexpr auto kAgentSocketTimeout = std::chrono::seconds(10);
+
 class QemuSandbox : public VmSandbox {
  public:
-  explicit QemuSandbox(SandboxSpec spec) : VmSandbox(std::move(spec)) {
+  // A KVM boot check boots the kernel and initramfs alone (no root disk) under
+  // KVM, never falls back, and records what it found.
+  enum class Mode { kSandbox, kKvmBootCheck };
+
+  explicit QemuSandbox(SandboxSpec spec, Mode mode = Mode::kSandbox) : VmSandbox(std::move(spec)), mode_(mode) {
     run_dir_ = qemu_run_dir(run_root(), id());
     vm_dir_ = join_path(run_dir_, "vm");
   }
@@ -59,57 +86,144 @@ class QemuSandbox : public VmSandbox {
   }
 
  private:
+  // One boot attempt: whether QEMU was started (a failure after that is the
+  // VM's, e.g. a KVM that cannot run the guest) and how it ended.
+  struct Attempt {
+    Status status;
+    bool vm_started = false;
+  };
+
   Status boot() override {
     KRUNBOX_ASSIGN_OR_RETURN(QemuAssets assets, find_qemu_assets());
-    KRUNBOX_ASSIGN_OR_RETURN(std::string image,
-                             ensure_root_image(spec_.rootfs, root_image_cache_dir(), spec_.rootfs_content_key));
+    KRUNBOX_ASSIGN_OR_RETURN(std::string qemu_bin, find_qemu_binary());
+    KvmVerdict verdict = assess_kvm(assets, qemu_bin);
+    AccelPlan plan;
+    if (mode_ == Mode::kKvmBootCheck) {
+      plan.kvm = true;
+      plan.why = "KVM boot check";
+    } else {
+      KRUNBOX_ASSIGN_OR_RETURN(plan, plan_accel(spec_.accel, verdict));
+    }
+    std::string image;
+    if (mode_ == Mode::kSandbox) {
+      KRUNBOX_ASSIGN_OR_RETURN(image, ensure_root_image(spec_.rootfs, root_image_cache_dir(), spec_.rootfs_content_key));
+    }
     KRUNBOX_TRY(ensure_private_dir(join_path(run_root(), "qemu")));
     KRUNBOX_TRY(ensure_private_dir(run_dir_));
     KRUNBOX_TRY(ensure_private_dir(vm_dir_));
+    std::string sid = id().substr(0, 12);
+    KB_INFO("qemu sandbox {}: {} ({})", sid, plan.why, assets.kernel_version);
 
+    if (plan.kvm) {
+      Attempt kvm = boot_once(assets, qemu_bin, image, /*kvm=*/true);
+      if (kvm.status.ok()) {
+        if (verdict.state != KvmVerdict::State::kUsable)
+          record_kvm_verdict(assets, qemu_bin, true, "a KVM boot of this guest kernel succeeded");
+        return kvm.status;
+      }
+      if (!kvm.vm_started) return kvm.status;
+      const std::string why = kvm.status.error().what();
+      record_kvm_verdict(assets, qemu_bin, false, "a KVM boot of this guest kernel failed: " + why);
+      if (!plan.fallback) return std::move(kvm.status).error().wrap("booting under KVM");
+      KB_WARN(
+          "qemu sandbox {}: KVM could not boot the guest ({}); booting it again under TCG emulation, still a VM. "
+          "Later sandboxes go straight to TCG until the host reboots or QEMU or the guest kernel change.",
+          sid, why);
+      discard_helper();
+      for (const char* stale : {"agent.sock", "qmp.sock", "console.log"})
+        (void)::unlink(join_path(vm_dir_, stale).c_str());
+      (void)::unlink(join_path(run_dir_, "qemu.log").c_str());
+    }
+    return boot_once(assets, qemu_bin, image, /*kvm=*/false).status;
+  }
+
+  Attempt boot_once(const QemuAssets& assets, const std::string& qemu_bin, const std::string& image, bool kvm) {
+    auto timeout = boot_timeout(kvm);
+    if (!timeout) return {std::move(timeout).error()};
     QemuMachine m;
-    auto qemu_bin = find_program("qemu-system-x86_64");
-    if (!qemu_bin)
-      return Error(ErrorCode::kUnavailable, "qemu-system-x86_64 not found (apt-get install qemu-system-x86)");
-    m.qemu_binary = *qemu_bin;
-    m.kvm = probe_dev_kvm().ok;
+    m.qemu_binary = qemu_bin;
+    m.kvm = kvm;
     m.vcpus = spec_.vcpus;
     m.memory_mib = spec_.memory_mib;
     m.assets = assets;
     m.root_image = image;
-    std::string agent_socket = join_path(vm_dir_, "agent.sock");
+    const std::string agent_socket = join_path(vm_dir_, "agent.sock");
     m.agent_socket = agent_socket;
     m.qmp_socket = join_path(vm_dir_, "qmp.sock");
     m.console_log = join_path(vm_dir_, "console.log");
     m.ports = spec_.ports;
     m.outbound_network = spec_.network == NetworkMode::kUser;
-    m.tsc_khz = m.kvm ? 0 : host_tsc_khz();
+    m.tsc_khz = kvm ? 0 : host_tsc_khz();
     m.hostname = spec_.hostname;
     // With our own debug log on, the agent's goes to the console log, which
     // release_after_exit() copies into ours.
     if (log_enabled(LogLevel::kDebug)) m.guest_log_level = std::string(to_string(log_level()));
-    KRUNBOX_ASSIGN_OR_RETURN(QemuJailSpec jail, prepare_jail(m));
-    KRUNBOX_ASSIGN_OR_RETURN(auto argv, qemu_argv(m));
-    KB_INFO("qemu sandbox {}: {} ({})", id().substr(0, 12), m.kvm ? "KVM" : "TCG emulation", assets.kernel_version);
+    auto jail = prepare_jail(m);
+    if (!jail) return {std::move(jail).error()};
+    auto argv = qemu_argv(m);
+    if (!argv) return {std::move(argv).error()};
 
     auto spawned_at = std::chrono::steady_clock::now();
-    KRUNBOX_ASSIGN_OR_RETURN(UniquePid qemu, spawn_jailed(argv, jail));
-    adopt_helper(std::move(qemu));
-    KRUNBOX_TRY(write_state("qemu"));
-
-    // Connect before the guest writes: virtio-serial drops what the guest
-    // sends while no host peer is connected.
-    auto fd = connect_unix_socket(agent_socket, std::chrono::seconds(10));
-    if (!fd) return std::move(fd).error().wrap("QEMU did not open the agent socket: " + qemu_log_tail());
-    proto::ClientOptions co;
-    co.hello_timeout = m.kvm ? std::chrono::seconds(20) : std::chrono::seconds(90);
-    auto client = proto::AgentClient::connect(std::move(*fd), co);
-    if (!client) return std::move(client).error().wrap("the guest agent did not answer" + exit_note());
-    KB_INFO(
-        "qemu sandbox {}: agent ready after {} ms", id().substr(0, 12),
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
+    auto qemu = spawn_jailed(*argv, *jail);
+    if (!qemu) return {std::move(qemu).error()};
+    adopt_helper(std::move(*qemu));
+    if (auto st = write_state("qemu"); !st.ok()) return {std::move(st)};
+    Attempt a;
+    a.vm_started = true;
+    auto client = await_agent(agent_socket, spawned_at, *timeout);
+    if (!client) {
+      a.status = std::move(client).error();
+      return a;
+    }
+    KB_INFO("qemu sandbox {}: agent ready after {} ms", id().substr(0, 12),
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
     set_agent(std::move(*client));
-    return {};
+    return a;
+  }
+
+  // Both waits end by the boot deadline: a QEMU that never opens its socket,
+  // a guest that never boots and an agent that never answers all end in an
+  // error naming the phase (the caller kills the VM and adds the console).
+  Result<std::unique_ptr<proto::AgentClient>> await_agent(const std::string& socket,
+                                                          std::chrono::steady_clock::time_point spawned_at,
+                                                          std::chrono::milliseconds timeout) {
+    auto deadline = spawned_at + timeout;
+    auto socket_deadline = std::min(deadline, spawned_at + kAgentSocketTimeout);
+    auto ms_since_spawn = [&] {
+      return std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
+    };
+    UniqueFd fd;
+    for (;;) {
+      // Connect before the guest writes: virtio-serial drops what the guest
+      // sends while no host peer is connected.
+      auto c = connect_unix_socket(socket, std::chrono::milliseconds(50));
+      if (c) {
+        fd = std::move(*c);
+        break;
+      }
+      if (std::string ended = exit_note(); !ended.empty())
+        return Error(ErrorCode::kUnavailable, "QEMU ended before opening the agent socket" + ended);
+      int err = c.error().sys_errno();
+      if (err != ENOENT && err != ECONNREFUSED && err != EAGAIN) return std::move(c).error();
+      if (std::chrono::steady_clock::now() >= socket_deadline)
+        return Error(ErrorCode::kTimeout, "waiting for QEMU to open the agent socket: nothing after " +
+                                              ms_since_spawn() + " ms; QEMU says: " + qemu_log_tail());
+    }
+    proto::ClientOptions co;
+    co.hello_timeout = std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                                  deadline - std::chrono::steady_clock::now()));
+    auto client = proto::AgentClient::connect(std::move(fd), co);
+    if (!client) {
+      if (std::string ended = exit_note(); !ended.empty())
+        return std::move(client).error().wrap("the guest agent did not answer" + ended);
+      if (client.error().code() == ErrorCode::kTimeout)
+        return Error(ErrorCode::kTimeout,
+                     "waiting for the guest agent's hello: none within " + std::to_string(timeout.count() / 1000) +
+                         " s of QEMU's start (the guest did not boot; on a slow host raise KRUNBOX_QEMU_BOOT_TIMEOUT)");
+      return std::move(client).error().wrap("the guest agent did not answer");
+    }
+    return client;
   }
 
   // Fills the jail for QEMU and rewrites the paths on its command line to the
@@ -128,10 +242,6 @@ class QemuSandbox : public VmSandbox {
     }
     jail.uid = uid;
     if (::chown(vm_dir_.c_str(), uid, uid) != 0) return Error::from_errno("chown " + vm_dir_ + " to the QEMU jail uid");
-    if (m.kvm) {
-      struct stat kvm {};
-      if (::stat("/dev/kvm", &kvm) == 0 && kvm.st_gid != 0) jail.groups.push_back(kvm.st_gid);
-    }
 
     jail.mount_namespace = true;
     jail.jail_root = join_path(run_dir_, "jail");
@@ -169,8 +279,10 @@ class QemuSandbox : public VmSandbox {
     return jail;
   }
 
+  // QEMU's last words on one line, for error messages.
   std::string qemu_log_tail() const {
     std::string t = log_tail(join_path(run_dir_, "qemu.log"), 1024);
+    for (size_t nl; (nl = t.find('\n')) != std::string::npos;) t.replace(nl, 1, "; ");
     return t.empty() ? "no output" : t;
   }
 
@@ -183,7 +295,11 @@ class QemuSandbox : public VmSandbox {
   }
 
   std::pair<std::string, std::string> boot_log_tail() override {
-    return {"guest console", log_tail(join_path(vm_dir_, "console.log"))};
+    std::string console = join_path(vm_dir_, "console.log");
+    std::string tail = log_tail(console);
+    // An empty console of a VM that ran says something too.
+    if (tail.empty() && path_exists(console)) tail = "(nothing: the guest kernel printed no line)";
+    return {"guest console", tail};
   }
 
   std::string describe_exit(const ExitStatus& status) override {
@@ -209,6 +325,7 @@ class QemuSandbox : public VmSandbox {
 
   const std::string& run_dir() const override { return run_dir_; }
 
+  Mode mode_;
   std::string run_dir_;
   std::string vm_dir_;  // sockets and console log; the QEMU jail uid owns it
   std::mutex jail_mu_;  // guards the two below
@@ -236,6 +353,16 @@ class QemuBackend : public Backend {
 
 std::unique_ptr<Backend> make_qemu_backend() {
   return std::make_unique<QemuBackend>();
+}
+
+Status check_kvm_boot() {
+  SandboxSpec spec;
+  spec.id = "kvm-check-" + generate_sandbox_id().substr(0, 16);
+  spec.memory_mib = 256;
+  QemuSandbox check(std::move(spec), QemuSandbox::Mode::kKvmBootCheck);
+  Status st = check.start();
+  (void)check.stop(std::chrono::milliseconds(0));
+  return st;
 }
 
 Result<std::vector<std::string>> sweep_qemu_leftovers(const std::string& root) {

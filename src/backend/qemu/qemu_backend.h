@@ -1,8 +1,8 @@
 // The qemu backend: each sandbox is a QEMU microvm booting Debian's cloud
 // kernel with krunbox-agent as /init. The root filesystem is a cached,
 // read-only EROFS image of the sandbox's rootfs under a tmpfs overlay in the
-// guest; the agent talks over a virtio-serial port on a unix socket. KVM when
-// /dev/kvm is usable, TCG emulation otherwise. See docs/backends/qemu.md.
+// guest; the agent talks over a virtio-serial port on a unix socket. KVM where it
+// boots the guest (kvm_verdict.h), TCG emulation otherwise. See docs/backends/qemu.md.
 #pragma once
 
 #include <memory>
@@ -15,6 +15,10 @@
 namespace krunbox {
 
 std::unique_ptr<Backend> make_qemu_backend();
+
+// Boots the guest kernel and initramfs (no root disk) once under KVM, with
+// the boot deadline, and records the verdict (kvm_verdict.h). For doctor.
+Status check_kvm_boot();
 
 // Kills the QEMU processes and removes the run dirs of qemu sandboxes whose
 // owner process is gone. Returns what it removed, a line each.

@@ -48,10 +48,15 @@ Result<std::string> qemu_kernel_cmdline(const QemuMachine& m) {
   std::string cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/init";
   cmdline += " krunbox.transport=virtio-serial:";
   cmdline += kAgentPortName;
+  if (!m.root_image.empty()) cmdline += " krunbox.root=/dev/vda";
   // Network drivers only for a sandbox with a network device: loading and
   // probing them is a noticeable part of a boot under emulation.
-  cmdline += " krunbox.root=/dev/vda krunbox.modules_file=/etc/krunbox/";
+  cmdline += " krunbox.modules_file=/etc/krunbox/";
   cmdline += has_network(m) ? "modules-net" : "modules";
+  if (has_network(m)) {
+    cmdline += std::string(" krunbox.ip=") + kGuestAddress + " krunbox.gateway=" + kGuestGateway +
+               " krunbox.dns=" + kGuestDns;
+  }
   if (!m.hostname.empty()) {
     if (!cmdline_safe(m.hostname))
       return Error(ErrorCode::kInvalidArgument, "hostname '" + m.hostname + "' cannot go on the kernel command line");
@@ -72,7 +77,7 @@ Result<std::string> qemu_kernel_cmdline(const QemuMachine& m) {
 Result<std::vector<std::string>> qemu_argv(const QemuMachine& m) {
   KRUNBOX_TRY(check_option_value("kernel path", m.assets.kernel));
   KRUNBOX_TRY(check_option_value("initramfs path", m.assets.initramfs));
-  KRUNBOX_TRY(check_option_value("root image path", m.root_image));
+  if (!m.root_image.empty()) KRUNBOX_TRY(check_option_value("root image path", m.root_image));
   KRUNBOX_TRY(check_option_value("agent socket path", m.agent_socket));
   KRUNBOX_TRY(check_option_value("QMP socket path", m.qmp_socket));
   KRUNBOX_TRY(check_option_value("console log path", m.console_log));
@@ -96,8 +101,9 @@ Result<std::vector<std::string>> qemu_argv(const QemuMachine& m) {
   add({"-device", "virtio-serial-device,max_ports=2", "-chardev",
        "socket,id=agent,path=" + m.agent_socket + ",server=on,wait=off", "-device",
        std::string("virtserialport,chardev=agent,name=") + kAgentPortName});
-  add({"-drive", "file=" + m.root_image + ",if=none,id=root,format=raw,readonly=on", "-device",
-       "virtio-blk-device,drive=root"});
+  if (!m.root_image.empty())
+    add({"-drive", "file=" + m.root_image + ",if=none,id=root,format=raw,readonly=on", "-device",
+         "virtio-blk-device,drive=root"});
   if (has_network(m)) {
     std::string netdev = "user,id=net0";
     if (!m.outbound_network) netdev += ",restrict=on";

@@ -16,13 +16,20 @@ namespace krunbox {
 // The name of the virtio-serial port the agent talks on.
 inline constexpr const char* kAgentPortName = "krunbox.agent";
 
+// QEMU's user-mode network (slirp): the guest's address (where hostfwd
+// delivers published ports), the gateway (which is also the host's
+// loopback) and the DNS forwarder. The agent configures eth0 with them.
+inline constexpr const char* kGuestAddress = "10.0.2.15/24";
+inline constexpr const char* kGuestGateway = "10.0.2.2";
+inline constexpr const char* kGuestDns = "10.0.2.3";
+
 struct QemuMachine {
   std::string qemu_binary = "qemu-system-x86_64";
   bool kvm = false;
   uint32_t vcpus = 1;
   uint32_t memory_mib = 512;
   QemuAssets assets;
-  std::string root_image;    // read-only EROFS image of the rootfs
+  std::string root_image;    // read-only EROFS image of the rootfs; empty: the agent serves from the initramfs
   std::string agent_socket;  // unix socket for the virtio-serial agent port
   std::string qmp_socket;
   std::string console_log;

@@ -9,7 +9,7 @@ namespace {
 
 QemuMachine machine() {
   QemuMachine m;
-  m.assets = {"/a/vmlinux", "/a/initramfs.cpio", "6.1"};
+  m.assets = {"/a/vmlinux", "/a/initramfs.cpio", "6.1", ""};
   m.root_image = "/d/root.erofs";
   m.agent_socket = "/r/agent.sock";
   m.qmp_socket = "/r/qmp.sock";
@@ -49,6 +49,30 @@ TEST(QemuCommandTest, PortsUseRestrictedUserNetworkingOnLoopback) {
   EXPECT_NE(joined(*argv).find("krunbox.modules_file=/etc/krunbox/modules-net "), std::string::npos);
   m.outbound_network = true;
   EXPECT_EQ(joined(*qemu_argv(m)).find("restrict=on"), std::string::npos);
+}
+
+TEST(QemuCommandTest, ANetworkDeviceComesWithItsAddressForTheAgent) {
+  auto m = machine();
+  EXPECT_EQ(qemu_kernel_cmdline(m)->find("krunbox.ip="), std::string::npos);  // no NIC, nothing to configure
+  m.ports = {{"127.0.0.1", 8080, 80, PortProtocol::kUdp}};
+  auto cmdline = qemu_kernel_cmdline(m);
+  ASSERT_TRUE(cmdline.ok());
+  EXPECT_NE(cmdline->find(" krunbox.ip=10.0.2.15/24 krunbox.gateway=10.0.2.2 krunbox.dns=10.0.2.3"), std::string::npos)
+      << *cmdline;
+  EXPECT_NE(joined(*qemu_argv(m)).find("hostfwd=udp:127.0.0.1:8080-:80"), std::string::npos);
+  m.ports.clear();
+  m.outbound_network = true;
+  EXPECT_NE(qemu_kernel_cmdline(m)->find(" krunbox.ip=10.0.2.15/24"), std::string::npos);
+}
+
+TEST(QemuCommandTest, WithoutARootImageTheAgentStaysInTheInitramfs) {
+  auto m = machine();
+  EXPECT_NE(qemu_kernel_cmdline(m)->find(" krunbox.root=/dev/vda"), std::string::npos);
+  m.root_image.clear();
+  EXPECT_EQ(qemu_kernel_cmdline(m)->find("krunbox.root="), std::string::npos);
+  auto argv = qemu_argv(m);
+  ASSERT_TRUE(argv.ok()) << argv.error().what();
+  EXPECT_EQ(joined(*argv).find("virtio-blk-device"), std::string::npos);
 }
 
 TEST(QemuCommandTest, KvmUsesHostCpu) {

@@ -196,10 +196,6 @@ Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJ
 
   native::MountPlan plan;
   if (spec.mount_namespace) {
-    if (!argv[0].starts_with("/usr/"))
-      return Error(ErrorCode::kUnsupported, argv[0] +
-                                                " is outside /usr, the only host tree the QEMU jail shows; "
-                                                "install QEMU under /usr");
     const std::string& r = spec.jail_root;
     if (r.empty() || r[0] != '/') return Error(ErrorCode::kInvalidArgument, "jail root '" + r + "' is not absolute");
     // Nothing mounted here may propagate back to the host.
@@ -213,12 +209,35 @@ Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJ
       l.source = std::string("usr/") + link;
       plan.push_back(l);
     }
+    // A QEMU outside /usr (KRUNBOX_QEMU) is shown as that one file, at its
+    // own path; its libraries must still come from /usr.
+    if (!argv[0].starts_with("/usr/")) {
+      for (size_t slash = argv[0].find('/', 1); slash != std::string::npos; slash = argv[0].find('/', slash + 1))
+        plan.push_back(op(native::MountOpKind::kMkdir, r + argv[0].substr(0, slash), 0755));
+      bind_file_readonly(plan, argv[0], r + argv[0]);
+    }
+    // /dev is a tmpfs of its own, the one place in the jail where device
+    // nodes work (the jail's root is nodev).
     plan.push_back(op(native::MountOpKind::kMkdir, r + "/dev", 0755));
+    plan.push_back(mount_op("tmpfs", r + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=4k"));
     bind_file_readonly(plan, "/dev/null", r + "/dev/null");
     if (spec.kvm) {
-      plan.push_back(op(native::MountOpKind::kCreateFile, r + "/dev/kvm", 0600));
-      plan.push_back(mount_op("/dev/kvm", r + "/dev/kvm", "", MS_BIND));
+      // As Firecracker's jailer does: a /dev/kvm node of the jail's own,
+      // owned by the jail uid with mode 0600, so QEMU opens it whatever the
+      // host's node allows (0600 root, 0660 root:kvm) and nobody else gains
+      // anything: the node exists only in this mount namespace.
+      struct stat kvm {};
+      if (::stat("/dev/kvm", &kvm) != 0) return Error::from_errno("stat /dev/kvm");
+      if (!S_ISCHR(kvm.st_mode)) return Error(ErrorCode::kUnsupported, "/dev/kvm is not a character device");
+      native::MountOp node = op(native::MountOpKind::kMknod, r + "/dev/kvm", S_IFCHR | 0600);
+      node.dev = kvm.st_rdev;
+      plan.push_back(node);
+      native::MountOp owner = op(native::MountOpKind::kChown, r + "/dev/kvm");
+      owner.uid = spec.uid.value_or(0);
+      owner.gid = static_cast<gid_t>(owner.uid);
+      plan.push_back(owner);
     }
+    plan.push_back(op(native::MountOpKind::kSetReadonly, r + "/dev"));
     plan.push_back(op(native::MountOpKind::kMkdir, r + kJailBootDir, 0755));
     for (const auto& [host, name] : spec.boot_files) {
       if (name.empty() || name.find('/') != std::string::npos)
@@ -267,8 +286,6 @@ Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJ
   a.drop_privileges = spec.uid.has_value();
   a.uid = spec.uid.value_or(0);
   a.gid = static_cast<gid_t>(a.uid);
-  a.groups = spec.groups.data();
-  a.groups_count = spec.groups.size();
 
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno("fork for QEMU");

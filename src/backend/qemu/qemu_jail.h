@@ -4,11 +4,12 @@
 //
 // - PR_SET_PDEATHSIG: QEMU gets SIGKILL when the thread that spawned it ends.
 // - its own mount namespace whose root is a small tmpfs (pivot_root) holding
-//   /usr read-only (QEMU, its libraries and firmware), /dev/null, /dev/kvm when
-//   used, the kernel, initramfs and root image bound read-only under /boot,
+//   /usr read-only (QEMU, its libraries and firmware), a /dev tmpfs with
+//   /dev/null and, when used, a /dev/kvm node of its own owned by the jail
+//   uid, the kernel, initramfs and root image bound read-only under /boot,
 //   and the sandbox's socket dir at /vm. Nothing else of the host is visible.
 // - an unprivileged uid/gid of its own (a lease per sandbox, see UidLease),
-//   with only the kvm group as supplementary group when /dev/kvm is used.
+//   with no supplementary groups.
 // - a cgroup (memory and pids limits) where cgroups are writable.
 // - no_new_privs, then QEMU's own seccomp filter (-sandbox on,...).
 // The namespace, chroot and uid need root; without root QEMU runs with
@@ -90,10 +91,9 @@ struct QemuJailSpec {
   // Read-only files: host path -> name under kJailBootDir.
   std::vector<std::pair<std::string, std::string>> boot_files;
   std::string vm_dir;  // host dir shown at kJailVmDir, writable by the jail uid
-  bool kvm = false;    // bind /dev/kvm
-  // Drop to this uid/gid (uid = gid) with these supplementary groups.
+  bool kvm = false;    // a /dev/kvm node for the jail uid
+  // Drop to this uid/gid (uid = gid), with no supplementary groups.
   std::optional<uid_t> uid;
-  std::vector<gid_t> groups;
   std::vector<std::string> cgroup_procs;
   std::string log_file;  // QEMU's stdout and stderr, appended
 };

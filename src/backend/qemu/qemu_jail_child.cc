@@ -83,7 +83,7 @@ void run_jail_child(const JailChildArgs& a) {
 
   // Raw system calls: they change only this thread, which is the whole process.
   if (a.drop_privileges) {
-    if (::syscall(SYS_setgroups, a.groups_count, a.groups) != 0) fail(a, JailStep::kGroups, errno);
+    if (::syscall(SYS_setgroups, 0, nullptr) != 0) fail(a, JailStep::kGroups, errno);
     if (::syscall(SYS_setresgid, a.gid, a.gid, a.gid) != 0) fail(a, JailStep::kGid, errno);
     if (::syscall(SYS_setresuid, a.uid, a.uid, a.uid) != 0) fail(a, JailStep::kUid, errno);
     // A uid change clears the death signal; set it again.

@@ -50,8 +50,6 @@ struct JailChildArgs {
   bool drop_privileges = false;
   uid_t uid = 0;
   gid_t gid = 0;
-  const gid_t* groups = nullptr;
-  size_t groups_count = 0;
 };
 
 [[noreturn]] void run_jail_child(const JailChildArgs& args);
