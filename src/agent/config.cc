@@ -102,7 +102,7 @@ std::string usage() {
   --version, --help
 When PID 1, unset options come from the kernel command line (krunbox.transport=,
 krunbox.modules=, krunbox.modules_file=, krunbox.root=, krunbox.hostname=, krunbox.log=, krunbox.shutdown=,
-krunbox.ip=, krunbox.gateway=, krunbox.dns=) and then
+krunbox.ip=, krunbox.gateway=, krunbox.dns=, krunbox.udp=) and then
 the environment (KRUNBOX_AGENT_TRANSPORT, KRUNBOX_AGENT_MODULES, ...).
 )";
 }
@@ -202,6 +202,12 @@ Status apply_boot_params(AgentConfig& c, std::string_view cmdline, const std::ve
                                      lookup("krunbox.dns", "KRUNBOX_AGENT_DNS").value_or(""));
       if (!net) return std::move(net).error().wrap("krunbox.ip");
       c.network = *net;
+    }
+  if (c.udp_relay_port.empty())
+    if (auto v = lookup("krunbox.udp", "KRUNBOX_AGENT_UDP")) {
+      if (v->empty() || v->find('/') != std::string::npos)
+        return Error(ErrorCode::kInvalidArgument, "krunbox.udp: port name '" + *v + "' is not valid");
+      c.udp_relay_port = *v;
     }
   if (!c.log_level)
     if (auto v = lookup("krunbox.log", "KRUNBOX_AGENT_LOG")) {

@@ -46,6 +46,8 @@ struct AgentConfig {
   // VMs with a NIC: its address, route and DNS (krunbox.ip=, krunbox.gateway=,
   // krunbox.dns=), configured before serving.
   std::optional<GuestNetwork> network;
+  // The virtio-serial port relaying published UDP ports (krunbox.udp=).
+  std::string udp_relay_port;
   proto::ShutdownAction shutdown_action = proto::ShutdownAction::kDefault;
   InitMode init = InitMode::kAuto;
   // How long a transport that must be opened (virtio-serial, after modules

@@ -14,6 +14,7 @@
 #include "agent/server.h"
 #include "agent/system.h"
 #include "agent/transport.h"
+#include "agent/udp_relay.h"
 #include "base/fs.h"
 #include "base/log.h"
 
@@ -115,6 +116,7 @@ int main(int argc, char** argv) {
       if (!nic) fatal(std::move(nic).error().wrap("configuring the guest network").what(), pid1);
       if (auto st = write_resolv_conf(*config.network); !st.ok()) fatal(st.error().what(), pid1);
       KB_DEBUG("boot: {} is {} at {} ms", *nic, config.network->describe(), boot_ms());
+      if (!config.udp_relay_port.empty()) start_udp_relay(config.udp_relay_port, config.network->address);
     }
   } else if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
     // Orphaned grandchildren then go to the real init instead; not fatal.

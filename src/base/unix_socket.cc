@@ -30,7 +30,10 @@ Result<UniqueFd> listen_unix_socket(const std::string& path, int backlog) {
 Result<UniqueFd> connect_unix_socket(const std::string& path, std::chrono::milliseconds timeout) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return Error(ErrorCode::kInvalidArgument, "socket path too long: " + path);
+  if (path.size() >= sizeof addr.sun_path)
+    return Error(ErrorCode::kInvalidArgument, "socket path " + path + " is longer than " +
+                                                  std::to_string(sizeof addr.sun_path - 1) +
+                                                  " bytes; use a shorter KRUNBOX_RUN_DIR");
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "base/inet.h"
 #include "base/unique_fd.h"
 
 namespace krunbox {
@@ -13,30 +14,13 @@ namespace {
 
 // Binds ip:port once to learn whether it is free (and which port 0 gives).
 Result<uint16_t> probe_bind(const PortMapping& p) {
-  bool v6 = p.host_ip.find(':') != std::string::npos;
+  KRUNBOX_ASSIGN_OR_RETURN(SocketAddress address, parse_socket_address(p.host_ip, p.host_port).wrap("-p " + describe(p)));
   int type = p.protocol == PortProtocol::kUdp ? SOCK_DGRAM : SOCK_STREAM;
-  UniqueFd fd(::socket(v6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(address.family, type | SOCK_CLOEXEC, 0));
   if (!fd) return Error::from_errno("socket for -p " + describe(p));
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(p.host_port);
-    if (::inet_pton(AF_INET6, p.host_ip.c_str(), &a->sin6_addr) != 1)
-      return Error(ErrorCode::kInvalidArgument, "-p " + describe(p) + ": bad address " + p.host_ip);
-    len = sizeof *a;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(p.host_port);
-    if (::inet_pton(AF_INET, p.host_ip.c_str(), &a->sin_addr) != 1)
-      return Error(ErrorCode::kInvalidArgument, "-p " + describe(p) + ": bad address " + p.host_ip);
-    len = sizeof *a;
-  }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  if (::bind(fd.get(), address.get(), address.length) != 0) {
     int err = errno;
     if (err == EADDRINUSE)
       return Error(ErrorCode::kAlreadyExists, "host port " + p.host_ip + ":" + std::to_string(p.host_port) +
@@ -45,8 +29,8 @@ Result<uint16_t> probe_bind(const PortMapping& p) {
     return Error::from_errno("binding " + p.host_ip + ":" + std::to_string(p.host_port) + " for -p", err);
   }
   if (type == SOCK_STREAM && ::listen(fd.get(), 1) != 0) return Error::from_errno("listen for -p " + describe(p));
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return Error::from_errno("getsockname");
-  return ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (::getsockname(fd.get(), address.get(), &address.length) != 0) return Error::from_errno("getsockname");
+  return address.port();
 }
 
 }  // namespace

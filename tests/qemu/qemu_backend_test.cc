@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 
@@ -34,13 +35,22 @@ class QemuBackendTest : public ::testing::Test {
     backend_ = make_qemu_backend();
   }
 
+  // A running sandbox, or null after recording why not (callers ASSERT it).
   std::unique_ptr<Sandbox> start(SandboxSpecBuilder b = SandboxSpecBuilder()) {
     auto spec = b.rootfs(rootfs_).memory_mib(256).build();
-    EXPECT_TRUE(spec.ok()) << spec.error().what();
+    if (!spec.ok()) {
+      ADD_FAILURE() << spec.error().what();
+      return nullptr;
+    }
     auto sb = backend_->create(*spec);
-    EXPECT_TRUE(sb.ok()) << sb.error().what();
-    auto st = (*sb)->start();
-    EXPECT_TRUE(st.ok()) << st.error().what();
+    if (!sb.ok()) {
+      ADD_FAILURE() << sb.error().what();
+      return nullptr;
+    }
+    if (auto st = (*sb)->start(); !st.ok()) {
+      ADD_FAILURE() << st.error().what();
+      return nullptr;
+    }
     return std::move(*sb);
   }
 
@@ -48,6 +58,10 @@ class QemuBackendTest : public ::testing::Test {
     proto::ExecRequest req;
     req.argv = std::move(argv);
     req.stdin_open = false;
+    if (!sb.agent()) {
+      ADD_FAILURE() << "sandbox has no agent";
+      return {};
+    }
     auto out = sb.agent()->run(req);
     EXPECT_TRUE(out.ok()) << out.error().what();
     return out.ok() ? *out : proto::ExecOutput{};
@@ -66,6 +80,7 @@ class QemuBackendTest : public ::testing::Test {
 TEST_F(QemuBackendTest, ExactOutputExitCodeAndGuestKernel) {
   int qemus_before = count_qemu_processes();
   auto sb = start();
+  ASSERT_TRUE(sb);
   ASSERT_EQ(sb->state(), SandboxState::kRunning);
   auto out = run(*sb, {"sh", "-c", "echo out; echo err >&2; exit 3"});
   EXPECT_EQ(out.out, "out\n");
@@ -83,7 +98,7 @@ TEST_F(QemuBackendTest, ExactOutputExitCodeAndGuestKernel) {
   auto killed = run(*sb, {"sh", "-c", "kill -9 $$"});
   EXPECT_TRUE(killed.status.signaled);
   EXPECT_EQ(killed.status.signal, 9);
-  std::string run_dir = join_path(run_root(), "qemu/" + sb->id());
+  std::string run_dir = join_path(run_root(), "qemu/" + qemu_instance_name(sb->id()));
   EXPECT_TRUE(is_directory(run_dir));
   ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
   EXPECT_EQ(sb->state(), SandboxState::kStopped);
@@ -93,7 +108,9 @@ TEST_F(QemuBackendTest, ExactOutputExitCodeAndGuestKernel) {
 
 TEST_F(QemuBackendTest, TwoSandboxesAtOnceAndWritesStayInTheirSandbox) {
   auto a = start(std::move(SandboxSpecBuilder().hostname("alpha")));
+  ASSERT_TRUE(a);
   auto b = start(std::move(SandboxSpecBuilder().hostname("beta")));
+  ASSERT_TRUE(b);
   EXPECT_EQ(run(*a, {"hostname"}).out, "alpha\n");
   EXPECT_EQ(run(*b, {"hostname"}).out, "beta\n");
   EXPECT_EQ(run(*a, {"sh", "-c", "echo secret > /etc/written-by-a && cat /etc/written-by-a"}).out, "secret\n");
@@ -103,12 +120,14 @@ TEST_F(QemuBackendTest, TwoSandboxesAtOnceAndWritesStayInTheirSandbox) {
   // The image on the host is untouched, and a new sandbox from it starts clean.
   EXPECT_FALSE(path_exists(join_path(rootfs_, "etc/written-by-a")));
   auto c = start();
+  ASSERT_TRUE(c);
   EXPECT_NE(run(*c, {"cat", "/etc/written-by-a"}).status.code, 0);
   ASSERT_TRUE(c->stop(std::chrono::seconds(2)).ok());
 }
 
 TEST_F(QemuBackendTest, FilesRoundTrip) {
   auto sb = start();
+  ASSERT_TRUE(sb);
   std::string data(1 << 20, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131) ^ (i >> 7));
   ASSERT_TRUE(sb->agent()->put_file("/tmp/blob", data).ok());
@@ -146,18 +165,127 @@ std::string http_get(uint16_t port) {
 }
 
 TEST_F(QemuBackendTest, PublishedPortReachesGuestHttpd) {
+  // Only what a user does: publish the port and start a server. The agent
+  // has configured the guest's NIC before the workload runs.
   uint16_t port = testing::free_loopback_port();
   auto sb = start(std::move(SandboxSpecBuilder().port({"127.0.0.1", port, 8080})));
-  run(*sb, {"sh", "-c",
-            "mkdir -p /www && echo hello-from-guest > /www/index.html && ip link set eth0 up && "
-            "ip addr add 10.0.2.15/24 dev eth0 && httpd -p 8080 -h /www"});
+  ASSERT_TRUE(sb);
+  run(*sb, {"sh", "-c", "mkdir -p /www && echo hello-from-guest > /www/index.html && httpd -p 8080 -h /www"});
   std::string resp = http_get(port);
   EXPECT_NE(resp.find("hello-from-guest"), std::string::npos) << resp;
   ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
 }
 
+// A UDP port the kernel picked for 127.0.0.1 a moment ago, or 0.
+uint16_t free_udp_port() {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (!s || ::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return 0;
+  return ntohs(a.sin_port);
+}
+
+TEST_F(QemuBackendTest, PublishedUdpPortAnswers) {
+  uint16_t port = free_udp_port();
+  ASSERT_NE(port, 0);
+  auto sb = start(std::move(SandboxSpecBuilder().port({"127.0.0.1", port, 9999, PortProtocol::kUdp})));
+  ASSERT_TRUE(sb);
+  // The user's own program, copied in with the agent's put.
+  auto echo = read_file(UDP_ECHO_PATH, 16u << 20);
+  ASSERT_TRUE(echo.ok()) << echo.error().what();
+  proto::PutOptions put;
+  put.mode = 0755;
+  ASSERT_TRUE(sb->agent()->put_file("/udp_echo", *echo, put).ok());
+  proto::ExecRequest req;
+  req.argv = {"/udp_echo", "9999"};
+  req.stdin_open = false;
+  auto server = sb->agent()->exec(req);
+  ASSERT_TRUE(server.ok()) << server.error().what();
+
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(s);
+  timeval tv{0, 300000};
+  ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  // Datagrams sent before the server binds are lost: retry for a while.
+  for (int attempt = 0; attempt < 100 && answer.empty(); ++attempt) {
+    ::sendto(s.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    char buf[64];
+    ssize_t n = ::recv(s.get(), buf, sizeof buf, 0);
+    if (n > 0) answer.assign(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(answer, "echo:ping");
+  ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
+}
+
+TEST_F(QemuBackendTest, UserNetworkHasAddressRouteDnsAndReachesHostLoopback) {
+  // A server on the host's loopback, reached from the guest through the gateway.
+  uint16_t port = 0;
+  UniqueFd listener = testing::listen_on_loopback(&port);
+  ASSERT_TRUE(listener);
+  std::thread server([&listener] {
+    pollfd pfd{listener.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, 120000) != 1) return;
+    UniqueFd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!c) return;
+    char buf[1024];
+    (void)::read(c.get(), buf, sizeof buf);
+    std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: 15\r\n\r\nhello-from-host";
+    (void)::write(c.get(), resp.data(), resp.size());
+  });
+  auto sb = start(std::move(SandboxSpecBuilder().network(NetworkMode::kUser)));
+  if (!sb) {
+    ::shutdown(listener.get(), SHUT_RDWR);
+    server.join();
+    FAIL();
+  }
+  EXPECT_NE(run(*sb, {"ip", "addr", "show", "eth0"}).out.find("inet 10.0.2.15/24"), std::string::npos);
+  EXPECT_NE(run(*sb, {"ip", "link", "show", "eth0"}).out.find(",UP"), std::string::npos);
+  EXPECT_NE(run(*sb, {"ip", "route"}).out.find("default via 10.0.2.2 dev eth0"), std::string::npos);
+  EXPECT_EQ(run(*sb, {"cat", "/etc/resolv.conf"}).out, "nameserver 10.0.2.3\n");
+  auto got = run(*sb, {"wget", "-q", "-O", "-", "http://10.0.2.2:" + std::to_string(port) + "/"});
+  EXPECT_EQ(got.out, "hello-from-host") << got.err;
+  ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
+  ::shutdown(listener.get(), SHUT_RDWR);
+  server.join();
+  // The image on the host keeps its own /etc (resolv.conf went to the sandbox's layer).
+  EXPECT_NE(read_file(join_path(rootfs_, "etc/resolv.conf")).value_or(""), "nameserver 10.0.2.3\n");
+}
+
+TEST_F(QemuBackendTest, PublishedPortsAloneGiveNoWayOut) {
+  // restrict=on: with -p and no --net user the guest answers on its ports
+  // but reaches nothing, not even the host's loopback through the gateway.
+  uint16_t port = 0;
+  UniqueFd listener = testing::listen_on_loopback(&port);
+  ASSERT_TRUE(listener);
+  auto sb = start(std::move(SandboxSpecBuilder().port({"127.0.0.1", testing::free_loopback_port(), 8080})));
+  ASSERT_TRUE(sb);
+  EXPECT_NE(run(*sb, {"ip", "addr", "show", "eth0"}).out.find("inet 10.0.2.15/24"), std::string::npos);
+  auto got = run(*sb, {"wget", "-q", "-O", "-", "http://10.0.2.2:" + std::to_string(port) + "/"});
+  EXPECT_EQ(got.status, ExitStatus::exited(1)) << got.out << got.err;
+  pollfd pfd{listener.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&pfd, 1, 0), 0) << "a connection from the guest arrived on the host";
+  ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
+}
+
+TEST_F(QemuBackendTest, NoNetworkMeansNoNic) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  EXPECT_EQ(run(*sb, {"ls", "/sys/class/net"}).out, "lo\n");
+  ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
+}
+
 TEST_F(QemuBackendTest, KilledQemuIsACrash) {
   auto sb = start();
+  ASSERT_TRUE(sb);
   ASSERT_TRUE(sb->kill(SIGKILL).ok());
   auto st = sb->wait();
   ASSERT_TRUE(st.ok());
@@ -168,6 +296,7 @@ TEST_F(QemuBackendTest, KilledQemuIsACrash) {
 
 TEST_F(QemuBackendTest, GuestPanicIsACrashWithConsoleTail) {
   auto sb = start();
+  ASSERT_TRUE(sb);
   proto::ExecRequest req;
   req.argv = {"sh", "-c", "echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger"};
   req.stdin_open = false;
@@ -182,6 +311,7 @@ TEST_F(QemuBackendTest, GuestPanicIsACrashWithConsoleTail) {
 
 TEST_F(QemuBackendTest, PauseAndResume) {
   auto sb = start();
+  ASSERT_TRUE(sb);
   ASSERT_TRUE(sb->pause().ok());
   EXPECT_EQ(sb->state(), SandboxState::kPaused);
   ASSERT_TRUE(sb->resume().ok());
@@ -194,9 +324,11 @@ TEST_F(QemuBackendTest, SweepKillsOrphanedQemu) {
   // still runs must be cleaned by the next krunbox command.
   std::string root = run_root();
   auto spec = SandboxSpecBuilder().rootfs(rootfs_).memory_mib(256).build();
+  ASSERT_TRUE(spec.ok());
   auto sb = backend_->create(*spec);
+  ASSERT_TRUE(sb.ok());
   ASSERT_TRUE((*sb)->start().ok());
-  std::string dir = join_path(root, "qemu/" + (*sb)->id());
+  std::string dir = join_path(root, "qemu/" + qemu_instance_name((*sb)->id()));
   auto state = read_file(join_path(dir, "state.json"));
   ASSERT_TRUE(state.ok());
   // Pretend the owner died: rewrite its start time.

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <set>
@@ -92,7 +93,7 @@ TEST_F(QemuJailTest, RunningQemuIsConfined) {
   auto sb = std::move(*created);
   auto started = sb->start();
   ASSERT_TRUE(started.ok()) << started.error().what();
-  std::string run_dir = join_path(run_root(), "qemu/" + sb->id());
+  std::string run_dir = join_path(run_root(), "qemu/" + qemu_instance_name(sb->id()));
   pid_t pid = qemu_pid_in(run_dir);
   ASSERT_GT(pid, 0);
   std::string proc = "/proc/" + std::to_string(pid);
@@ -109,7 +110,7 @@ TEST_F(QemuJailTest, RunningQemuIsConfined) {
   EXPECT_NE(cmdline->find(sandbox_arg), std::string::npos);
 
   if (::geteuid() == 0) {
-    // An unprivileged uid/gid of its own, no supplementary groups (but kvm).
+    // An unprivileged uid/gid of its own, no supplementary groups.
     std::istringstream uids(status_field(*status, "Uid")), gids(status_field(*status, "Gid"));
     for (int i = 0; i < 4; ++i) {
       uint64_t uid = 0, gid = 0;
@@ -120,18 +121,28 @@ TEST_F(QemuJailTest, RunningQemuIsConfined) {
       EXPECT_EQ(gid, uid);
     }
     EXPECT_EQ(status_field(*status, "CapEff"), "0000000000000000");
-    if (!path_exists("/dev/kvm")) {
-      EXPECT_EQ(status_field(*status, "Groups"), "");
-    }
+    EXPECT_EQ(status_field(*status, "Groups"), "");
 
     // Its own mount namespace, whose root holds only what QEMU needs.
     EXPECT_NE(link_of(proc + "/ns/mnt"), link_of("/proc/self/ns/mnt"));
     std::set<std::string> expected = {"bin", "boot", "dev", "lib", "lib64", "sbin", "usr", "vm"};
     EXPECT_EQ(dir_entries(proc + "/root"), expected);
     EXPECT_EQ(dir_entries(proc + "/root/boot"), (std::set<std::string>{"initramfs", "kernel", "root.img"}));
+    // /dev/kvm only for a QEMU on KVM: a node of its own, for its uid alone.
+    bool on_kvm = cmdline->find(std::string("-accel") + '\0' + "kvm" + '\0') != std::string::npos;
     std::set<std::string> dev = {"null"};
-    if (path_exists("/dev/kvm")) dev.insert("kvm");
+    if (on_kvm) dev.insert("kvm");
     EXPECT_EQ(dir_entries(proc + "/root/dev"), dev);
+    if (on_kvm) {
+      struct stat node {}, host {};
+      ASSERT_EQ(::stat((proc + "/root/dev/kvm").c_str(), &node), 0);
+      ASSERT_EQ(::stat("/dev/kvm", &host), 0);
+      EXPECT_TRUE(S_ISCHR(node.st_mode));
+      EXPECT_EQ(node.st_rdev, host.st_rdev);
+      EXPECT_EQ(node.st_mode & 07777, 0600u);
+      EXPECT_GE(node.st_uid, kJailUidBase);
+      EXPECT_NE(node.st_ino, host.st_ino) << "the host's node itself, not one of the jail's own";
+    }
     auto mountinfo = read_file(proc + "/mountinfo");
     ASSERT_TRUE(mountinfo.ok());
     std::istringstream mounts(*mountinfo);
@@ -143,7 +154,7 @@ TEST_F(QemuJailTest, RunningQemuIsConfined) {
       f >> id >> parent >> devno >> root >> mount_point >> options;
       ++count;
       bool allowed = mount_point == "/" || mount_point.rfind("/usr", 0) == 0 || mount_point.rfind("/boot/", 0) == 0 ||
-                     mount_point.rfind("/dev/", 0) == 0 || mount_point == "/vm";
+                     mount_point == "/dev" || mount_point.rfind("/dev/", 0) == 0 || mount_point == "/vm";
       EXPECT_TRUE(allowed) << line;
       if (mount_point != "/vm") {
         EXPECT_EQ(options.substr(0, 2), "ro") << line;
@@ -154,10 +165,10 @@ TEST_F(QemuJailTest, RunningQemuIsConfined) {
     // Its cgroup, where cgroups are writable.
     auto groups = read_file(proc + "/cgroup");
     ASSERT_TRUE(groups.ok());
-    auto dirs = qemu_cgroup_dirs_for("/sys/fs/cgroup", sb->id());
+    auto dirs = qemu_cgroup_dirs_for("/sys/fs/cgroup", qemu_instance_name(sb->id()));
     bool any_group = std::any_of(dirs.begin(), dirs.end(), [](const std::string& d) { return is_directory(d); });
     if (any_group) {
-      EXPECT_NE(groups->find("/krunbox-qemu/" + sb->id()), std::string::npos) << *groups;
+      EXPECT_NE(groups->find("/krunbox-qemu/" + qemu_instance_name(sb->id())), std::string::npos) << *groups;
     } else {
       std::cerr << "note: cgroups not writable here, QEMU cgroup not checked\n";
     }
@@ -171,7 +182,7 @@ TEST_F(QemuJailTest, RunningQemuIsConfined) {
   ASSERT_TRUE(out.ok()) << out.error().what();
   EXPECT_EQ(out->out, "confined\n");
   ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
-  for (const auto& d : qemu_cgroup_dirs_for("/sys/fs/cgroup", sb->id())) EXPECT_FALSE(path_exists(d)) << d;
+  for (const auto& d : qemu_cgroup_dirs_for("/sys/fs/cgroup", qemu_instance_name(sb->id()))) EXPECT_FALSE(path_exists(d)) << d;
 }
 
 // The CLI as a user runs it: exact streams and exit code from the guest.

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/inet.h"
 #include "base/log.h"
 
 namespace krunbox::native {
@@ -71,28 +72,14 @@ Result<std::unique_ptr<PortRelay>> PortRelay::bind(const PortMapping& mapping) {
                                               " is not supported by the native backend's relay; publish TCP ports");
   std::unique_ptr<PortRelay> relay(new PortRelay());
   relay->mapping_ = mapping;
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  int family = AF_INET;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  if (::inet_pton(AF_INET, mapping.host_ip.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(mapping.host_port);
-    len = sizeof *v4;
-  } else if (::inet_pton(AF_INET6, mapping.host_ip.c_str(), &v6->sin6_addr) == 1) {
-    family = AF_INET6;
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(mapping.host_port);
-    len = sizeof *v6;
-  } else {
-    return Error(ErrorCode::kInvalidArgument, "port mapping: '" + mapping.host_ip + "' is not an IP address");
-  }
+  KRUNBOX_ASSIGN_OR_RETURN(SocketAddress address,
+                           parse_socket_address(mapping.host_ip, mapping.host_port).wrap("port mapping"));
+  int family = address.family;
   relay->listener_.reset(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!relay->listener_) return Error::from_errno("socket for " + endpoint(mapping, mapping.host_port));
   int one = 1;
   ::setsockopt(relay->listener_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(relay->listener_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+  if (::bind(relay->listener_.get(), address.get(), address.length) != 0) {
     int err = errno;
     if (err == EADDRINUSE)
       return Error(ErrorCode::kAlreadyExists, "host port " + endpoint(mapping, mapping.host_port) +

@@ -21,6 +21,7 @@
 #include "backend/qemu/qemu_jail.h"
 #include "backend/qemu/qmp_client.h"
 #include "backend/qemu/root_image.h"
+#include "backend/qemu/udp_relay.h"
 #include "backend/vm_sandbox.h"
 #include "base/fs.h"
 #include "base/json.h"
@@ -35,7 +36,7 @@ namespace krunbox {
 namespace {
 
 std::string qemu_run_dir(const std::string& run_root, const std::string& id) {
-  return join_path(run_root, "qemu/" + id);
+  return join_path(run_root, "qemu/" + qemu_instance_name(id));
 }
 
 // How long a boot may take, QEMU's spawn to the agent's hello. Under KVM the
@@ -130,7 +131,7 @@ class QemuSandbox : public VmSandbox {
           "Later sandboxes go straight to TCG until the host reboots or QEMU or the guest kernel change.",
           sid, why);
       discard_helper();
-      for (const char* stale : {"agent.sock", "qmp.sock", "console.log"})
+      for (const char* stale : {"agent.sock", "qmp.sock", "udp.sock", "console.log"})
         (void)::unlink(join_path(vm_dir_, stale).c_str());
       (void)::unlink(join_path(run_dir_, "qemu.log").c_str());
     }
@@ -153,6 +154,14 @@ class QemuSandbox : public VmSandbox {
     m.console_log = join_path(vm_dir_, "console.log");
     m.ports = spec_.ports;
     m.outbound_network = spec_.network == NetworkMode::kUser;
+    std::unique_ptr<UdpRelay> udp;
+    if (has_udp_ports(m)) {
+      auto bound = UdpRelay::bind(m.ports);
+      if (!bound) return {std::move(bound).error()};
+      udp = std::move(*bound);
+      m.udp_socket = join_path(vm_dir_, "udp.sock");
+    }
+    const std::string udp_socket = m.udp_socket;
     m.tsc_khz = kvm ? 0 : host_tsc_khz();
     m.hostname = spec_.hostname;
     // With our own debug log on, the agent's goes to the console log, which
@@ -174,6 +183,20 @@ class QemuSandbox : public VmSandbox {
     if (!client) {
       a.status = std::move(client).error();
       return a;
+    }
+    if (udp) {
+      // QEMU made this socket with the agent's, before the guest started.
+      auto channel = connect_unix_socket(udp_socket, std::chrono::seconds(2));
+      if (!channel) {
+        a.status = std::move(channel).error().wrap("the UDP relay port");
+        return a;
+      }
+      if (auto st = udp->start(std::move(*channel)); !st.ok()) {
+        a.status = std::move(st);
+        return a;
+      }
+      std::lock_guard lock(jail_mu_);
+      udp_relay_ = std::move(udp);
     }
     KB_INFO("qemu sandbox {}: agent ready after {} ms", id().substr(0, 12),
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
@@ -263,6 +286,7 @@ class QemuSandbox : public VmSandbox {
       *path = std::string(kJailBootDir) + "/" + name;
     }
     m.agent_socket = std::string(kJailVmDir) + "/agent.sock";
+    if (!m.udp_socket.empty()) m.udp_socket = std::string(kJailVmDir) + "/udp.sock";
     m.qmp_socket = std::string(kJailVmDir) + "/qmp.sock";
     m.console_log = std::string(kJailVmDir) + "/console.log";
 
@@ -271,7 +295,7 @@ class QemuSandbox : public VmSandbox {
     QemuCgroup::Limits limits;
     limits.memory_bytes = (uint64_t{m.memory_mib} + (m.kvm ? 384 : 1024)) << 20;
     limits.pids = 128 + m.vcpus;
-    QemuCgroup cg = QemuCgroup::create("/sys/fs/cgroup", id(), limits);
+    QemuCgroup cg = QemuCgroup::create("/sys/fs/cgroup", qemu_instance_name(id()), limits);
     for (const auto& note : cg.notes()) KB_INFO("qemu sandbox {}: {}", id().substr(0, 12), note);
     jail.cgroup_procs = cg.procs_files();
     std::lock_guard lock(jail_mu_);
@@ -319,6 +343,7 @@ class QemuSandbox : public VmSandbox {
       if (std::string console = log_tail(join_path(vm_dir_, "console.log"), 1u << 20); !console.empty())
         KB_DEBUG("qemu sandbox {}: guest console:\n{}", id().substr(0, 12), console);
     std::lock_guard lock(jail_mu_);
+    udp_relay_.reset();
     cgroup_.destroy();
     uid_lease_.reset();
   }
@@ -328,9 +353,10 @@ class QemuSandbox : public VmSandbox {
   Mode mode_;
   std::string run_dir_;
   std::string vm_dir_;  // sockets and console log; the QEMU jail uid owns it
-  std::mutex jail_mu_;  // guards the two below
+  std::mutex jail_mu_;  // guards the three below
   std::optional<UidLease> uid_lease_;
   QemuCgroup cgroup_;
+  std::unique_ptr<UdpRelay> udp_relay_;  // published UDP ports, while QEMU runs
 };
 
 class QemuBackend : public Backend {
@@ -351,13 +377,15 @@ class QemuBackend : public Backend {
 
 }  // namespace
 
+std::string qemu_instance_name(const std::string& sandbox_id) { return sandbox_id.substr(0, 16); }
+
 std::unique_ptr<Backend> make_qemu_backend() {
   return std::make_unique<QemuBackend>();
 }
 
 Status check_kvm_boot() {
   SandboxSpec spec;
-  spec.id = "kvm-check-" + generate_sandbox_id().substr(0, 16);
+  spec.id = generate_sandbox_id();
   spec.memory_mib = 256;
   QemuSandbox check(std::move(spec), QemuSandbox::Mode::kKvmBootCheck);
   Status st = check.start();

@@ -16,6 +16,12 @@ namespace krunbox {
 
 std::unique_ptr<Backend> make_qemu_backend();
 
+// What names a sandbox's QEMU on the host: its run dir <run>/qemu/<name>/ and
+// its cgroups krunbox-qemu/<name>. 16 hex digits of the id keep the sockets
+// under the run dir within a unix socket address (108 bytes); state.json
+// there keeps the full id.
+std::string qemu_instance_name(const std::string& sandbox_id);
+
 // Boots the guest kernel and initramfs (no root disk) once under KVM, with
 // the boot deadline, and records the verdict (kvm_verdict.h). For doctor.
 Status check_kvm_boot();

@@ -31,6 +31,10 @@ bool has_network(const QemuMachine& m) {
 
 }  // namespace
 
+bool has_udp_ports(const QemuMachine& m) {
+  return std::any_of(m.ports.begin(), m.ports.end(), [](const PortMapping& p) { return p.protocol == PortProtocol::kUdp; });
+}
+
 uint64_t host_tsc_khz() {
   auto cpuinfo = read_file("/proc/cpuinfo", 4u << 20);
   if (!cpuinfo) return 0;
@@ -57,6 +61,7 @@ Result<std::string> qemu_kernel_cmdline(const QemuMachine& m) {
     cmdline += std::string(" krunbox.ip=") + kGuestAddress + " krunbox.gateway=" + kGuestGateway +
                " krunbox.dns=" + kGuestDns;
   }
+  if (has_udp_ports(m)) cmdline += std::string(" krunbox.udp=") + kUdpRelayPortName;
   if (!m.hostname.empty()) {
     if (!cmdline_safe(m.hostname))
       return Error(ErrorCode::kInvalidArgument, "hostname '" + m.hostname + "' cannot go on the kernel command line");
@@ -81,6 +86,7 @@ Result<std::vector<std::string>> qemu_argv(const QemuMachine& m) {
   KRUNBOX_TRY(check_option_value("agent socket path", m.agent_socket));
   KRUNBOX_TRY(check_option_value("QMP socket path", m.qmp_socket));
   KRUNBOX_TRY(check_option_value("console log path", m.console_log));
+  if (has_udp_ports(m)) KRUNBOX_TRY(check_option_value("UDP relay socket path", m.udp_socket));
   KRUNBOX_ASSIGN_OR_RETURN(std::string cmdline, qemu_kernel_cmdline(m));
 
   std::vector<std::string> a = {m.qemu_binary};
@@ -95,24 +101,31 @@ Result<std::vector<std::string>> qemu_argv(const QemuMachine& m) {
   add({"-m", std::to_string(m.memory_mib) + "M"});
   add({"-kernel", m.assets.kernel, "-initrd", m.assets.initramfs, "-append", cmdline});
   add({"-chardev", "file,id=console,path=" + m.console_log, "-serial", "chardev:console"});
-  // Two ports (0 is reserved for a console, 1 is the agent's) instead of the
-  // default 31: the guest driver sets up queues for every port it is
-  // offered, which costs ~20 ms of a boot under emulation.
-  add({"-device", "virtio-serial-device,max_ports=2", "-chardev",
+  // Two ports (0 is reserved for a console, 1 is the agent's; 2 relays UDP
+  // when there is any) instead of the default 31: the guest driver sets up
+  // queues for every port it is offered, which costs ~20 ms of a boot under
+  // emulation.
+  bool udp = has_udp_ports(m);
+  add({"-device", std::string("virtio-serial-device,max_ports=") + (udp ? "3" : "2"), "-chardev",
        "socket,id=agent,path=" + m.agent_socket + ",server=on,wait=off", "-device",
        std::string("virtserialport,chardev=agent,name=") + kAgentPortName});
+  if (udp)
+    add({"-chardev", "socket,id=udp,path=" + m.udp_socket + ",server=on,wait=off", "-device",
+         std::string("virtserialport,chardev=udp,name=") + kUdpRelayPortName});
   if (!m.root_image.empty())
     add({"-drive", "file=" + m.root_image + ",if=none,id=root,format=raw,readonly=on", "-device",
          "virtio-blk-device,drive=root"});
   if (has_network(m)) {
     std::string netdev = "user,id=net0";
     if (!m.outbound_network) netdev += ",restrict=on";
+    // UDP goes through the relay port: slirp with restrict=on drops every
+    // datagram the guest sends, the replies to a hostfwd'ed port included.
     for (const auto& p : m.ports) {
+      if (p.protocol == PortProtocol::kUdp) continue;
       KRUNBOX_TRY(check_option_value("host address", p.host_ip));
       if (p.host_ip.find(':') != std::string::npos)
         return Error(ErrorCode::kUnsupported, "QEMU user networking cannot publish on IPv6 address " + p.host_ip);
-      netdev += std::string(",hostfwd=") + (p.protocol == PortProtocol::kUdp ? "udp" : "tcp") + ":" + p.host_ip + ":" +
-                std::to_string(p.host_port) + "-:" + std::to_string(p.guest_port);
+      netdev += ",hostfwd=tcp:" + p.host_ip + ":" + std::to_string(p.host_port) + "-:" + std::to_string(p.guest_port);
     }
     add({"-netdev", netdev, "-device", "virtio-net-device,netdev=net0"});
   }

@@ -15,6 +15,8 @@ namespace krunbox {
 
 // The name of the virtio-serial port the agent talks on.
 inline constexpr const char* kAgentPortName = "krunbox.agent";
+// The virtio-serial port that carries published UDP ports (proto/udp_frame.h).
+inline constexpr const char* kUdpRelayPortName = "krunbox.udp";
 
 // QEMU's user-mode network (slirp): the guest's address (where hostfwd
 // delivers published ports), the gateway (which is also the host's
@@ -31,6 +33,7 @@ struct QemuMachine {
   QemuAssets assets;
   std::string root_image;    // read-only EROFS image of the rootfs; empty: the agent serves from the initramfs
   std::string agent_socket;  // unix socket for the virtio-serial agent port
+  std::string udp_socket;    // unix socket for the UDP relay port; only with UDP ports
   std::string qmp_socket;
   std::string console_log;
   std::vector<PortMapping> ports;
@@ -41,6 +44,9 @@ struct QemuMachine {
   // milestones in the console log; empty leaves the agent's default.
   std::string guest_log_level;
 };
+
+// Whether the machine publishes UDP ports (through the relay port).
+bool has_udp_ports(const QemuMachine& m);
 
 // Reads the host TSC frequency in kHz (from /proc/cpuinfo's "cpu MHz"); 0 if unknown.
 uint64_t host_tsc_khz();

@@ -59,7 +59,13 @@ TEST(QemuCommandTest, ANetworkDeviceComesWithItsAddressForTheAgent) {
   ASSERT_TRUE(cmdline.ok());
   EXPECT_NE(cmdline->find(" krunbox.ip=10.0.2.15/24 krunbox.gateway=10.0.2.2 krunbox.dns=10.0.2.3"), std::string::npos)
       << *cmdline;
-  EXPECT_NE(joined(*qemu_argv(m)).find("hostfwd=udp:127.0.0.1:8080-:80"), std::string::npos);
+  m.udp_socket = "/r/udp.sock";
+  std::string argv = joined(*qemu_argv(m));
+  EXPECT_EQ(argv.find("hostfwd=udp"), std::string::npos) << "UDP goes through the relay port";
+  EXPECT_NE(argv.find("virtio-serial-device,max_ports=3"), std::string::npos);
+  EXPECT_NE(argv.find("socket,id=udp,path=/r/udp.sock,server=on,wait=off"), std::string::npos);
+  EXPECT_NE(argv.find("virtserialport,chardev=udp,name=krunbox.udp"), std::string::npos);
+  EXPECT_NE(cmdline->find(" krunbox.udp=krunbox.udp"), std::string::npos);
   m.ports.clear();
   m.outbound_network = true;
   EXPECT_NE(qemu_kernel_cmdline(m)->find(" krunbox.ip=10.0.2.15/24"), std::string::npos);
