@@ -30,7 +30,7 @@ packages=(
   # run time: the bundled image, the qemu backend, networking helpers
   busybox-static qemu-system-x86 kmod cpio lz4 erofs-utils passt iproute2 uidmap
   # tests and benchmarks: image tools, peers
-  umoci skopeo runc crun python3 docker-registry apache2-utils
+  umoci skopeo runc crun python3 docker-registry apache2-utils curl
 )
 
 as_root() {

@@ -51,8 +51,14 @@ cat "$initramfs" "$work/extra.cpio.gz" >"$work/bare-initramfs.cpio"
 
 # Same machine as the backend builds (src/backend/qemu/qemu_command.cc):
 # microvm without option ROMs, TCG (or KVM), -cpu max/host, 1 vCPU, the same
-# memory, the same kernel command line words, tsc_early_khz under TCG.
-if [[ -r /dev/kvm && -w /dev/kvm ]]; then accel=kvm cpu=host tsc=""; else
+# memory, the same kernel command line words, tsc_early_khz under TCG. The
+# accelerator is the one krunbox picks here (doctor's "accelerator" check):
+# a /dev/kvm that opens may not boot the guest (PVM).
+kvm_ok=$("$krunbox" doctor --json 2>/dev/null | python3 -c '
+import json, sys
+qemu = [b for b in json.load(sys.stdin)["backends"] if b["backend"] == "qemu"][0]
+print("yes" if any(c["name"] == "accelerator" and c["detail"].startswith("KVM") for c in qemu["checks"]) else "no")' || echo no)
+if [[ $kvm_ok = yes ]]; then accel=kvm cpu=host tsc=""; else
   accel=tcg cpu=max
   tsc=" tsc_early_khz=$(awk -F: '/cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)"
 fi
@@ -63,7 +69,7 @@ bare=(qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot
   -serial "file:$work/bare-console.log"
   -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny)
 # The bundled busybox image from the store, as a user runs it.
-kb=("$krunbox" --verbose run --backend qemu --memory "$memory" busybox -- true)
+kb=("$krunbox" --verbose run --backend qemu --accel "$accel" --memory "$memory" busybox -- true)
 
 "${kb[@]}" 2>/dev/null || die "krunbox does not run true: ${kb[*]}"
 timeout 120 "${bare[@]}" </dev/null >/dev/null || die "bare QEMU boot failed: ${bare[*]}; console: $(tail -5 "$work/bare-console.log")"

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "base/process_ref.h"
+#include "base/subprocess.h"
 #include "lifecycle_env.h"
 
 namespace krunbox {
@@ -97,6 +98,39 @@ TEST(LifecycleQemuTest, FullLifecycleSecretsAndCrashCleanup) {
   EXPECT_FALSE(process_alive(second[0])) << "rm left QEMU running";
   EXPECT_EQ(trim(w.kb({"ps", "-a", "-q"})->out), "");
   (void)id;
+}
+
+// What a user types to serve from a microVM, and curl from the host.
+TEST(LifecycleQemuTest, PublishedPortAnswersCurlFromTheHost) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (!is_directory(bundled_rootfs())) GTEST_SKIP() << "no bundled rootfs; run scripts/setup.sh";
+  auto curl = find_program("curl");
+  ASSERT_TRUE(curl) << "curl is not installed (scripts/setup.sh installs it)";
+  World w;
+  auto created = w.kb({"run", "-d", "--backend", "qemu", "--name", "web", "-p", "127.0.0.1:0:8080", "--rootfs",
+                       bundled_rootfs(), "--", "sh", "-c",
+                       "mkdir -p /www && echo served-from-the-vm > /www/index.html && exec httpd -f -p 8080 -h /www"},
+                      "", 900s);
+  ASSERT_TRUE(created.ok());
+  ASSERT_EQ(created->status.code, 0) << created->err;
+  // The host port krunbox picked, as ps and inspect show it.
+  Json ports = w.inspect("web")["Ports"];  // ["127.0.0.1:HOST->8080/tcp"]
+  ASSERT_TRUE(ports.is_array() && ports.size() == 1u) << w.inspect("web").dump();
+  std::string binding = ports[0].get<std::string>();
+  auto colon = binding.find(':'), arrow = binding.find("->");
+  ASSERT_TRUE(colon != std::string::npos && arrow != std::string::npos) << binding;
+  std::string host_port = binding.substr(colon + 1, arrow - colon - 1);
+  ASSERT_NE(host_port, "0");
+  std::string body;
+  for (int i = 0; i < 100 && body.empty(); ++i) {
+    RunOptions o;
+    o.timeout = 10s;
+    auto got = run_capture({*curl, "-sS", "--max-time", "5", "http://127.0.0.1:" + host_port + "/index.html"}, o);
+    if (got.ok() && got->status.success()) body = got->out;
+    else std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(body, "served-from-the-vm\n");
+  ASSERT_EQ(w.kb({"rm", "-f", "web"}, "", 300s)->status.code, 0);
 }
 
 }  // namespace

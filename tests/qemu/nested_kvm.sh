@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The qemu backend's KVM code path (-accel kvm -cpu host, /dev/kvm bound into
-# the QEMU jail, the kvm group) on a machine without /dev/kvm: a first-level
+# The qemu backend's KVM code path (-accel kvm -cpu host, the jail's own
+# /dev/kvm node for the QEMU uid, L1's /dev/kvm 0660 root:kvm as Debian's udev
+# makes it) on a machine whose own /dev/kvm cannot boot the guest: a first-level
 # guest under TCG with -cpu max (which offers SVM/VMX) loads kvm_amd or
 # kvm_intel, gets /dev/kvm, and runs `krunbox run --backend qemu` inside,
 # which must pick KVM and run a command in a second-level microVM.
@@ -87,7 +88,7 @@ mkdir -p "$root$data"
 cp -a "$data/assets" "$data/bundled" "$root$data/"
 # current.json names host paths under the data root; the copy sits at the same place in L1.
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+printf 'root:x:0:\nkvm:x:104:\n' >"$root/etc/group"
 
 cat >"$root/init" <<'INIT'
 #!/bin/busybox sh
@@ -108,15 +109,18 @@ mount -t proc proc /proc; mount -t sysfs sys /sys
 mount -t tmpfs tmp /tmp; mount -t tmpfs run /run
 mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 while read -r m; do insmod "$m" 2>/dev/null; done </etc/modules.order
-# What udev's rule does on a normal host: /dev/kvm for the kvm group (here: everyone).
-[ -e /dev/kvm ] && chmod 0666 /dev/kvm
+# What Debian's udev rule makes of it on a stock host: 0660 root:kvm. The
+# jailed QEMU runs under an unprivileged uid outside that group, so this
+# proves that krunbox gives it access without widening anyone else's.
+[ -e /dev/kvm ] && chown root:104 /dev/kvm && chmod 0660 /dev/kvm
 echo "NESTED-KVM-INFO cpu flags: $(grep -o -w -e svm -e vmx /proc/cpuinfo | sort -u | tr '\n' ' ') dev/kvm: $(ls -l /dev/kvm 2>&1)"
 export KRUNBOX_ROOT=@DATA@
 out=$(krunbox --verbose run --backend qemu --memory 256 --rootfs @DATA@/bundled/busybox/rootfs -- \
   sh -c 'echo guest kernel $(uname -r); echo exit-code-test; exit 7' 2>&1)
 rc=$?
 echo "$out" | sed 's/^/NESTED-KVM-OUT /'
-accel=TCG; echo "$out" | grep -q ': KVM (' && accel=KVM
+accel=TCG
+echo "$out" | grep -q ': KVM (' && ! echo "$out" | grep -q 'KVM could not boot' && accel=KVM
 echo "NESTED-KVM-RESULT rc=$rc accel=$accel"
 poweroff -f
 INIT
