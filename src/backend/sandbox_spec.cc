@@ -60,6 +60,22 @@ std::string_view to_string(VmAccel accel) {
   return "auto";
 }
 
+std::string_view to_string(NetworkMode mode) {
+  switch (mode) {
+    case NetworkMode::kNone: return "none";
+    case NetworkMode::kHost: return "host";
+    case NetworkMode::kUser: return "user";
+    case NetworkMode::kUserWithHostLoopback: return "user,host-loopback";
+  }
+  return "none";
+}
+
+Result<NetworkMode> parse_network_mode(std::string_view text) {
+  for (NetworkMode m : {NetworkMode::kNone, NetworkMode::kHost, NetworkMode::kUser, NetworkMode::kUserWithHostLoopback})
+    if (text == to_string(m)) return m;
+  return bad("network '" + std::string(text) + "'", "must be none, host, user or user,host-loopback");
+}
+
 Result<VmAccel> parse_vm_accel(std::string_view text) {
   for (VmAccel a : {VmAccel::kAuto, VmAccel::kKvm, VmAccel::kTcg})
     if (text == to_string(a)) return a;

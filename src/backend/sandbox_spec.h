@@ -48,8 +48,14 @@ struct VolumeMount {
 enum class NetworkMode {
   kNone,  // loopback only
   kHost,  // native only: share the host's network namespace
-  kUser,  // VMs: user-mode outbound networking
+  kUser,  // VMs: user-mode outbound networking; the host's loopback stays out of reach
+  kUserWithHostLoopback,  // VMs: outbound, and the gateway address reaches the host's 127.0.0.1
 };
+// "none", "host", "user", "user,host-loopback".
+std::string_view to_string(NetworkMode mode);
+Result<NetworkMode> parse_network_mode(std::string_view text);
+// Whether the mode gives a VM outbound networking.
+inline bool is_outbound(NetworkMode m) { return m == NetworkMode::kUser || m == NetworkMode::kUserWithHostLoopback; }
 
 // How a VM backend runs the guest's CPU. kAuto: KVM where it is known (or
 // found) to boot the guest, else emulation; the others insist.

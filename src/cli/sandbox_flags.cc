@@ -68,8 +68,10 @@ void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
   cmd->add_option("-v,--volume", f.volumes, "Bind-mount a host path: HOST:GUEST[:ro]");
   cmd->add_option("--hostname", f.hostname, "Host name inside the sandbox");
   cmd->add_option("--name", f.name, "Name of the sandbox");
-  cmd->add_option("--net", f.network, "Network: none (loopback only), host (native only), user (VMs: outbound)")
-      ->check(CLI::IsMember({"none", "host", "user"}));
+  cmd->add_option("--net", f.network,
+                  "Network: none (loopback only), host (native only), user (VMs: outbound, not to the host's "
+                  "loopback), user,host-loopback (VMs: outbound, and 10.0.2.2 is the host's 127.0.0.1)")
+      ->check(CLI::IsMember({"none", "host", "user", "user,host-loopback"}));
   cmd->add_flag("--userns", f.userns, "Run in a user namespace (native)");
   cmd->add_option("--secret", f.secrets,
                   "Pass a secret into the environment: NAME=VALUE or NAME=@FILE (never stored; see docs/security.md)");
@@ -97,7 +99,8 @@ Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& co
   KRUNBOX_ASSIGN_OR_RETURN(VmAccel vm_accel, parse_vm_accel(accel));
   b.accel(vm_accel);
   if (pids_limit) b.pids_limit(pids_limit);
-  b.network(network == "host" ? NetworkMode::kHost : network == "user" ? NetworkMode::kUser : NetworkMode::kNone);
+  KRUNBOX_ASSIGN_OR_RETURN(NetworkMode net, parse_network_mode(network));
+  b.network(net);
   KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> file_env, read_env_files(env_files));
   // Every flag is checked before an image root is made, so bad input never
   // costs a mount.

@@ -42,14 +42,6 @@ Result<std::vector<PortMapping>> ports_from_json(const Json& a) {
   return out;
 }
 
-const char* network_name(NetworkMode m) {
-  switch (m) {
-    case NetworkMode::kNone: return "none";
-    case NetworkMode::kHost: return "host";
-    case NetworkMode::kUser: return "user";
-  }
-  return "none";
-}
 
 }  // namespace
 
@@ -108,7 +100,7 @@ Json to_json(const SandboxSpec& s) {
             {"vcpus", s.vcpus},
             {"memory_mib", s.memory_mib},
             {"ports", ports_json(s.ports)},
-            {"network", network_name(s.network)},
+            {"network", to_string(s.network)},
             {"user_namespace", s.user_namespace},
             {"accel", to_string(s.accel)},
             {"tty", s.tty},
@@ -140,8 +132,7 @@ Result<SandboxSpec> spec_from_json(const Json& j) {
     for (const auto& v : j.value("volumes", Json::array()))
       s.volumes.push_back({v.at("host_path").get<std::string>(), v.at("guest_path").get<std::string>(),
                            v.value("read_only", false)});
-    std::string net = j.value("network", std::string("none"));
-    s.network = net == "host" ? NetworkMode::kHost : net == "user" ? NetworkMode::kUser : NetworkMode::kNone;
+    KRUNBOX_ASSIGN_OR_RETURN(s.network, parse_network_mode(j.value("network", std::string("none"))));
     s.user_namespace = j.value("user_namespace", false);
     KRUNBOX_ASSIGN_OR_RETURN(s.accel, parse_vm_accel(j.value("accel", std::string("auto"))));
     s.tty = j.value("tty", false);

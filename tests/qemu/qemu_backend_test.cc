@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/utsname.h>
 
+#include <atomic>
 #include <thread>
 
 #include "backend/qemu/qemu_assets.h"
@@ -189,30 +190,35 @@ uint16_t free_udp_port() {
   return ntohs(a.sin_port);
 }
 
-TEST_F(QemuBackendTest, PublishedUdpPortAnswers) {
-  uint16_t port = free_udp_port();
-  ASSERT_NE(port, 0);
-  auto sb = start(std::move(SandboxSpecBuilder().port({"127.0.0.1", port, 9999, PortProtocol::kUdp})));
-  ASSERT_TRUE(sb);
-  // The user's own program, copied in with the agent's put.
+// Puts the UDP echo server (a user's own program, copied in with the
+// agent's put) into the sandbox on guest port 9999 and sends it "ping" on
+// the published host port; returns the answer ("" if none).
+std::string udp_round_trip(Sandbox& sb, uint16_t host_port) {
   auto echo = read_file(UDP_ECHO_PATH, 16u << 20);
-  ASSERT_TRUE(echo.ok()) << echo.error().what();
+  if (!echo.ok()) {
+    ADD_FAILURE() << echo.error().what();
+    return "";
+  }
   proto::PutOptions put;
   put.mode = 0755;
-  ASSERT_TRUE(sb->agent()->put_file("/udp_echo", *echo, put).ok());
+  if (auto st = sb.agent()->put_file("/udp_echo", *echo, put); !st.ok()) {
+    ADD_FAILURE() << st.error().what();
+    return "";
+  }
   proto::ExecRequest req;
   req.argv = {"/udp_echo", "9999"};
   req.stdin_open = false;
-  auto server = sb->agent()->exec(req);
-  ASSERT_TRUE(server.ok()) << server.error().what();
-
+  auto server = sb.agent()->exec(req);
+  if (!server.ok()) {
+    ADD_FAILURE() << server.error().what();
+    return "";
+  }
   UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  ASSERT_TRUE(s);
   timeval tv{0, 300000};
   ::setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   sockaddr_in to{};
   to.sin_family = AF_INET;
-  to.sin_port = htons(port);
+  to.sin_port = htons(host_port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::string answer;
   // Datagrams sent before the server binds are lost: retry for a while.
@@ -222,57 +228,105 @@ TEST_F(QemuBackendTest, PublishedUdpPortAnswers) {
     ssize_t n = ::recv(s.get(), buf, sizeof buf, 0);
     if (n > 0) answer.assign(buf, static_cast<size_t>(n));
   }
-  EXPECT_EQ(answer, "echo:ping");
+  return answer;
+}
+
+TEST_F(QemuBackendTest, PublishedUdpPortAnswers) {
+  uint16_t port = free_udp_port();
+  ASSERT_NE(port, 0);
+  auto sb = start(std::move(SandboxSpecBuilder().port({"127.0.0.1", port, 9999, PortProtocol::kUdp})));
+  ASSERT_TRUE(sb);
+  EXPECT_EQ(udp_round_trip(*sb, port), "echo:ping");
   ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
 }
 
-TEST_F(QemuBackendTest, UserNetworkHasAddressRouteDnsAndReachesHostLoopback) {
-  // A server on the host's loopback, reached from the guest through the gateway.
-  uint16_t port = 0;
-  UniqueFd listener = testing::listen_on_loopback(&port);
-  ASSERT_TRUE(listener);
-  std::thread server([&listener] {
-    pollfd pfd{listener.get(), POLLIN, 0};
-    if (::poll(&pfd, 1, 120000) != 1) return;
-    UniqueFd c(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!c) return;
-    char buf[1024];
-    (void)::read(c.get(), buf, sizeof buf);
-    std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: 15\r\n\r\nhello-from-host";
-    (void)::write(c.get(), resp.data(), resp.size());
-  });
-  auto sb = start(std::move(SandboxSpecBuilder().network(NetworkMode::kUser)));
-  if (!sb) {
-    ::shutdown(listener.get(), SHUT_RDWR);
-    server.join();
-    FAIL();
+// A one-shot HTTP server on the host's loopback, to see whether a guest reaches it.
+class LoopbackServer {
+ public:
+  LoopbackServer() {
+    listener_ = testing::listen_on_loopback(&port_);
+    thread_ = std::thread([this] {
+      pollfd pfd{listener_.get(), POLLIN, 0};
+      if (::poll(&pfd, 1, 120000) != 1 || stop_) return;
+      UniqueFd c(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!c) return;
+      reached_ = true;
+      char buf[1024];
+      (void)::read(c.get(), buf, sizeof buf);
+      std::string resp = "HTTP/1.0 200 OK\r\nContent-Length: 15\r\n\r\nhello-from-host";
+      (void)::write(c.get(), resp.data(), resp.size());
+    });
   }
+  ~LoopbackServer() {
+    stop_ = true;
+    ::shutdown(listener_.get(), SHUT_RDWR);
+    thread_.join();
+  }
+  uint16_t port() const { return port_; }
+  bool reached() const { return reached_; }
+  std::string url() const { return "http://10.0.2.2:" + std::to_string(port_) + "/"; }
+
+ private:
+  UniqueFd listener_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stop_{false}, reached_{false};
+};
+
+TEST_F(QemuBackendTest, UserNetworkIsConfiguredAndKeepsTheHostLoopbackOut) {
+  // An attacker in the guest tries the host's loopback services through the
+  // gateway (as other sandboxes' published ports are): refused.
+  LoopbackServer host;
+  auto sb = start(std::move(SandboxSpecBuilder().network(NetworkMode::kUser)));
+  ASSERT_TRUE(sb);
   EXPECT_NE(run(*sb, {"ip", "addr", "show", "eth0"}).out.find("inet 10.0.2.15/24"), std::string::npos);
   EXPECT_NE(run(*sb, {"ip", "link", "show", "eth0"}).out.find(",UP"), std::string::npos);
   EXPECT_NE(run(*sb, {"ip", "route"}).out.find("default via 10.0.2.2 dev eth0"), std::string::npos);
   EXPECT_EQ(run(*sb, {"cat", "/etc/resolv.conf"}).out, "nameserver 10.0.2.3\n");
-  auto got = run(*sb, {"wget", "-q", "-O", "-", "http://10.0.2.2:" + std::to_string(port) + "/"});
-  EXPECT_EQ(got.out, "hello-from-host") << got.err;
+  // passt drops the connection rather than refusing it: give up after 5 s.
+  auto got = run(*sb, {"timeout", "5", "wget", "-q", "-O", "-", host.url()});
+  EXPECT_NE(got.status, ExitStatus::exited(0)) << got.out;
+  EXPECT_EQ(got.out, "");
+  EXPECT_FALSE(host.reached()) << "the guest reached a service on the host's loopback";
   ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
-  ::shutdown(listener.get(), SHUT_RDWR);
-  server.join();
   // The image on the host keeps its own /etc (resolv.conf went to the sandbox's layer).
   EXPECT_NE(read_file(join_path(rootfs_, "etc/resolv.conf")).value_or(""), "nameserver 10.0.2.3\n");
+}
+
+TEST_F(QemuBackendTest, HostLoopbackOnlyWhenAskedFor) {
+  LoopbackServer host;
+  auto sb = start(std::move(SandboxSpecBuilder().network(NetworkMode::kUserWithHostLoopback)));
+  ASSERT_TRUE(sb);
+  auto got = run(*sb, {"wget", "-q", "-O", "-", host.url()});
+  EXPECT_EQ(got.out, "hello-from-host") << got.err;
+  EXPECT_TRUE(host.reached());
+  ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
+}
+
+TEST_F(QemuBackendTest, UserNetworkPublishesTcpAndUdp) {
+  uint16_t tcp = testing::free_loopback_port(), udp = free_udp_port();
+  ASSERT_NE(udp, 0);
+  auto sb = start(std::move(SandboxSpecBuilder()
+                                .network(NetworkMode::kUser)
+                                .port({"127.0.0.1", tcp, 8080})
+                                .port({"127.0.0.1", udp, 9999, PortProtocol::kUdp})));
+  ASSERT_TRUE(sb);
+  run(*sb, {"sh", "-c", "mkdir -p /www && echo hello-from-guest > /www/index.html && httpd -p 8080 -h /www"});
+  EXPECT_NE(http_get(tcp).find("hello-from-guest"), std::string::npos);
+  EXPECT_EQ(udp_round_trip(*sb, udp), "echo:ping");
+  ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
 }
 
 TEST_F(QemuBackendTest, PublishedPortsAloneGiveNoWayOut) {
   // restrict=on: with -p and no --net user the guest answers on its ports
   // but reaches nothing, not even the host's loopback through the gateway.
-  uint16_t port = 0;
-  UniqueFd listener = testing::listen_on_loopback(&port);
-  ASSERT_TRUE(listener);
+  LoopbackServer host;
   auto sb = start(std::move(SandboxSpecBuilder().port({"127.0.0.1", testing::free_loopback_port(), 8080})));
   ASSERT_TRUE(sb);
   EXPECT_NE(run(*sb, {"ip", "addr", "show", "eth0"}).out.find("inet 10.0.2.15/24"), std::string::npos);
-  auto got = run(*sb, {"wget", "-q", "-O", "-", "http://10.0.2.2:" + std::to_string(port) + "/"});
+  auto got = run(*sb, {"wget", "-q", "-O", "-", host.url()});
   EXPECT_EQ(got.status, ExitStatus::exited(1)) << got.out << got.err;
-  pollfd pfd{listener.get(), POLLIN, 0};
-  EXPECT_EQ(::poll(&pfd, 1, 0), 0) << "a connection from the guest arrived on the host";
+  EXPECT_FALSE(host.reached()) << "a connection from the guest arrived on the host";
   ASSERT_TRUE(sb->stop(std::chrono::seconds(2)).ok());
 }
 

@@ -93,7 +93,7 @@ class KrunSandbox : public VmSandbox {
       port_map.push_back(std::to_string(host) + ":" + std::to_string(p.guest_port));
     }
     cfg["port_map"] = port_map;
-    cfg["network"] = (spec_.network == NetworkMode::kUser || !spec_.ports.empty()) ? "tsi" : "none";
+    cfg["network"] = (is_outbound(spec_.network) || !spec_.ports.empty()) ? "tsi" : "none";
     cfg["console_log"] = join_path(run_dir_, "console.log");
     cfg["rlimits"] = Json::array({{{"resource", "nofile"}, {"soft", 1048576}, {"hard", 1048576}}});
     std::string cfg_path = join_path(run_dir_, "vmm.json");
@@ -171,6 +171,11 @@ class KrunBackend : public Backend {
     if (spec.network == NetworkMode::kHost)
       return Error(ErrorCode::kInvalidArgument, "--net host is not possible with a VM backend; use --net user");
     if (spec.user_namespace) return Error(ErrorCode::kInvalidArgument, "--userns applies to the native backend only");
+    if (spec.network == NetworkMode::kUser)
+      return Error(ErrorCode::kUnsupported,
+                   "outbound networking on the krun backend is libkrun's TSI, which reaches the host's loopback "
+                   "(the guest's 127.0.0.1 is the host's); ask for that with network user,host-loopback, or use "
+                   "the qemu backend, whose user network keeps the host's loopback out");
     if (spec.accel == VmAccel::kTcg)
       return Error(ErrorCode::kInvalidArgument,
                    "accelerator tcg: libkrun runs only on KVM; use the qemu backend for emulation");

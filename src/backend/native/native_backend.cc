@@ -34,7 +34,7 @@ class NativeBackend final : public Backend {
       return Error(ErrorCode::kInvalidArgument, "the native backend needs a root file system (--rootfs DIR or an image)");
     if (!is_directory(spec.rootfs))
       return Error(ErrorCode::kNotFound, "rootfs " + spec.rootfs + " is not a directory");
-    if (spec.network == NetworkMode::kUser)
+    if (is_outbound(spec.network))
       return Error(ErrorCode::kUnsupported, "--net user is for VM backends; the native backend has none or host");
     if (spec.accel != VmAccel::kAuto)
       return Error(ErrorCode::kInvalidArgument, "accelerator " + std::string(to_string(spec.accel)) +

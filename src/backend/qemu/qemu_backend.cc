@@ -57,6 +57,21 @@ Result<std::chrono::milliseconds> boot_timeout(bool kvm) {
   return kvm ? std::chrono::seconds(20) : std::chrono::seconds(90);
 }
 
+// passt's last words, without its complaints that there is no syslog.
+std::string passt_log(const std::string& path) {
+  std::string out;
+  std::string text = log_tail(path, 4096);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    if (!line.empty() && !line.starts_with("Failed to send")) out += (out.empty() ? "" : "; ") + line;
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+  return out.empty() ? "no output" : out;
+}
+
 // QEMU creates its sockets before the guest starts: seconds at most.
 constexpr auto kAgentSocketTimeout = std::chrono::seconds(10);
 
@@ -131,7 +146,7 @@ class QemuSandbox : public VmSandbox {
           "Later sandboxes go straight to TCG until the host reboots or QEMU or the guest kernel change.",
           sid, why);
       discard_helper();
-      for (const char* stale : {"agent.sock", "qmp.sock", "udp.sock", "console.log"})
+      for (const char* stale : {"agent.sock", "qmp.sock", "udp.sock", "net.sock", "console.log"})
         (void)::unlink(join_path(vm_dir_, stale).c_str());
       (void)::unlink(join_path(run_dir_, "qemu.log").c_str());
     }
@@ -153,7 +168,10 @@ class QemuSandbox : public VmSandbox {
     m.qmp_socket = join_path(vm_dir_, "qmp.sock");
     m.console_log = join_path(vm_dir_, "console.log");
     m.ports = spec_.ports;
-    m.outbound_network = spec_.network == NetworkMode::kUser;
+    m.outbound_network = is_outbound(spec_.network);
+    m.host_loopback = spec_.network == NetworkMode::kUserWithHostLoopback;
+    if (m.outbound_network) m.passt_socket = join_path(vm_dir_, "net.sock");
+    const QemuMachine host_view = m;  // paths as the host sees them (prepare_jail rewrites m's)
     std::unique_ptr<UdpRelay> udp;
     if (has_udp_ports(m)) {
       auto bound = UdpRelay::bind(m.ports);
@@ -171,6 +189,8 @@ class QemuSandbox : public VmSandbox {
     if (!jail) return {std::move(jail).error()};
     auto argv = qemu_argv(m);
     if (!argv) return {std::move(argv).error()};
+    if (m.outbound_network)
+      if (auto st = start_passt(host_view, jail->uid); !st.ok()) return {std::move(st)};
 
     auto spawned_at = std::chrono::steady_clock::now();
     auto qemu = spawn_jailed(*argv, *jail);
@@ -249,6 +269,49 @@ class QemuSandbox : public VmSandbox {
     return client;
   }
 
+  // passt, the user-mode network of a sandbox with outbound networking, as
+  // the jail uid when there is one (passt confines itself further: its own
+  // namespaces and seccomp filter). It serves QEMU alone and ends with it.
+  Status start_passt(const QemuMachine& m, std::optional<uid_t> uid) {
+    auto passt = find_program("passt");
+    if (!passt) return Error(ErrorCode::kUnavailable, "passt, the VM's outbound network, is not installed (apt-get install passt)");
+    std::string runas = uid ? std::to_string(*uid) + ":" + std::to_string(*uid) : "";
+    // passt binds its socket after dropping to the jail uid, which cannot
+    // pass through the run dir (0700, ours); from the socket's own directory
+    // as its cwd, a relative path needs no traversal.
+    QemuMachine relative = m;
+    relative.passt_socket = "net.sock";
+    KRUNBOX_ASSIGN_OR_RETURN(auto argv, passt_argv(*passt, relative, runas));
+    SpawnOptions so;
+    so.cwd = dirname_of(m.passt_socket);
+    so.stdin_mode = Stdio::kNull;
+    so.stdout_mode = Stdio::kFile;
+    so.stdout_file = join_path(run_dir_, "passt.log");
+    so.stderr_mode = Stdio::kFile;
+    so.stderr_file = so.stdout_file;
+    KRUNBOX_ASSIGN_OR_RETURN(Subprocess proc, Subprocess::spawn(argv, so));
+    // For the sweep, should this process die before QEMU meets passt (passt's
+    // own --pid cannot be written from inside its sandbox).
+    if (auto ref = process_ref(proc.pid()))
+      (void)write_file_atomic(join_path(run_dir_, "passt.json"),
+                              Json({{"pid", ref->pid}, {"start_time", ref->start_time}}).dump(), 0600);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!path_exists(m.passt_socket)) {
+      auto ended = proc.wait_for(std::chrono::milliseconds(5));
+      std::string log = passt_log(so.stdout_file);
+      if (ended.ok() && ended->has_value())
+        return Error(ErrorCode::kUnavailable, "passt (the VM's network) " + (*ended)->describe() + ": " + log);
+      if (std::chrono::steady_clock::now() >= deadline) {
+        (void)proc.kill(SIGKILL);
+        (void)proc.wait();
+        return Error(ErrorCode::kTimeout, "passt did not open its socket within 5 s: " + log);
+      }
+    }
+    std::lock_guard lock(jail_mu_);
+    passt_ = std::move(proc.process());
+    return {};
+  }
+
   // Fills the jail for QEMU and rewrites the paths on its command line to the
   // ones it sees inside. Root: own mount namespace, leased uid, cgroup. Not
   // root: QEMU keeps our uid and sees our mounts (see docs/backends/qemu.md).
@@ -287,6 +350,7 @@ class QemuSandbox : public VmSandbox {
     }
     m.agent_socket = std::string(kJailVmDir) + "/agent.sock";
     if (!m.udp_socket.empty()) m.udp_socket = std::string(kJailVmDir) + "/udp.sock";
+    if (!m.passt_socket.empty()) m.passt_socket = std::string(kJailVmDir) + "/net.sock";
     m.qmp_socket = std::string(kJailVmDir) + "/qmp.sock";
     m.console_log = std::string(kJailVmDir) + "/console.log";
 
@@ -344,6 +408,11 @@ class QemuSandbox : public VmSandbox {
         KB_DEBUG("qemu sandbox {}: guest console:\n{}", id().substr(0, 12), console);
     std::lock_guard lock(jail_mu_);
     udp_relay_.reset();
+    if (passt_.valid()) {
+      // It ends by itself once QEMU is gone; this is for one that never met QEMU.
+      (void)passt_.kill(SIGKILL);
+      (void)passt_.wait();
+    }
     cgroup_.destroy();
     uid_lease_.reset();
   }
@@ -353,10 +422,11 @@ class QemuSandbox : public VmSandbox {
   Mode mode_;
   std::string run_dir_;
   std::string vm_dir_;  // sockets and console log; the QEMU jail uid owns it
-  std::mutex jail_mu_;  // guards the three below
+  std::mutex jail_mu_;  // guards the four below
   std::optional<UidLease> uid_lease_;
   QemuCgroup cgroup_;
   std::unique_ptr<UdpRelay> udp_relay_;  // published UDP ports, while QEMU runs
+  UniquePid passt_;                      // the outbound network, while QEMU runs
 };
 
 class QemuBackend : public Backend {
@@ -396,9 +466,15 @@ Status check_kvm_boot() {
 Result<std::vector<std::string>> sweep_qemu_leftovers(const std::string& root) {
   // QEMU is gone by then, so its group is empty and can go too.
   return sweep_vm_run_dirs(join_path(root, "qemu"), "qemu", "QEMU",
-                           [](const std::string& id, std::vector<std::string>& removed) {
+                           [&root](const std::string& id, std::vector<std::string>& removed) {
                              for (const auto& cg : qemu_cgroup_dirs_for("/sys/fs/cgroup", id))
                                if (::rmdir(cg.c_str()) == 0) removed.push_back("removed cgroup " + cg);
+                             // A passt that never met its QEMU would wait for ever.
+                             auto j = read_json_file(join_path(root, "qemu/" + id + "/passt.json"), 4096);
+                             if (!j.ok() || !j->is_object()) return;
+                             ProcessRef passt{j->value("pid", 0), j->value("start_time", uint64_t{0})};
+                             if (passt.pid > 0 && process_alive(passt) && ::kill(passt.pid, SIGKILL) == 0)
+                               removed.push_back("killed passt " + std::to_string(passt.pid) + " of sandbox " + id);
                            });
 }
 

@@ -115,9 +115,12 @@ Result<std::vector<std::string>> qemu_argv(const QemuMachine& m) {
   if (!m.root_image.empty())
     add({"-drive", "file=" + m.root_image + ",if=none,id=root,format=raw,readonly=on", "-device",
          "virtio-blk-device,drive=root"});
-  if (has_network(m)) {
-    std::string netdev = "user,id=net0";
-    if (!m.outbound_network) netdev += ",restrict=on";
+  if (m.outbound_network) {
+    KRUNBOX_TRY(check_option_value("passt socket path", m.passt_socket));
+    add({"-netdev", "stream,id=net0,server=off,addr.type=unix,addr.path=" + m.passt_socket, "-device",
+         "virtio-net-device,netdev=net0"});
+  } else if (has_network(m)) {
+    std::string netdev = "user,id=net0,restrict=on";
     // UDP goes through the relay port: slirp with restrict=on drops every
     // datagram the guest sends, the replies to a hostfwd'ed port included.
     for (const auto& p : m.ports) {
@@ -132,6 +135,29 @@ Result<std::vector<std::string>> qemu_argv(const QemuMachine& m) {
   add({"-qmp", "unix:" + m.qmp_socket + ",server=on,wait=off"});
   // QEMU's own seccomp filter: no exec, no privilege changes, no new namespaces.
   add({"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"});
+  return a;
+}
+
+Result<std::vector<std::string>> passt_argv(const std::string& passt_binary, const QemuMachine& m,
+                                            const std::string& runas) {
+  KRUNBOX_TRY(check_option_value("passt socket path", m.passt_socket));
+  std::string address = kGuestAddress;
+  std::vector<std::string> a = {passt_binary, "--foreground", "--quiet", "--one-off", "--ipv4-only",
+                                "--socket", m.passt_socket, "--address", address.substr(0, address.find('/')),
+                                "--netmask", address.substr(address.find('/') + 1), "--gateway", kGuestGateway,
+                                "--dns-forward", kGuestDns};
+  if (!m.host_loopback) a.push_back("--no-map-gw");
+  if (!runas.empty()) a.insert(a.end(), {"--runas", runas});
+  for (const auto& p : m.ports) {
+    KRUNBOX_TRY(check_option_value("host address", p.host_ip));
+    if (p.host_ip.find(':') != std::string::npos)
+      return Error(ErrorCode::kUnsupported, "the VM's user network cannot publish on IPv6 address " + p.host_ip);
+    // UDP goes through the relay port, as on slirp: passt without the
+    // gateway mapped gives forwarded datagrams a source the guest cannot answer.
+    if (p.protocol == PortProtocol::kUdp) continue;
+    a.push_back("--tcp-ports");
+    a.push_back(p.host_ip + "/" + std::to_string(p.host_port) + ":" + std::to_string(p.guest_port));
+  }
   return a;
 }
 

@@ -37,7 +37,12 @@ struct QemuMachine {
   std::string qmp_socket;
   std::string console_log;
   std::vector<PortMapping> ports;
+  // Outbound networking: the NIC is on passt (passt_socket), not on QEMU's
+  // slirp, whose gateway always reaches the host's loopback. Without it, a
+  // NIC for published ports is on slirp with restrict=on (nothing out).
   bool outbound_network = false;
+  bool host_loopback = false;  // outbound only: let 10.0.2.2 reach the host's 127.0.0.1
+  std::string passt_socket;
   uint64_t tsc_khz = 0;  // 0: leave calibration to the kernel
   std::string hostname;
   // The agent's log level (krunbox.log=), e.g. "debug" to see its boot
@@ -45,8 +50,18 @@ struct QemuMachine {
   std::string guest_log_level;
 };
 
-// Whether the machine publishes UDP ports (through the relay port).
+// Whether the machine publishes UDP ports, which go through the relay port
+// whatever the network (slirp with restrict=on drops the guest's answers;
+// passt without the gateway mapped gives them a source the guest cannot
+// answer).
 bool has_udp_ports(const QemuMachine& m);
+
+// passt for a machine with outbound networking: foreground, one client
+// (QEMU), IPv4, the guest's static address, DNS queries to kGuestDns sent to
+// the host's resolver, the published ports, and (unless host_loopback) no
+// mapping of the gateway to the host. `runas`: "UID:GID" to drop to, or empty.
+Result<std::vector<std::string>> passt_argv(const std::string& passt_binary, const QemuMachine& m,
+                                            const std::string& runas);
 
 // Reads the host TSC frequency in kHz (from /proc/cpuinfo's "cpu MHz"); 0 if unknown.
 uint64_t host_tsc_khz();
