@@ -48,7 +48,34 @@ TEST(QemuCommandTest, PortsUseRestrictedUserNetworkingOnLoopback) {
   EXPECT_NE(joined(*argv).find("user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80"), std::string::npos);
   EXPECT_NE(joined(*argv).find("krunbox.modules_file=/etc/krunbox/modules-net "), std::string::npos);
   m.outbound_network = true;
-  EXPECT_EQ(joined(*qemu_argv(m)).find("restrict=on"), std::string::npos);
+  EXPECT_FALSE(qemu_argv(m).ok()) << "outbound networking needs passt's socket";
+  m.passt_socket = "/vm/net.sock";
+  auto outbound = qemu_argv(m);
+  ASSERT_TRUE(outbound.ok()) << outbound.error().message();
+  EXPECT_EQ(joined(*outbound).find("restrict=on"), std::string::npos);
+  EXPECT_EQ(joined(*outbound).find("hostfwd"), std::string::npos) << "passt publishes the ports";
+  EXPECT_NE(joined(*outbound).find("stream,id=net0,server=off,addr.type=unix,addr.path=/vm/net.sock"),
+            std::string::npos);
+}
+
+TEST(QemuCommandTest, PasstKeepsTheHostLoopbackOutUnlessAskedFor) {
+  auto m = machine();
+  m.outbound_network = true;
+  m.passt_socket = "net.sock";
+  m.ports = {{"127.0.0.1", 8080, 80, PortProtocol::kTcp}, {"127.0.0.1", 5353, 53, PortProtocol::kUdp}};
+  auto argv = passt_argv("/usr/bin/passt", m, "1000:1000");
+  ASSERT_TRUE(argv.ok()) << argv.error().message();
+  std::string a = joined(*argv);
+  EXPECT_NE(a.find("--no-map-gw"), std::string::npos);
+  EXPECT_NE(a.find("--tcp-ports 127.0.0.1/8080:80"), std::string::npos) << a;
+  EXPECT_EQ(a.find("5353"), std::string::npos) << "UDP goes through the relay port";
+  EXPECT_NE(a.find("--runas 1000:1000"), std::string::npos);
+  m.host_loopback = true;
+  auto with_loopback = passt_argv("/usr/bin/passt", m, "");
+  ASSERT_TRUE(with_loopback.ok());
+  EXPECT_EQ(joined(*with_loopback).find("--no-map-gw"), std::string::npos);
+  m.ports = {{"::1", 8080, 80, PortProtocol::kTcp}};
+  EXPECT_FALSE(passt_argv("/usr/bin/passt", m, "").ok()) << "passt here publishes IPv4 only";
 }
 
 TEST(QemuCommandTest, ANetworkDeviceComesWithItsAddressForTheAgent) {
