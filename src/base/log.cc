@@ -68,14 +68,16 @@ void init_logging_from_env() {
   }
 }
 
-std::string terminal_safe(std::string_view text) {
+namespace {
+
+std::string defuse(std::string_view text, bool one_line) {
   std::string out;
   out.reserve(text.size());
   auto escape = [&out](unsigned char c) { out += fmt::format("\\x{:02x}", c); };
   for (size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
-    if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
-    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+    if (!one_line && c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    if ((c < 0x20 && (one_line || (c != '\n' && c != '\t'))) || c == 0x7f) {
       escape(c);
     } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
                static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
@@ -88,6 +90,11 @@ std::string terminal_safe(std::string_view text) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string terminal_safe(std::string_view text) { return defuse(text, /*one_line=*/false); }
+std::string terminal_safe_line(std::string_view text) { return defuse(text, /*one_line=*/true); }
 
 void log_line(LogLevel level, std::string_view message) {
   timeval tv{};

@@ -32,6 +32,9 @@ void log_line(LogLevel level, std::string_view message);
 // newline and tab, DEL, and the C1 controls UTF-8 can carry become \xNN, so
 // no escape sequence reaches the user's terminal; CRLF becomes LF.
 std::string terminal_safe(std::string_view text);
+// terminal_safe() for text that must stay on one line (a table cell, an
+// image's command in `ps`): newline, tab and CR become \xNN too.
+std::string terminal_safe_line(std::string_view text);
 
 inline bool log_enabled(LogLevel level) {
   return level >= log_level();

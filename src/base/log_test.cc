@@ -49,6 +49,14 @@ TEST(LogTest, TerminalSafeDefusesEscapeSequences) {
   EXPECT_EQ(terminal_safe("trailing \xc2"), "trailing \xc2");
 }
 
+TEST(LogTest, TerminalSafeLineKeepsTextOnOneLine) {
+  // An image Cmd aimed at `ps`: a clipboard write (OSC 52), a cursor move,
+  // a line erase and a forged second row.
+  EXPECT_EQ(terminal_safe_line("sh -c \x1b]52;c;aGk=\x07\x1b[2A\x1b[2K\nfake\trow\r\n"),
+            "sh -c \\x1b]52;c;aGk=\\x07\\x1b[2A\\x1b[2K\\x0afake\\x09row\\x0d\\x0a");
+  EXPECT_EQ(terminal_safe_line("caf\xc3\xa9 \xc2\x9b"), "caf\xc3\xa9 \\xc2\\x9b");
+}
+
 TEST(LogTest, LogLinesCannotCarryEscapes) {
   set_log_level(LogLevel::kInfo);
   ::testing::internal::CaptureStderr();

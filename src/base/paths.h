@@ -20,9 +20,24 @@ std::string bundled_rootfs_dir();
 // Guest boot assets for the VM backends: <data_root>/assets.
 std::string assets_dir();
 
-// Creates `path` (and parents) and makes sure it is a directory owned by us
-// with exactly `mode`; refuses one owned by someone else.
+// krunbox's own directories are the run root, the data root and everything
+// below them. Another local user who owns one of them (a /tmp/krunbox-<uid>
+// made before ours, say) could swap what is inside, e.g. the monitors' sockets,
+// so each directory from the root that holds `path` down to `path` must be a
+// real directory (not a symlink; checked with lstat), owned by us and not
+// writable by group or others. The parents of the roots (/tmp, $HOME) are not
+// ours and are not checked. A `path` under neither root is checked alone.
+// The errors name the directory, its owner and mode, and the way out.
+
+// Creates `path` and missing parents with `mode`, checks them as above and
+// sets `path` itself to exactly `mode`.
 Status ensure_private_dir(const std::string& path, mode_t mode = 0700);
+// As ensure_private_dir, but an existing `path` keeps its own mode (which
+// still must not let group or others write).
+Status ensure_owned_dir(const std::string& path, mode_t create_mode);
+// Checks without creating anything; a missing directory (and what would be
+// below it) passes, since there is nothing in it to trust yet.
+Status check_private_dir(const std::string& path);
 
 // The directory holding the running executable.
 std::string self_exe_dir();

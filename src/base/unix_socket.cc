@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -52,6 +53,24 @@ Result<UniqueFd> connect_unix_socket(const std::string& path, std::chrono::milli
       return Error::from_errno("connecting to " + path);
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
+}
+
+Result<uid_t> socket_peer_uid(int fd) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return Error::from_errno("SO_PEERCRED");
+  return cred.uid;
+}
+
+Result<UniqueFd> connect_own_unix_socket(const std::string& path, std::chrono::milliseconds timeout) {
+  KRUNBOX_ASSIGN_OR_RETURN(UniqueFd fd, connect_unix_socket(path, timeout));
+  KRUNBOX_ASSIGN_OR_RETURN(uid_t peer, socket_peer_uid(fd.get()));
+  if (peer != ::geteuid())
+    return Error(ErrorCode::kPermissionDenied,
+                 "the socket " + path + " is served by uid " + std::to_string(peer) + ", not by uid " +
+                     std::to_string(::geteuid()) + " who runs krunbox; nothing was sent to it. Another user may have "
+                     "put it there: remove it, or set KRUNBOX_RUN_DIR (or XDG_RUNTIME_DIR) to a directory of yours");
+  return fd;
 }
 
 }  // namespace krunbox

@@ -2,6 +2,8 @@
 // another process (QEMU) creates.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <string>
 
@@ -18,5 +20,14 @@ Result<UniqueFd> listen_unix_socket(const std::string& path, int backlog = 16);
 // Retried while the socket does not exist, nobody listens yet or the
 // listener's backlog is full, up to a deadline.
 Result<UniqueFd> connect_unix_socket(const std::string& path, std::chrono::milliseconds timeout);
+
+// The uid the process at the other end of a connected unix socket had when
+// it connected or listened (SO_PEERCRED), which it cannot fake.
+Result<uid_t> socket_peer_uid(int fd);
+
+// connect_unix_socket to a socket of our own (a monitor's): refuses a
+// listener that runs as another uid than ours before anything is sent, so a
+// socket another user put in our place never sees a request (argv, env).
+Result<UniqueFd> connect_own_unix_socket(const std::string& path, std::chrono::milliseconds timeout);
 
 }  // namespace krunbox

@@ -7,33 +7,34 @@
 #include "cli/image_root.h"
 #include "cli/command.h"
 #include "cli/create_sandbox.h"
+#include "cli/sandbox_flags.h"
 #include "sandbox/lifecycle.h"
 
 namespace krunbox::cli {
 
 Result<std::string> create_sandbox(const SandboxFlags& flags, const CreateFlags& create,
                                    const std::vector<std::string>& command) {
+  sweep_leftovers();
   KRUNBOX_ASSIGN_OR_RETURN(auto secrets, parse_secrets(flags.secrets));
   KRUNBOX_ASSIGN_OR_RETURN(auto restart, parse_restart_policy(flags.restart));
   std::string backend = create.backend;
   if (create.isolation == "container" && backend == "auto") backend = "native";
   // Resolved now, so the sandbox keeps its backend across restarts.
   KRUNBOX_ASSIGN_OR_RETURN(auto choice, select_backend(backend, create.isolation == "vm"));
-  // A kept root: it stays until `rm` releases it.
-  KRUNBOX_ASSIGN_OR_RETURN(auto prepared, flags.prepare(command, RootLifetime::kKept));
+  Lifecycle lc;
+  // Asked before the root is made; the store asks again under its lock.
+  KRUNBOX_TRY(lc.store().check_name_free(flags.name));
+  // The root is released on every way out below until the record holds it.
+  KRUNBOX_ASSIGN_OR_RETURN(auto prepared, flags.prepare(command));
   SandboxConfig config;
   config.spec = std::move(prepared.spec);
   config.backend = choice.report.backend;
   config.image = flags.rootfs.empty() ? prepared.image : "--rootfs " + flags.rootfs;
   if (config.image.empty()) config.image = kDefaultImage;
   config.restart = restart;
-  std::string sandbox_id = config.spec.id;
-  Lifecycle lc;
   auto id = lc.create(std::move(config), secrets);
   wipe(secrets);
-  if (!id && !prepared.root.empty()) {
-    if (auto st = release_sandbox_root(sandbox_id); !st.ok()) KB_WARN("releasing the root: {}", st.error().what());
-  }
+  if (id) prepared.root.keep();
   return id;
 }
 

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "backend/probe.h"
+#include "base/log.h"
 #include "base/paths.h"
 #include "cli/command.h"
 
@@ -31,9 +32,12 @@ int run_doctor(const DoctorOptions& opts) {
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     for (const auto& r : reports) {
-      std::printf("%-7s %s  %s\n", r.backend.c_str(), r.usable ? "usable    " : "not usable", r.isolation.c_str());
+      // The details quote what probes found (versions, error text), defused as table cells are.
+      std::printf("%-7s %s  %s\n", r.backend.c_str(), r.usable ? "usable    " : "not usable",
+                  terminal_safe_line(r.isolation).c_str());
       for (const auto& c : r.checks)
-        std::printf("        [%s] %s: %s\n", c.ok ? "ok" : "--", c.name.c_str(), c.detail.c_str());
+        std::printf("        [%s] %s: %s\n", c.ok ? "ok" : "--", terminal_safe_line(c.name).c_str(),
+                    terminal_safe_line(c.detail).c_str());
     }
     std::printf("\ndata root: %s\nrun dir:   %s\n", data_root().c_str(), run_root().c_str());
     if (pick) {

@@ -6,13 +6,16 @@
 
 #include "backend/qemu/root_image.h"
 #include "cli/command.h"
+#include "cli/image_root.h"
+#include "cli/sandbox_flags.h"
 #include "image/image_store.h"
 
 namespace krunbox::cli {
 namespace {
 
 int run_gc() {
-  auto store = image::ImageStore::open();
+  sweep_leftovers();  // roots nothing holds first, so their snapshots can go too
+  auto store = open_image_store();
   if (!store.ok()) return report_error(store.error());
   auto r = (*store)->gc();
   if (!r.ok()) return report_error(std::move(r).error().wrap("gc"));

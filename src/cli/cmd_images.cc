@@ -4,6 +4,8 @@
 
 #include "base/json.h"
 #include "cli/command.h"
+#include "cli/image_root.h"
+#include "cli/table.h"
 #include "image/image_store.h"
 
 namespace krunbox::cli {
@@ -29,7 +31,7 @@ std::string human_size(uint64_t bytes) {
 }
 
 int run_images(const ImagesFlags& f) {
-  auto store = image::ImageStore::open();
+  auto store = open_image_store();
   if (!store.ok()) return report_error(store.error());
   auto list = (*store)->list();
   if (!list.ok()) return report_error(list.error());
@@ -47,12 +49,12 @@ int run_images(const ImagesFlags& f) {
     for (const auto& r : *list) std::printf("%s\n", f.no_trunc ? r.digest.str().c_str() : r.digest.hex().substr(0, 12).c_str());
     return 0;
   }
-  std::printf("%-40s %-16s %-14s %-10s %s\n", "REPOSITORY", "TAG", "DIGEST", "SIZE", "CREATED");
+  Table table({{"REPOSITORY", 40}, {"TAG", 16}, {"DIGEST", 14}, {"SIZE", 10}, {"CREATED"}}, " ");
   for (const auto& r : *list) {
     std::string digest = f.no_trunc ? r.digest.str() : r.digest.hex().substr(0, 12);
-    std::printf("%-40s %-16s %-14s %-10s %s\n", image::familiar_name(r.name).c_str(), r.tag.c_str(), digest.c_str(),
-                human_size(r.size).c_str(), r.created.c_str());
+    table.add_row({image::familiar_name(r.name), r.tag, digest, human_size(r.size), r.created});
   }
+  table.print();
   return 0;
 }
 

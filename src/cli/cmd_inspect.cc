@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/image_root.h"
 #include "image/image_store.h"
 #include "sandbox/lifecycle.h"
 
@@ -24,7 +25,7 @@ Result<Json> inspect_one(Lifecycle& lc, const std::string& name, const std::stri
     }
     if (type == "sandbox" || id.error().code() != ErrorCode::kNotFound) return std::move(id).error();
   }
-  KRUNBOX_ASSIGN_OR_RETURN(auto store, image::ImageStore::open());
+  KRUNBOX_ASSIGN_OR_RETURN(auto store, open_image_store());
   auto doc = store->inspect(name);
   if (!doc && type.empty() && doc.error().code() == ErrorCode::kNotFound)
     return Error(ErrorCode::kNotFound, "no sandbox or image '" + name + "' (see krunbox ps -a, krunbox images)");

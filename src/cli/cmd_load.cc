@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/image_root.h"
 #include "image/image_store.h"
 
 namespace krunbox::cli {
@@ -15,7 +16,7 @@ struct LoadFlags {
 };
 
 int run_load(const LoadFlags& f) {
-  auto store = image::ImageStore::open();
+  auto store = open_image_store();
   if (!store.ok()) return report_error(store.error());
   auto r = (*store)->load(f.path, {.name = f.name});
   if (!r.ok()) return report_error(std::move(r).error().wrap("load " + f.path));

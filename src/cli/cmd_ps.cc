@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/table.h"
 #include "sandbox/host_ports.h"
 #include "sandbox/lifecycle.h"
 
@@ -15,19 +16,18 @@ struct Options {
   std::string format = "table";
 };
 
-std::string shorten(std::string s, size_t n) {
-  if (s.size() > n) s = s.substr(0, n - 3) + "...";
-  return s;
-}
-
 int run_ps(const Options& o) {
   Lifecycle lc;
   auto views = lc.list();
   if (!views) return report_error(views.error());
   Json rows = Json::array();
-  if (o.format == "table" && !o.quiet)
-    std::printf("%-12s  %-16s  %-14s  %-24s  %-28s  %-8s  %s\n", "SANDBOX ID", "NAME", "IMAGE", "COMMAND", "STATUS",
-                "RESTARTS", "PORTS");
+  Table table({{"SANDBOX ID", 12, true},
+               {"NAME", 16, true},
+               {"IMAGE", 14, true},
+               {"COMMAND", 24, true},
+               {"STATUS", 28, true},
+               {"RESTARTS", 8},
+               {"PORTS"}});
   for (const auto& v : *views) {
     bool active = v.status.state == SandboxState::kRunning || v.status.state == SandboxState::kStarting ||
                   v.status.state == SandboxState::kPaused;
@@ -52,12 +52,11 @@ int run_ps(const Options& o) {
                       {"ports", row["Ports"]},
                       {"reason", v.status.reason}});
     } else {
-      std::printf("%-12s  %-16s  %-14s  %-24s  %-28s  %-8u  %s\n", v.id.substr(0, 12).c_str(),
-                  shorten(v.config.spec.name, 16).c_str(), shorten(v.config.image, 14).c_str(),
-                  shorten(command, 24).c_str(), shorten(describe_status(v), 28).c_str(), v.status.restart_count,
-                  ports.c_str());
+      table.add_row({v.id.substr(0, 12), v.config.spec.name, v.config.image, command, describe_status(v),
+                     std::to_string(v.status.restart_count), ports});
     }
   }
+  if (o.format == "table" && !o.quiet) table.print();
   if (o.format == "json" && !o.quiet) std::printf("%s\n", rows.dump(2).c_str());
   return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "base/log.h"
 #include "cli/command.h"
+#include "cli/image_root.h"
 #include "image/registry_pull.h"
 
 namespace krunbox::cli {
@@ -166,7 +167,7 @@ int run_pull(const PullFlags& f) {
   o.unpack = !f.no_unpack;
   ProgressView view(::isatty(STDERR_FILENO) == 1);
   if (!f.quiet) o.progress = [&](const image::PullEvent& e) { view.on_event(e); };
-  auto store = image::ImageStore::open();
+  auto store = open_image_store();
   if (!store.ok()) return report_error(store.error());
   auto started = Clock::now();
   auto r = image::pull_image(**store, f.ref, o);

@@ -3,13 +3,14 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/image_root.h"
 #include "image/image_store.h"
 
 namespace krunbox::cli {
 namespace {
 
 int run_rmi(const std::vector<std::string>& refs) {
-  auto store = image::ImageStore::open();
+  auto store = open_image_store();
   if (!store.ok()) return report_error(store.error());
   int rc = 0;
   for (const auto& ref : refs) {

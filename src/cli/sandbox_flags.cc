@@ -87,7 +87,7 @@ void add_accel_flag(CLI::App* cmd, SandboxFlags& f) {
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
 }
 
-Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& command, RootLifetime lifetime) const {
+Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& command) const {
   if (!rootfs.empty() && !image.empty())
     return Error(ErrorCode::kInvalidArgument, "give either --rootfs or an image, not both");
   if (!rootfs.empty() && entrypoint)
@@ -124,7 +124,7 @@ Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& co
     }
   } else {
     out.image = image.empty() ? kDefaultImage : image;
-    KRUNBOX_ASSIGN_OR_RETURN(auto store, image::ImageStore::open());
+    KRUNBOX_ASSIGN_OR_RETURN(auto store, open_image_store());
     KRUNBOX_ASSIGN_OR_RETURN(image::ResolvedImage resolved, resolve_image(*store, out.image, pull));
     out.image_digest = resolved.manifest_digest.str();
     image::RunOverrides o;
@@ -136,11 +136,16 @@ Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& co
     if (!user.empty()) o.user = user;
     KRUNBOX_ASSIGN_OR_RETURN(image::RunParams params, image::resolve_run_params(resolved.config, o, out.image));
     std::string id = generate_sandbox_id();
-    KRUNBOX_ASSIGN_OR_RETURN(out.root, ImageRoot::create(*store, id, resolved, lifetime));
-    b.id(id).rootfs(out.root.path()).rootfs_is_private(true);
+    b.id(id).rootfs_is_private(true);
     if (!resolved.chain_ids.empty()) b.rootfs_content_key(resolved.chain_ids.back().hex());
     b.command(std::move(params.argv)).cwd(params.workdir).user(params.user);
     for (auto& e : params.env) b.env(std::move(e));
+    // The whole spec is checked (with "/" standing in for the root) before
+    // the root is made, so bad input (a bad --name, say) never costs a root
+    // and its mount; the root goes again if anything later fails.
+    KRUNBOX_TRY(b.rootfs("/").build());
+    KRUNBOX_ASSIGN_OR_RETURN(out.root, ImageRoot::create(*store, id, resolved));
+    b.rootfs(out.root.path());
   }
   KRUNBOX_ASSIGN_OR_RETURN(out.spec, b.build());
   return out;

@@ -52,10 +52,9 @@ struct SandboxFlags {
   std::string restart = "no";        // long-lived sandboxes only (create, run -d)
 
   // Validates the flags and prepares the root; `command` is what followed
-  // "--" (empty: the image's Entrypoint and Cmd). An ephemeral root goes
-  // with the PreparedSandbox; a kept one stays until release_sandbox_root.
-  Result<PreparedSandbox> prepare(const std::vector<std::string>& command,
-                                  RootLifetime lifetime = RootLifetime::kEphemeral) const;
+  // "--" (empty: the image's Entrypoint and Cmd). The root goes with the
+  // PreparedSandbox unless root.keep() hands it to a sandbox record.
+  Result<PreparedSandbox> prepare(const std::vector<std::string>& command) const;
 };
 
 void add_sandbox_flags(CLI::App* cmd, SandboxFlags& flags);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/signal_waiter.h"
+#include "sandbox/exec_request.h"
 #include "sandbox/monitor_protocol.h"
 #include "sandbox/terminal.h"
 
@@ -25,6 +26,19 @@ Result<ExecResult> exec_in_sandbox(Lifecycle& lc, const std::string& id, const E
   KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}));
   KRUNBOX_ASSIGN_OR_RETURN(auto v, lc.view(id));
   KRUNBOX_TRY(require_running(v, id));
+  {
+    // What the monitor will ask of the agent, less the secrets only it holds
+    // (it measures again with them): too big already, nothing is sent.
+    proto::ExecRequest est;
+    est.argv = o.argv;
+    est.env = v.config.spec.env;
+    est.env.insert(est.env.end(), o.env.begin(), o.env.end());
+    est.cwd = o.cwd.empty() ? v.config.spec.cwd : o.cwd;
+    est.user = o.user.empty() ? v.config.spec.user : o.user;
+    est.tty = o.tty;
+    est.stdin_open = o.interactive;
+    KRUNBOX_TRY_CTX(check_exec_request_size(est), "exec in sandbox " + id.substr(0, 12));
+  }
   Json req = {{"op", "exec"},   {"argv", o.argv}, {"env", o.env},          {"cwd", o.cwd},
               {"user", o.user}, {"tty", o.tty},   {"stdin", o.interactive}};
   if (o.tty) {

@@ -15,6 +15,7 @@
 #include "base/paths.h"
 #include "base/subprocess.h"
 #include "base/unix_socket.h"
+#include "sandbox/exec_request.h"
 #include "sandbox/host_ports.h"
 #include "sandbox/monitor_protocol.h"
 
@@ -51,6 +52,17 @@ std::string ago(int64_t t) {
   if (d < 3600) return std::to_string(d / 60) + " minutes ago";
   if (d < 86400) return std::to_string(d / 3600) + " hours ago";
   return std::to_string(d / 86400) + " days ago";
+}
+
+// What the monitor will send the agent to start the main process, measured
+// before the sandbox is recorded or started.
+Status check_main_request_size(const SandboxSpec& spec, const std::vector<Secret>& secrets) {
+  std::vector<std::string> env = secret_env(secrets);
+  proto::ExecRequest req = main_process_request(spec, env);
+  Status st = check_exec_request_size(req);
+  for (auto& kv : env) wipe(kv);
+  for (auto& kv : req.env) wipe(kv);
+  return st;
 }
 
 Json port_list(const std::vector<PortMapping>& ports) {
@@ -155,7 +167,13 @@ Status Lifecycle::spawn_monitor(const std::string& id, const std::vector<Secret>
 }
 
 Result<UniqueFd> Lifecycle::open_request(const std::string& id, const Json& request) {
-  auto fd = connect_unix_socket(store_.socket_path(id), 2s);
+  // The socket dir and the listener must be ours before a request (argv,
+  // env) goes out: see docs/security.md, "Local users and the run dir".
+  std::string socket = store_.socket_path(id);
+  KRUNBOX_TRY_CTX(check_private_dir(dirname_of(socket)), "reaching the monitor of sandbox " + id.substr(0, 12));
+  auto fd = connect_own_unix_socket(socket, 2s);
+  if (!fd && fd.error().code() == ErrorCode::kPermissionDenied)
+    return std::move(fd).error().wrap("reaching the monitor of sandbox " + id.substr(0, 12));
   if (!fd) return std::move(fd).error().wrap("the monitor of sandbox " + id.substr(0, 12) + " does not answer");
   KRUNBOX_TRY(monitor::write_frame(fd->get(), monitor::FrameType::kRequest, request.dump()));
   return fd;
@@ -180,6 +198,7 @@ Result<std::string> Lifecycle::create(SandboxConfig config, const std::vector<Se
   config.created_at = unix_now();
   config.secret_names.clear();
   for (const auto& s : secrets) config.secret_names.push_back(s.name);
+  KRUNBOX_TRY(check_main_request_size(config.spec, secrets));
   // A taken host port is an error now, before anything exists.
   KRUNBOX_TRY(status_of(reserve_host_ports(config.spec.ports)));
   const std::string id = config.spec.id;
@@ -214,6 +233,7 @@ Status Lifecycle::start(const std::string& id, const std::vector<Secret>& secret
                        " uses secrets that krunbox keeps only in its monitor's memory, "
                        "and that monitor has ended; give them again: krunbox start --secret NAME=... (" +
                        missing + ")");
+    KRUNBOX_TRY(check_main_request_size(v.config.spec, secrets));
     UniqueFd lock(::open(monitor_lock_path(id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!lock) return Error::from_errno("opening " + monitor_lock_path(id));
     if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)

@@ -22,6 +22,7 @@
 #include "base/unique_fd.h"
 #include "base/unix_socket.h"
 #include "proto/agent_client.h"
+#include "sandbox/exec_request.h"
 #include "sandbox/host_ports.h"
 #include "sandbox/monitor_protocol.h"
 #include "sandbox/output_log.h"
@@ -282,14 +283,13 @@ Status Monitor::do_start() {
 Status Monitor::launch_main() {
   proto::AgentClient* agent = sandbox_ ? sandbox_->agent() : nullptr;
   if (!agent) return Error(ErrorCode::kInternal, "sandbox " + short_id() + " has no agent connection");
-  proto::ExecRequest req;
-  req.argv = config_.spec.argv;
-  req.env = config_.spec.env;
-  for (auto& kv : secret_env(secrets_)) req.env.push_back(std::move(kv));
-  req.cwd = config_.spec.cwd;
-  req.user = config_.spec.user;
-  req.stdin_open = false;
-  req.timeout_ms = static_cast<uint64_t>(config_.spec.timeout.count()) * 1000;
+  std::vector<std::string> secrets = secret_env(secrets_);
+  proto::ExecRequest req = main_process_request(config_.spec, secrets);
+  for (auto& kv : secrets) wipe(kv);
+  if (auto st = check_exec_request_size(req); !st.ok()) {
+    for (auto& kv : req.env) wipe(kv);
+    return st;
+  }
   proto::ExecCallbacks callbacks;
   RotatingLog* log = log_.get();
   auto sink = [log](std::string_view data) {
@@ -487,6 +487,11 @@ Status Monitor::handle_exec(int fd, const Json& q) {
     return Error(ErrorCode::kProtocol, std::string("malformed exec request: ") + e.what());
   }
   if (req.argv.empty()) return Error(ErrorCode::kInvalidArgument, "exec needs a command");
+  // Refused here, not by the agent, whose refusal would cost the sandbox its agent connection.
+  if (auto st = check_exec_request_size(req); !st.ok()) {
+    for (auto& kv : req.env) wipe(kv);
+    return st;
+  }
   std::unique_ptr<proto::ExecSession> session;
   {
     std::shared_lock lock(engine_mu_);

@@ -11,6 +11,7 @@
 #include "base/signal_waiter.h"
 #include "base/unique_fd.h"
 #include "proto/agent_client.h"
+#include "sandbox/exec_request.h"
 #include "sandbox/terminal.h"
 
 namespace krunbox {
@@ -74,6 +75,15 @@ void forward_signals(SignalWaiter& waiter, proto::ExecSession* session, bool tty
 Result<OneShotOutcome> run_one_shot(const OneShotOptions& o) {
   // Before any thread starts, so only the waiter sees the forwarded signals.
   KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}));
+  proto::ExecRequest req = main_process_request(o.spec, o.secret_env);
+  req.tty = o.tty;
+  req.stdin_open = o.interactive;
+  if (o.tty) {
+    auto size = terminal_size(o.interactive ? o.in_fd : o.out_fd);
+    if (size) std::tie(req.rows, req.cols) = *size;
+  }
+  // Before a backend is picked and a sandbox starts: the agent would refuse it anyway.
+  KRUNBOX_TRY(check_exec_request_size(req));
   KRUNBOX_ASSIGN_OR_RETURN(auto choice, select_backend(o.backend, o.require_vm));
   if (o.on_backend) o.on_backend(choice.report.backend, choice.report.isolation);
   OneShotOutcome outcome;
@@ -86,20 +96,6 @@ Result<OneShotOutcome> run_one_shot(const OneShotOptions& o) {
   proto::AgentClient* agent = sandbox->agent();
   if (!agent) return Error(ErrorCode::kInternal, "sandbox " + short_id + " has no agent connection");
 
-  proto::ExecRequest req;
-  req.argv = o.spec.argv;
-  req.env = o.spec.env;
-  req.env.insert(req.env.end(), o.secret_env.begin(), o.secret_env.end());
-  req.env_mode = proto::EnvMode::kMerge;
-  req.cwd = o.spec.cwd;
-  req.user = o.spec.user;
-  req.tty = o.tty;
-  req.stdin_open = o.interactive;
-  req.timeout_ms = static_cast<uint64_t>(o.spec.timeout.count()) * 1000;
-  if (o.tty) {
-    auto size = terminal_size(o.interactive ? o.in_fd : o.out_fd);
-    if (size) std::tie(req.rows, req.cols) = *size;
-  }
   proto::ExecCallbacks callbacks;
   int out_fd = o.out_fd, err_fd = o.err_fd;
   // A closed stdout/stderr on our side (EPIPE) must not stop the workload's other stream.

@@ -14,6 +14,7 @@
 #include "base/signal_waiter.h"
 #include "base/unique_fd.h"
 #include "proto/agent_client.h"
+#include "sandbox/exec_request.h"
 
 namespace krunbox {
 
@@ -106,6 +107,7 @@ Result<ScriptOutcome> run_script(const ScriptOptions& o, const std::vector<Scrip
     req.cwd = o.spec.cwd;
     req.user = o.spec.user;
     req.stdin_open = false;
+    KRUNBOX_TRY(check_exec_request_size(req));  // an agent's refusal would cost the connection
     proto::ExecCallbacks cb;
     int out = o.out_fd, err = o.err_fd;
     cb.on_stdout = [out](std::string_view d) { (void)write_all(out, d.data(), d.size()); };

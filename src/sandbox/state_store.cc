@@ -223,6 +223,10 @@ std::string StateStore::log_path(const std::string& id) const { return join_path
 std::string StateStore::monitor_log_path(const std::string& id) const { return join_path(dir(id), "monitor.log"); }
 
 Result<std::vector<std::string>> StateStore::list() const {
+  // Every command that names or lists sandboxes comes through here, so a
+  // data or run dir another user took over is refused before it is used.
+  KRUNBOX_TRY(check_private_dir(root_));
+  KRUNBOX_TRY(check_private_dir(sockets_));
   std::vector<std::string> ids;
   DIR* d = ::opendir(root_.c_str());
   if (!d) {
@@ -257,20 +261,25 @@ Result<std::string> StateStore::resolve(const std::string& key) const {
                "'" + key + "' matches " + std::to_string(matches.size()) + " sandboxes; give more of the id");
 }
 
+Status StateStore::check_name_free(const std::string& name) const {
+  if (name.empty()) return {};
+  KRUNBOX_ASSIGN_OR_RETURN(auto ids, list());
+  for (const auto& other : ids) {
+    auto c = load_config(other);
+    if (c && c->spec.name == name)
+      return Error(ErrorCode::kAlreadyExists, "the name '" + name + "' is taken by sandbox " + other.substr(0, 12) +
+                                                  "; remove it (krunbox rm) or pick another");
+  }
+  return {};
+}
+
 Status StateStore::create(const SandboxConfig& config) {
   KRUNBOX_TRY(ensure_private_dir(root_, 0700));
   KRUNBOX_ASSIGN_OR_RETURN(auto store_lock, FileLock::acquire(join_path(root_, ".lock")));
   const std::string& id = config.spec.id;
   if (!is_hex_id(id)) return Error(ErrorCode::kInvalidArgument, "sandbox id '" + id + "' is not 64 hex digits");
-  KRUNBOX_ASSIGN_OR_RETURN(auto ids, list());
-  for (const auto& other : ids) {
-    if (other == id) return Error(ErrorCode::kAlreadyExists, "sandbox " + id + " exists");
-    if (config.spec.name.empty()) continue;
-    auto c = load_config(other);
-    if (c && c->spec.name == config.spec.name)
-      return Error(ErrorCode::kAlreadyExists, "the name '" + config.spec.name + "' is taken by sandbox " +
-                                                  other.substr(0, 12) + "; remove it (krunbox rm) or pick another");
-  }
+  if (path_exists(join_path(dir(id), "config.json"))) return Error(ErrorCode::kAlreadyExists, "sandbox " + id + " exists");
+  KRUNBOX_TRY(check_name_free(config.spec.name));
   KRUNBOX_TRY(ensure_private_dir(dir(id), 0700));
   KRUNBOX_TRY(save_status(id, SandboxStatus{}));
   // config.json last: a directory without it is an unfinished create, ignored by list().

@@ -90,6 +90,8 @@ class StateStore {
   Result<std::vector<std::string>> list() const;
   // An id, a unique id prefix, or a name -> the full id.
   Result<std::string> resolve(const std::string& id_or_name) const;
+  // kAlreadyExists naming the sandbox that has `name` (OK for an empty name).
+  Status check_name_free(const std::string& name) const;
 
   // Creates the directory and config.json (and a Created state.json); fails
   // if the name is taken. Serialised by a store-wide lock.

@@ -1,0 +1,26 @@
+// The agent requests krunbox sends to start processes, and their size
+// limit. The agent takes one request of at most proto::kMaxControlPayload
+// bytes (64 KiB of JSON: argv, env, cwd, user...). A bigger one is refused
+// by the agent only once the sandbox runs, and costs the agent connection,
+// so every request is measured here first: before a sandbox starts (run,
+// create, start) and before an exec is sent.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backend/sandbox_spec.h"
+#include "krunbox/error.h"
+#include "proto/messages.h"
+
+namespace krunbox {
+
+// The request for a sandbox's main process: the spec's command, cwd, user
+// and env, with the secrets' NAME=VALUE entries after the env.
+proto::ExecRequest main_process_request(const SandboxSpec& spec, const std::vector<std::string>& secret_env);
+
+// kLimitExceeded unless `request` fits the agent's limits; the error gives
+// the limit and the sizes of the command (argv) and the environment.
+Status check_exec_request_size(const proto::ExecRequest& request);
+
+}  // namespace krunbox
