@@ -57,6 +57,13 @@ class Sandbox {
   const SandboxSpec& spec() const { return spec_; }
   SandboxState state() const { return state_.state(); }
   std::string crash_reason() const { return state_.crash_reason(); }
+  // crash_reason(), after waiting up to `grace` for the sandbox to end: a lost
+  // agent connection is often the first sign of a crash whose reason (a guest
+  // panic on the console, the engine's exit) is known a moment later.
+  std::string crash_reason_within(std::chrono::milliseconds grace) const {
+    (void)state_.wait_terminal(grace);
+    return state_.crash_reason();
+  }
   virtual std::string_view backend_name() const = 0;
 
   // Boots the engine and connects to the agent: Created -> Starting -> Running.

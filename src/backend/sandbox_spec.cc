@@ -138,10 +138,25 @@ Result<VolumeMount> parse_volume(std::string_view text) {
     pos = c + 1;
   }
   if (parts.size() == 3) {
-    if (parts[2] == "ro") v.read_only = true;
-    else if (parts[2] != "rw") return bad(field, "option must be ro or rw, not '" + std::string(parts[2]) + "'");
+    // Comma-separated as in docker -v; later options win over earlier ones.
+    std::string_view opts = parts[2];
+    size_t start = 0;
+    while (start <= opts.size()) {
+      size_t comma = opts.find(',', start);
+      std::string_view o = opts.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+      if (o == "ro") v.read_only = true;
+      else if (o == "rw") v.read_only = false;
+      else if (o == "suid") v.allow_suid = true;
+      else if (o == "nosuid") v.allow_suid = false;
+      else if (o == "dev") v.allow_devices = true;
+      else if (o == "nodev") v.allow_devices = false;
+      else
+        return bad(field, "option '" + std::string(o) + "' is not one of ro, rw, suid, nosuid, dev, nodev");
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
   } else if (parts.size() != 2) {
-    return bad(field, "expected HOST:GUEST[:ro|:rw]");
+    return bad(field, "expected HOST:GUEST[:OPTIONS] with OPTIONS from ro, rw, suid, dev (comma-separated)");
   }
   if (parts[0].empty() || parts[0].front() != '/') return bad(field, "host path must be absolute");
   v.host_path = std::string(parts[0]);

@@ -42,6 +42,11 @@ struct VolumeMount {
   std::string host_path;
   std::string guest_path;
   bool read_only = false;
+  // Native sandboxes mount volumes nosuid,nodev unless these are set (the
+  // "suid" and "dev" options): setuid files and device nodes in a volume
+  // then act inside the sandbox as on the host.
+  bool allow_suid = false;
+  bool allow_devices = false;
   bool operator==(const VolumeMount&) const = default;
 };
 

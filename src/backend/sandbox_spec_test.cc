@@ -89,7 +89,24 @@ TEST(VolumeTest, SpellingsAndHostileInput) {
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(*v, (VolumeMount{"/data", "/mnt", true}));
   EXPECT_FALSE(parse_volume("/data:/mnt").value().read_only);
-  for (const char* bad : {"", "/a", "rel:/mnt", "/a:/b:rx", "/a:/b:ro:x"}) EXPECT_FALSE(parse_volume(bad).ok()) << bad;
+  for (const char* bad : {"", "/a", "rel:/mnt", "/a:/b:rx", "/a:/b:ro:x", "/a:/b:ro,", "/a:/b:,suid", "/a:/b:exec"})
+    EXPECT_FALSE(parse_volume(bad).ok()) << bad;
+  auto plain = parse_volume("/data:/mnt");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->allow_suid);
+  EXPECT_FALSE(plain->allow_devices);
+  auto opted = parse_volume("/data:/mnt:ro,suid,dev");
+  ASSERT_TRUE(opted.ok()) << opted.error().what();
+  EXPECT_TRUE(opted->read_only);
+  EXPECT_TRUE(opted->allow_suid);
+  EXPECT_TRUE(opted->allow_devices);
+  auto last_wins = parse_volume("/data:/mnt:suid,nosuid,ro,rw");
+  ASSERT_TRUE(last_wins.ok());
+  EXPECT_FALSE(last_wins->allow_suid);
+  EXPECT_FALSE(last_wins->read_only);
+  auto err = parse_volume("/a:/b:exec");
+  ASSERT_FALSE(err.ok());
+  EXPECT_NE(err.error().what().find("'exec' is not one of"), std::string::npos) << err.error().what();
 }
 
 const char* fake_env(const char* key) { return std::string_view(key) == "HOME" ? "/root" : nullptr; }

@@ -65,7 +65,7 @@ void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
   cmd->add_option("-m,--memory", f.memory_mib, "Memory limit in MiB");
   cmd->add_option("--pids-limit", f.pids_limit, "Maximum number of processes (native)");
   cmd->add_option("-p,--publish", f.ports, "Publish a port: [IP:]HOST:GUEST[/tcp|udp] (IP defaults to 127.0.0.1)");
-  cmd->add_option("-v,--volume", f.volumes, "Bind-mount a host path: HOST:GUEST[:ro]");
+  cmd->add_option("-v,--volume", f.volumes, "Bind-mount a host path: HOST:GUEST[:OPTIONS], OPTIONS comma-separated from ro, rw, suid, dev (native sandboxes mount volumes nosuid,nodev unless suid/dev is given)");
   cmd->add_option("--hostname", f.hostname, "Host name inside the sandbox");
   cmd->add_option("--name", f.name, "Name of the sandbox");
   cmd->add_option("--net", f.network,

@@ -337,13 +337,15 @@ bool Monitor::on_main_exited(const Event&) {
     exit = last_exit_;
     error = last_exit_error_;
   }
+  // A lost agent connection: the engine's end (a guest panic, say) and its
+  // reason follow a moment later.
+  std::string crash = !exit && sandbox_ ? sandbox_->crash_reason_within(std::chrono::seconds(3)) : "";
   bool engine_alive = sandbox_ && sandbox_->state() == SandboxState::kRunning;
   bool failed = !exit || !exit->status.success();
   std::string reason;
   if (exit) {
     reason = "main process " + exit->status.describe() + (exit->timed_out ? " (timed out)" : "");
   } else {
-    std::string crash = sandbox_ ? sandbox_->crash_reason() : "";
     reason = "engine failed: " + (crash.empty() ? error : crash);
   }
   {

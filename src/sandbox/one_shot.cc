@@ -122,7 +122,7 @@ Result<OneShotOutcome> run_one_shot(const OneShotOptions& o) {
   raw.reset();
 
   if (!exit.ok()) {
-    std::string reason = sandbox->crash_reason();
+    std::string reason = sandbox->crash_reason_within(std::chrono::seconds(3));
     return std::move(exit).error().wrap("sandbox " + short_id + (reason.empty() ? "" : " (" + reason + ")"));
   }
   outcome.status = exit->status;

@@ -123,7 +123,7 @@ Result<ScriptOutcome> run_script(const ScriptOptions& o, const std::vector<Scrip
       current = nullptr;
     }
     if (!exit) {
-      std::string reason = sandbox->crash_reason();
+      std::string reason = sandbox->crash_reason_within(std::chrono::seconds(3));
       return std::move(exit).error().wrap("line " + std::to_string(line.line_no) +
                                           (reason.empty() ? "" : " (" + reason + ")"));
     }

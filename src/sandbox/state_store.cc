@@ -108,7 +108,11 @@ Json to_json(const SandboxSpec& s) {
   if (s.pids_limit) j["pids_limit"] = *s.pids_limit;
   Json vols = Json::array();
   for (const auto& v : s.volumes)
-    vols.push_back({{"host_path", v.host_path}, {"guest_path", v.guest_path}, {"read_only", v.read_only}});
+    vols.push_back({{"host_path", v.host_path},
+                    {"guest_path", v.guest_path},
+                    {"read_only", v.read_only},
+                    {"allow_suid", v.allow_suid},
+                    {"allow_devices", v.allow_devices}});
   j["volumes"] = vols;
   return j;
 }
@@ -131,7 +135,8 @@ Result<SandboxSpec> spec_from_json(const Json& j) {
     KRUNBOX_ASSIGN_OR_RETURN(s.ports, ports_from_json(j.value("ports", Json::array())));
     for (const auto& v : j.value("volumes", Json::array()))
       s.volumes.push_back({v.at("host_path").get<std::string>(), v.at("guest_path").get<std::string>(),
-                           v.value("read_only", false)});
+                           v.value("read_only", false), v.value("allow_suid", false),
+                           v.value("allow_devices", false)});
     KRUNBOX_ASSIGN_OR_RETURN(s.network, parse_network_mode(j.value("network", std::string("none"))));
     s.user_namespace = j.value("user_namespace", false);
     KRUNBOX_ASSIGN_OR_RETURN(s.accel, parse_vm_accel(j.value("accel", std::string("auto"))));

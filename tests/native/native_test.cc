@@ -6,16 +6,21 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "backend/native/native_backend.h"
+#include "backend/native/mount_plan.h"
 #include "backend/native/native_sandbox.h"
 #include "backend/native/sandbox_child.h"
 #include "base/fs.h"
@@ -165,7 +170,10 @@ TEST_F(NativeTest, HostMountsAreInvisible) {
   // name its host directories, as Docker's do; they are not reachable.)
   std::istringstream in(mounts);
   std::string line;
-  const std::set<std::string> allowed = {"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"};
+  // The standard device nodes are single host nodes bound in, as runc does.
+  const std::set<std::string> allowed = {"/",           "/proc",     "/dev",      "/dev/pts",     "/dev/shm",
+                                         "/dev/mqueue", "/sys",      "/dev/null", "/dev/zero",    "/dev/full",
+                                         "/dev/random", "/dev/tty",  "/dev/urandom"};
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string source, point;
@@ -245,10 +253,10 @@ TEST_F(NativeTest, CapabilitiesSeccompAndNoNewPrivs) {
   auto status = run_in(*sb, {"cat", "/proc/self/status"}).out;
   char expect[64];
   std::snprintf(expect, sizeof expect, "CapEff:\t%016llx\n",
-                static_cast<unsigned long long>(native::docker_default_capabilities()));
+                static_cast<unsigned long long>(native::default_capabilities()));
   EXPECT_NE(status.find(expect), std::string::npos) << status;
   std::snprintf(expect, sizeof expect, "CapBnd:\t%016llx\n",
-                static_cast<unsigned long long>(native::docker_default_capabilities()));
+                static_cast<unsigned long long>(native::default_capabilities()));
   EXPECT_NE(status.find(expect), std::string::npos) << status;
   EXPECT_NE(status.find("Seccomp:\t2\n"), std::string::npos) << status;
   EXPECT_NE(status.find("NoNewPrivs:\t1\n"), std::string::npos) << status;
@@ -379,7 +387,7 @@ TEST_F(NativeTest, FailedSetupNamesTheStepAndLeavesNothing) {
   ASSERT_TRUE(sb.ok());
   auto st = (*sb)->start();
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().what().find("creating directory /bin/busybox in sandbox " + spec->id.substr(0, 12)),
+  EXPECT_NE(st.error().what().find("creating the volume mount point /bin/busybox inside the sandbox's root"),
             std::string::npos)
       << st.error().what();
   EXPECT_NE(st.error().what().find("Not a directory"), std::string::npos) << st.error().what();
@@ -531,6 +539,145 @@ TEST_F(NativeTest, FiftyRunsIncludingKilledOwnersLeaveNothingBehind) {
   EXPECT_EQ(before.sandbox_processes, after.sandbox_processes);
   EXPECT_EQ(before.run_entries, after.run_entries);
   EXPECT_EQ(before.cgroups, after.cgroups);
+}
+
+// ---- Attacks from inside a sandbox and from a hostile root file system ----
+
+// A private copy of the bundled rootfs that a test may plant things in, as a
+// hostile image author would.
+struct HostileRoot {
+  TempDir dir;
+  std::string root() const { return join_path(dir.path(), "rootfs"); }
+};
+std::optional<HostileRoot> hostile_root() {
+  auto d = TempDir::create("krunbox-hostile-root-");
+  if (!d.ok()) return std::nullopt;
+  HostileRoot h{std::move(*d)};
+  std::string cmd = "cp -a '" + bundled_rootfs_dir() + "' '" + h.root() + "'";
+  if (std::system(cmd.c_str()) != 0) return std::nullopt;
+  return h;
+}
+
+TEST_F(NativeTest, SandboxRootCannotCreateOrOpenHostDevices) {
+  auto sb = start();
+  ASSERT_TRUE(sb);
+  // The reproduced attack: a node for the host's loop device and for
+  // /dev/kvm, made in /dev and elsewhere in the root.
+  for (const char* attack : {"mknod /dev/xl b 7 0", "mknod /tmp/xl b 7 0", "mknod /dev/kvmx c 10 232",
+                             "mknod /tmp/kvmx c 10 232", "mknod /tmp/tty1 c 4 1", "mknod /tmp/vcs c 7 0"}) {
+    auto r = run_in(*sb, {"sh", "-c", attack});
+    EXPECT_NE(r.status.code, 0) << attack << " succeeded";
+  }
+  auto listing = run_in(*sb, {"sh", "-c", "ls /dev/xl /tmp/xl /dev/kvmx /tmp/kvmx /tmp/tty1 /tmp/vcs 2>/dev/null"});
+  EXPECT_EQ(listing.out, "") << "device nodes were created";
+  // /dev itself is nodev; the standard nodes (bound from the host) still work.
+  auto mounts = run_in(*sb, {"cat", "/proc/self/mountinfo"}).out;
+  std::istringstream lines(mounts);
+  std::string line;
+  bool dev_seen = false;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    std::string id, parent, devno, root, point, opts;
+    f >> id >> parent >> devno >> root >> point >> opts;
+    if (point != "/dev") continue;
+    dev_seen = true;
+    EXPECT_NE(opts.find("nodev"), std::string::npos) << line;
+  }
+  EXPECT_TRUE(dev_seen) << mounts;
+  EXPECT_EQ(run_in(*sb, {"sh", "-c", "echo ok > /dev/null && head -c 3 /dev/urandom | wc -c"}).out, "3\n");
+}
+
+TEST_F(NativeTest, DeviceNodeInTheRootFileSystemOpensNothing) {
+  if (!path_exists("/dev/kmsg")) GTEST_SKIP() << "no /dev/kmsg on this host";
+  auto h = hostile_root();
+  ASSERT_TRUE(h);
+  // A hostile root ships nodes for the host's kernel log and loop control:
+  // the root's mount has no nodev, so only the device allow-list stops them.
+  ASSERT_EQ(::mknod(join_path(h->root(), "kmsg").c_str(), S_IFCHR | 0666, makedev(1, 11)), 0);
+  ASSERT_EQ(::mknod(join_path(h->root(), "loopctl").c_str(), S_IFCHR | 0666, makedev(10, 237)), 0);
+  ASSERT_EQ(::mknod(join_path(h->root(), "disk").c_str(), S_IFBLK | 0666, makedev(7, 0)), 0);
+  auto b = base_spec();
+  b.rootfs(h->root());
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  for (const char* node : {"/kmsg", "/loopctl", "/disk"}) {
+    auto r = run_in(*sb, {"sh", "-c", std::string("head -c 1 ") + node + " > /dev/null"});
+    EXPECT_NE(r.status.code, 0) << node << " opened";
+    EXPECT_NE(r.err.find("not permitted"), std::string::npos) << node << ": " << r.err;
+  }
+}
+
+TEST_F(NativeTest, ImageSymlinkUnderAVolumeTargetCreatesNothingOnTheHost) {
+  auto h = hostile_root();
+  ASSERT_TRUE(h);
+  // The reproduced attack: /escape points where the host's root sits
+  // between pivot_root and its detach; the volume's mount points then
+  // went through it onto the host.
+  std::string victim_dir = "/tmp/krunbox-pwned-dir-" + std::to_string(::getpid());
+  std::string victim_file = "/tmp/krunbox-pwned-file-" + std::to_string(::getpid());
+  ASSERT_EQ(::symlink((std::string(native::kOldRootDir) + "/tmp").c_str(), join_path(h->root(), "escape").c_str()), 0);
+  auto vol = TempDir::create("krunbox-vol-");
+  ASSERT_TRUE(vol.ok());
+  std::string vol_file = join_path(vol->path(), "f");
+  ASSERT_TRUE(write_file_atomic(vol_file, "x").ok());
+  auto b = base_spec();
+  b.rootfs(h->root());
+  b.volume({vol->path(), "/escape/" + victim_dir.substr(5), false});
+  b.volume({vol_file, "/escape/" + victim_file.substr(5), false});
+  {
+    auto spec = b.build();
+    ASSERT_TRUE(spec.ok()) << spec.error().what();
+    auto sandbox = make_native_backend()->create(*spec);
+    ASSERT_TRUE(sandbox.ok()) << sandbox.error().what();
+    auto st = (*sandbox)->start();
+    // Refused (the path leaves the root) or kept inside; either way not on the host.
+    if (!st.ok()) {
+      EXPECT_NE(st.error().what().find("volume"), std::string::npos) << st.error().what();
+    }
+  }
+  EXPECT_FALSE(path_exists(victim_dir)) << victim_dir << " was created on the host";
+  EXPECT_FALSE(path_exists(victim_file)) << victim_file << " was created on the host";
+  ::rmdir(victim_dir.c_str());
+  ::unlink(victim_file.c_str());
+}
+
+TEST_F(NativeTest, VolumesAreNosuidAndNodevUnlessAskedFor) {
+  auto vol = TempDir::create("krunbox-vol-");
+  ASSERT_TRUE(vol.ok());
+  // What another sandbox (or anyone who can write the directory) left there:
+  // a node for /dev/null and a setuid-root shell.
+  ASSERT_EQ(::mknod(join_path(vol->path(), "null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  std::string cmd = "cp '" + join_path(bundled_rootfs_dir(), "bin/busybox") + "' '" + vol->path() + "/sh' && chmod 4755 '" +
+                    vol->path() + "/sh'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  auto b = base_spec();
+  b.volume({vol->path(), "/data", false});
+  VolumeMount opted{vol->path(), "/opted", false};
+  opted.allow_suid = opted.allow_devices = true;
+  b.volume(opted);
+  auto sb = start(b);
+  ASSERT_TRUE(sb);
+  auto denied = run_in(*sb, {"sh", "-c", "echo x > /data/null"});
+  EXPECT_NE(denied.status.code, 0) << "a device node in a volume opened";
+  EXPECT_EQ(run_in(*sb, {"sh", "-c", "echo x > /opted/null"}).status.code, 0) << "dev was asked for";
+  auto mounts = run_in(*sb, {"cat", "/proc/self/mountinfo"}).out;
+  std::istringstream lines(mounts);
+  std::string line;
+  int seen = 0;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    std::string id, parent, devno, root, point, opts;
+    f >> id >> parent >> devno >> root >> point >> opts;
+    if (point == "/data") {
+      ++seen;
+      EXPECT_NE(opts.find("nosuid"), std::string::npos) << line;
+      EXPECT_NE(opts.find("nodev"), std::string::npos) << line;
+    } else if (point == "/opted") {
+      ++seen;
+      EXPECT_EQ(opts.find("nosuid"), std::string::npos) << line;
+    }
+  }
+  EXPECT_EQ(seen, 2) << mounts;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "backend/native/device_filter.h"
 #include "base/fs.h"
 #include "base/unique_fd.h"
 
@@ -29,7 +30,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const char* const kV1Controllers[] = {"memory", "cpu", "pids", "freezer"};
+const char* const kV1Controllers[] = {"memory", "cpu", "pids", "freezer", "devices"};
 
 // cgroupfs files exist already and take one write; no temp-and-rename.
 Status write_cgroup_file(const std::string& path, const std::string& value) {
@@ -183,6 +184,11 @@ Result<SandboxCgroup> SandboxCgroup::create(const std::string& root, const std::
     (void)write_cgroup_file(join_path(parent, "cgroup.subtree_control"), "+memory +cpu +pids");
     cg.memory_dir_ = dir;
     if (path_exists(join_path(dir, "cgroup.freeze"))) cg.freezer_dir_ = dir;
+    if (is_cgroupfs(dir)) {
+      auto program = load_device_program();
+      Status s = program.ok() ? attach_device_program(dir, program->get()) : Status(std::move(program).error());
+      if (!s.ok()) note_failure("device allow-list (cgroup v2 device program)", s.error());
+    }
     if (limits.memory_bytes) {
       auto s = write_cgroup_file(join_path(dir, "memory.max"), std::to_string(*limits.memory_bytes));
       if (s.ok()) s = write_cgroup_file(join_path(dir, "memory.swap.max"), "0");
@@ -233,6 +239,20 @@ Result<SandboxCgroup> SandboxCgroup::create(const std::string& root, const std::
       s = write_cgroup_file(join_path(dir, "pids.max"), std::to_string(*limits.pids));
     } else if (controller == "freezer") {
       cg.freezer_dir_ = dir;
+    } else if (controller == "devices") {
+      // Deny everything first, then allow the list: a group inherits "a *:* rwm".
+      s = write_cgroup_file(join_path(dir, "devices.deny"), "a");
+      for (const auto& line : v1_device_allow_lines()) {
+        if (!s.ok()) break;
+        s = write_cgroup_file(join_path(dir, "devices.allow"), line);
+      }
+      if (!s.ok()) {
+        // The group would allow every device: better none at all.
+        (void)remove_cgroup_dir(dir);
+        cg.dirs_.pop_back();
+        note_failure("device allow-list (cgroup v1 devices)", s.error());
+        continue;
+      }
     }
     if (!s.ok()) note_failure(controller + " limit", s.error());
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "backend/native/device_filter.h"
 #include "base/fs.h"
 #include "base/temp_dir.h"
 
@@ -16,7 +17,7 @@ class FakeV1Tree : public ::testing::Test {
     auto d = TempDir::create();
     ASSERT_TRUE(d.ok());
     dir_ = std::move(*d);
-    for (const char* c : {"memory", "cpu", "pids", "freezer"}) ASSERT_TRUE(make_dirs(join_path(dir_.path(), c)).ok());
+    for (const char* c : {"memory", "cpu", "pids", "freezer", "devices"}) ASSERT_TRUE(make_dirs(join_path(dir_.path(), c)).ok());
   }
   std::string path(const std::string& rel) { return join_path(dir_.path(), rel); }
   TempDir dir_;
@@ -26,12 +27,16 @@ TEST_F(FakeV1Tree, CreatesOneGroupPerControllerWithLimits) {
   CgroupLimits limits{256ull << 20, 1500, 64};
   auto cg = SandboxCgroup::create(dir_.path(), "abc", limits);
   ASSERT_TRUE(cg.ok()) << cg.error().what();
-  EXPECT_EQ(cg->dirs().size(), 4u);
+  EXPECT_EQ(cg->dirs().size(), 5u);
   EXPECT_TRUE(cg->notes().empty());
   EXPECT_EQ(*read_file(path("memory/krunbox/abc/memory.limit_in_bytes")), std::to_string(256ull << 20));
   EXPECT_EQ(*read_file(path("cpu/krunbox/abc/cpu.cfs_quota_us")), "150000");
   EXPECT_EQ(*read_file(path("cpu/krunbox/abc/cpu.cfs_period_us")), "100000");
   EXPECT_EQ(*read_file(path("pids/krunbox/abc/pids.max")), "64");
+  // Everything denied, then the allow-list one line per write (a plain file
+  // keeps the last one).
+  EXPECT_EQ(*read_file(path("devices/krunbox/abc/devices.deny")), "a");
+  EXPECT_EQ(*read_file(path("devices/krunbox/abc/devices.allow")), v1_device_allow_lines().back());
   EXPECT_TRUE(cg->can_freeze());
   ASSERT_TRUE(cg->freeze().ok());
   EXPECT_EQ(*read_file(path("freezer/krunbox/abc/freezer.state")), "FROZEN");

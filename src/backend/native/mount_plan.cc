@@ -2,7 +2,6 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <climits>
 #include <cstdlib>
@@ -42,15 +41,19 @@ Status check_overlay_path(const std::string& path, const char* what) {
   return {};
 }
 
-// mkdir -p inside the new root, one component at a time: after pivot_root
-// every component resolves inside the sandbox, so an image's symlink cannot
-// point a mkdir at the host.
-void add_mkdir_all(MountPlan& plan, const std::string& path) {
+MountOp in_root(MountOp op, const std::string& root) {
+  op.root = root;
+  return op;
+}
+
+// mkdir -p of a guest path, one component at a time, each resolved inside
+// `root` (RESOLVE_IN_ROOT): an image's symlink cannot lead a mkdir outside.
+void add_mkdir_all(MountPlan& plan, const std::string& root, const std::string& path) {
   size_t pos = 1;
   while (pos <= path.size()) {
     size_t next = path.find('/', pos);
     if (next == std::string::npos) next = path.size();
-    plan.push_back(simple_op(MountOpKind::kMkdir, path.substr(0, next), 0755));
+    plan.push_back(in_root(simple_op(MountOpKind::kMkdir, path.substr(0, next), 0755), root));
     pos = next + 1;
   }
 }
@@ -62,6 +65,10 @@ bool is_under(const std::string& path, const std::string& dir) {
 }  // namespace
 
 std::string MountOp::describe() const {
+  // Resolved inside the new root: only volume mount points are.
+  if (!root.empty() && (kind == MountOpKind::kMkdir || kind == MountOpKind::kCreateFile))
+    return "creating the volume mount point " + target +
+           " inside the sandbox's root (symlinks in the image resolve inside that root)";
   switch (kind) {
     case MountOpKind::kMount:
       if (flags & MS_BIND) return "bind-mounting " + source + " on " + target;
@@ -78,6 +85,7 @@ std::string MountOp::describe() const {
     case MountOpKind::kReadonlyPath: return "making " + target + " read-only";
     case MountOpKind::kPivotRoot: return "pivoting the root to " + target;
     case MountOpKind::kDetach: return "detaching the host's root (" + target + ")";
+    case MountOpKind::kBindVolume: return "bind-mounting volume " + source + " on " + target;
   }
   return "setting up mounts";
 }
@@ -135,7 +143,7 @@ Result<std::vector<ResolvedVolume>> resolve_volumes(const std::vector<VolumeMoun
         return Error(ErrorCode::kInvalidArgument,
                      what + ": guest path is inside " + kernel_fs + ", which the sandbox mounts itself");
     }
-    out.push_back({real, guest, S_ISDIR(st.st_mode), v.read_only});
+    out.push_back({real, guest, S_ISDIR(st.st_mode), v.read_only, v.allow_suid, v.allow_devices});
   }
   return out;
 }
@@ -161,6 +169,23 @@ Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
     plan.push_back(mount_op(in.lower, in.root_mount, "", MS_BIND | MS_REC));
   }
 
+  // Volumes before pivot_root, while the host's root is not inside the new
+  // one: their mount points are made and resolved inside the new root only,
+  // so an image's symlink (say into the old root's place) cannot put a
+  // directory, a file or a mount on the host.
+  for (const auto& v : in.volumes) {
+    std::string parent = v.guest_path.substr(0, v.guest_path.rfind('/'));
+    if (!parent.empty()) add_mkdir_all(plan, in.root_mount, parent);
+    if (v.is_dir) plan.push_back(in_root(simple_op(MountOpKind::kMkdir, v.guest_path, 0755), in.root_mount));
+    else plan.push_back(in_root(simple_op(MountOpKind::kCreateFile, v.guest_path, 0644), in.root_mount));
+    MountOp bind = in_root(simple_op(MountOpKind::kBindVolume, v.guest_path), in.root_mount);
+    bind.source = v.host_path;
+    if (!v.allow_suid) bind.attrs |= MOUNT_ATTR_NOSUID;
+    if (!v.allow_devices) bind.attrs |= MOUNT_ATTR_NODEV;
+    if (v.read_only) bind.attrs |= MOUNT_ATTR_RDONLY;
+    plan.push_back(bind);
+  }
+
   std::string old_root = kOldRootDir;
   MountOp pivot = simple_op(MountOpKind::kPivotRoot, in.root_mount);
   pivot.source = old_root.substr(1);  // relative to the new root
@@ -172,24 +197,15 @@ Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
   plan.push_back(mount_op("proc", "/proc", "proc", kNoSuidDevExec));
 
   plan.push_back(simple_op(MountOpKind::kMkdir, "/dev", 0755));
-  plan.push_back(mount_op("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k"));
-  struct Device {
-    const char* name;
-    unsigned major, minor;
-  };
-  const Device devices[] = {{"null", 1, 3}, {"zero", 1, 5},    {"full", 1, 7},
-                            {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
-  for (const auto& d : devices) {
-    std::string path = std::string("/dev/") + d.name;
-    if (in.user_namespace) {
-      // A user namespace may not mknod; bind the host's node instead, as runc does.
-      plan.push_back(simple_op(MountOpKind::kCreateFile, path, 0666));
-      plan.push_back(mount_op(old_root + "/dev/" + d.name, path, "", MS_BIND));
-    } else {
-      MountOp op = simple_op(MountOpKind::kMknod, path, S_IFCHR | 0666);
-      op.dev = makedev(d.major, d.minor);
-      plan.push_back(op);
-    }
+  // nodev: a node made in /dev opens nothing. The standard nodes are the
+  // host's, bound in (a bind keeps its source mount's flags), as runc does in
+  // a user namespace; the sandbox has no CAP_MKNOD to make others.
+  plan.push_back(mount_op("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_STRICTATIME,
+                          "mode=755,size=65536k"));
+  for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    std::string path = std::string("/dev/") + name;
+    plan.push_back(simple_op(MountOpKind::kCreateFile, path, 0666));
+    plan.push_back(mount_op(old_root + path, path, "", MS_BIND));
   }
   plan.push_back(simple_op(MountOpKind::kMkdir, "/dev/pts", 0755));
   // gid=5 (tty) exists only when the id mapping covers it, so it is left out in a user namespace.
@@ -222,15 +238,6 @@ Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
     plan.push_back(simple_op(MountOpKind::kSetReadonly, "/sys"));
   } else {
     plan.push_back(mount_op("sysfs", "/sys", "sysfs", kNoSuidDevExec | MS_RDONLY));
-  }
-
-  for (const auto& v : in.volumes) {
-    std::string parent = v.guest_path.substr(0, v.guest_path.rfind('/'));
-    if (!parent.empty()) add_mkdir_all(plan, parent);
-    if (v.is_dir) plan.push_back(simple_op(MountOpKind::kMkdir, v.guest_path, 0755));
-    else plan.push_back(simple_op(MountOpKind::kCreateFile, v.guest_path, 0644));
-    plan.push_back(mount_op(old_root + v.host_path, v.guest_path, "", MS_BIND | MS_REC));
-    if (v.read_only) plan.push_back(simple_op(MountOpKind::kSetReadonly, v.guest_path));
   }
 
   // Masks and read-only paths come last so nothing above can undo them.

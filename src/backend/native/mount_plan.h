@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ enum class MountOpKind {
   kReadonlyPath,  // bind target over itself, then read-only
   kPivotRoot,     // chdir(target); pivot_root(".", source); chdir("/")
   kDetach,        // umount2(target, MNT_DETACH); rmdir(target)
+  kBindVolume,    // a recursive clone of source, with `attrs` set, moved onto target
 };
 
 struct MountOp {
@@ -40,6 +42,12 @@ struct MountOp {
   dev_t dev = 0;
   uid_t uid = 0;  // kChown
   gid_t gid = 0;
+  uint64_t attrs = 0;  // kBindVolume: MOUNT_ATTR_* set on every mount of the clone
+  // Non-empty: target is resolved inside this directory as if it were "/"
+  // (openat2 RESOLVE_IN_ROOT), so no symlink in it can lead outside. Used
+  // for kMkdir, kCreateFile and kBindVolume before pivot_root, where the
+  // image's symlinks would otherwise resolve against the host.
+  std::string root;
   // A missing target is not an error (masks of paths some kernels lack).
   bool optional = false;
 
@@ -55,6 +63,8 @@ struct ResolvedVolume {
   std::string guest_path;  // normalised absolute path inside the sandbox
   bool is_dir = true;
   bool read_only = false;
+  bool allow_suid = false;
+  bool allow_devices = false;
 };
 
 enum class RootKind {

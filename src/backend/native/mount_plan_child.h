@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include "backend/native/mount_plan.h"
 
 namespace krunbox::native {
@@ -28,6 +30,14 @@ class MountSyscalls {
   virtual int stat_kind(const char* path, bool* is_dir) = 0;
   virtual int chdir(const char* path) = 0;
   virtual int pivot_root(const char* new_root, const char* put_old) = 0;
+  // The same inside `root`: `path` (absolute) resolves as if `root` were "/",
+  // and a symlink or ".." that would leave it stays in it (RESOLVE_IN_ROOT).
+  virtual int mkdir_in(const char* root, const char* path, mode_t mode) = 0;
+  virtual int create_file_in(const char* root, const char* path, mode_t mode) = 0;
+  virtual int stat_kind_in(const char* root, const char* path, bool* is_dir) = 0;
+  // Clones the mount tree at `source` (host path), sets `attrs`
+  // (MOUNT_ATTR_*) on all of it, and attaches it on `path` inside `root`.
+  virtual int bind_volume(const char* source, const char* root, const char* path, uint64_t attrs) = 0;
 };
 
 // The kernel. Usable only in a child that owns its mount namespace.
@@ -46,6 +56,10 @@ class RealMountSyscalls final : public MountSyscalls {
   int stat_kind(const char* path, bool* is_dir) override;
   int chdir(const char* path) override;
   int pivot_root(const char* new_root, const char* put_old) override;
+  int mkdir_in(const char* root, const char* path, mode_t mode) override;
+  int create_file_in(const char* root, const char* path, mode_t mode) override;
+  int stat_kind_in(const char* root, const char* path, bool* is_dir) override;
+  int bind_volume(const char* source, const char* root, const char* path, uint64_t attrs) override;
 };
 
 struct PlanFailure {

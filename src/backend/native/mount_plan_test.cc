@@ -50,6 +50,14 @@ class RecordingSyscalls : public MountSyscalls {
   }
   int chdir(const char* p) override { return rec("chdir " + str(p)); }
   int pivot_root(const char* n, const char* o) override { return rec("pivot_root " + str(n) + " " + str(o)); }
+  int mkdir_in(const char* r, const char* p, mode_t) override { return rec("mkdir_in " + str(r) + " " + str(p)); }
+  int create_file_in(const char* r, const char* p, mode_t) override {
+    return rec("touch_in " + str(r) + " " + str(p));
+  }
+  int stat_kind_in(const char*, const char*, bool* is_dir) override { return *is_dir = true, 0; }
+  int bind_volume(const char* s, const char* r, const char* p, uint64_t attrs) override {
+    return rec("bind_volume " + str(s) + " " + str(r) + " " + str(p) + " " + std::to_string(attrs));
+  }
 
   bool has(const std::string& prefix) const {
     return std::any_of(calls.begin(), calls.end(), [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
@@ -112,8 +120,15 @@ TEST(MountPlanTest, DevHasTheStandardNodesPtsAndLinks) {
   ASSERT_TRUE(plan.ok());
   RecordingSyscalls sys;
   ASSERT_EQ(execute_mount_plan(*plan, sys).index, -1);
-  for (const char* n : {"null", "zero", "full", "random", "urandom", "tty"})
-    EXPECT_TRUE(sys.has(std::string("mknod /dev/") + n)) << n;
+  // The host's nodes bound onto files in a nodev tmpfs; nothing is made with mknod.
+  EXPECT_FALSE(sys.has("mknod"));
+  for (const char* n : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    EXPECT_TRUE(sys.has(std::string("touch /dev/") + n)) << n;
+    EXPECT_TRUE(sys.has(std::string("mount /.krunbox-oldroot/dev/") + n + " /dev/" + n + " - " +
+                        std::to_string(MS_BIND)))
+        << n;
+  }
+  EXPECT_TRUE(sys.has("mount tmpfs /dev tmpfs " + std::to_string(MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_STRICTATIME)));
   EXPECT_TRUE(sys.has("mount devpts /dev/pts devpts " + std::to_string(MS_NOSUID | MS_NOEXEC) +
                       " newinstance,ptmxmode=0666,mode=0620,gid=5"));
   EXPECT_TRUE(sys.has("symlink /dev/ptmx pts/ptmx"));
@@ -121,7 +136,7 @@ TEST(MountPlanTest, DevHasTheStandardNodesPtsAndLinks) {
   EXPECT_TRUE(sys.has("mount shm /dev/shm tmpfs"));
   EXPECT_TRUE(sys.has("mount sysfs /sys sysfs " + std::to_string(MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)));
   // /dev is a fresh tmpfs mounted before its nodes.
-  EXPECT_LT(sys.index_of("mount tmpfs /dev tmpfs"), sys.index_of("mknod /dev/null"));
+  EXPECT_LT(sys.index_of("mount tmpfs /dev tmpfs"), sys.index_of("touch /dev/null"));
 }
 
 TEST(MountPlanTest, UserNamespaceBindsDevicesAndUsesUserXattrs) {
@@ -179,24 +194,33 @@ TEST(MountPlanTest, BindRootForPrivateRootfs) {
   EXPECT_FALSE(sys.has("mount overlay"));
 }
 
-TEST(MountPlanTest, VolumesAreBoundAfterPivotFromTheOldRootAndReadOnlyWhenAsked) {
+TEST(MountPlanTest, VolumesAreBoundInsideTheNewRootBeforePivotNosuidNodev) {
   auto in = overlay_input();
-  in.volumes = {{"/srv/data", "/mnt/data", true, true}, {"/etc/hosts.extra", "/etc/extra", false, false}};
+  in.volumes = {{"/srv/data", "/mnt/data", true, true},
+                {"/etc/hosts.extra", "/etc/extra", false, false},
+                {"/srv/tools", "/opt/tools", true, false, true, true}};
   auto plan = build_mount_plan(in);
   ASSERT_TRUE(plan.ok());
   RecordingSyscalls sys;
   ASSERT_EQ(execute_mount_plan(*plan, sys).index, -1);
-  size_t bind = sys.index_of("mount /.krunbox-oldroot/srv/data /mnt/data - " + std::to_string(MS_BIND | MS_REC));
+  const std::string root = "/run/k/sb/root";
+  size_t bind = sys.index_of("bind_volume /srv/data " + root + " /mnt/data " +
+                             std::to_string(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_RDONLY));
   ASSERT_NE(bind, SIZE_MAX);
-  EXPECT_GT(bind, sys.index_of("pivot_root"));
-  EXPECT_EQ(sys.calls[bind + 1], "readonly /mnt/data");
-  EXPECT_LT(sys.index_of("mkdir /mnt"), bind);
-  EXPECT_LT(sys.index_of("mkdir /mnt/data"), bind);
-  size_t file_bind = sys.index_of("mount /.krunbox-oldroot/etc/hosts.extra /etc/extra");
+  // Before the host's root is moved inside the new one, and every path
+  // resolved inside the new root only.
+  EXPECT_LT(bind, sys.index_of("pivot_root"));
+  EXPECT_LT(sys.index_of("mkdir_in " + root + " /mnt"), bind);
+  EXPECT_LT(sys.index_of("mkdir_in " + root + " /mnt/data"), bind);
+  EXPECT_FALSE(sys.has("mkdir /mnt"));
+  size_t file_bind =
+      sys.index_of("bind_volume /etc/hosts.extra " + root + " /etc/extra " +
+                   std::to_string(MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
   ASSERT_NE(file_bind, SIZE_MAX);
-  EXPECT_EQ(sys.calls[file_bind - 1], "touch /etc/extra");
-  EXPECT_NE(sys.calls[file_bind + 1], "readonly /etc/extra");
-  EXPECT_LT(bind, sys.index_of("umount /.krunbox-oldroot"));
+  EXPECT_EQ(sys.calls[file_bind - 1], "touch_in " + root + " /etc/extra");
+  // suid and dev asked for: only what is left.
+  EXPECT_TRUE(sys.has("bind_volume /srv/tools " + root + " /opt/tools 0"));
+  EXPECT_FALSE(sys.has("readonly /mnt/data"));
 }
 
 TEST(MountPlanTest, FailureNamesTheStep) {

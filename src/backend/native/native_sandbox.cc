@@ -273,7 +273,7 @@ Status NativeSandbox::launch(RootKind root_kind, const std::string& lower, bool*
   config.bring_up_loopback = spec_.network != NetworkMode::kHost;
   config.rlimits = rlimits;
   config.rlimit_count = 1;
-  config.keep_capabilities = docker_default_capabilities();
+  config.keep_capabilities = default_capabilities();
   config.last_capability = last_capability();
   config.seccomp = &fprog;
   config.argv = argv.data();

@@ -70,8 +70,9 @@ struct ChildConfig {
   char* const* envp = nullptr;
 };
 
-// Docker's default capability set, as a bit mask.
-uint64_t docker_default_capabilities();
+// The capabilities a sandbox keeps, as a bit mask: Docker's default set
+// without CAP_MKNOD, so no device node can be made (see device_filter.h).
+uint64_t default_capabilities();
 
 // Never returns: execs the agent or reports and _exits.
 [[noreturn]] void sandbox_child_main(const ChildConfig& config);

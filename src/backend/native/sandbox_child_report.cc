@@ -8,9 +8,9 @@
 
 namespace krunbox::native {
 
-uint64_t docker_default_capabilities() {
+uint64_t default_capabilities() {
   uint64_t mask = 0;
-  for (int cap : {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW, CAP_SETGID,
+  for (int cap : {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_NET_RAW, CAP_SETGID,
                   CAP_SETUID, CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL,
                   CAP_AUDIT_WRITE})
     mask |= uint64_t{1} << cap;
