@@ -60,7 +60,7 @@ class Sandbox {
   // crash_reason(), after waiting up to `grace` for the sandbox to end: a lost
   // agent connection is often the first sign of a crash whose reason (a guest
   // panic on the console, the engine's exit) is known a moment later.
-  std::string crash_reason_within(std::chrono::milliseconds grace) const {
+  virtual std::string crash_reason_within(std::chrono::milliseconds grace) {
     (void)state_.wait_terminal(grace);
     return state_.crash_reason();
   }

@@ -173,6 +173,27 @@ bool VmSandbox::wait_exit(std::chrono::milliseconds timeout) {
   return false;
 }
 
+std::string VmSandbox::crash_reason_within(std::chrono::milliseconds grace) {
+  pid_t pid;
+  {
+    std::lock_guard lock(mu_);
+    pid = helper_.valid() ? helper_.get() : -1;
+  }
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (pid > 0) {
+    // Without reaping, as wait() does; reap() then records the crash.
+    siginfo_t info{};
+    info.si_pid = 0;
+    if (::waitid(P_PID, pid, &info, WEXITED | WNOWAIT | WNOHANG) == 0 && info.si_pid == pid) {
+      reap();
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return state_.crash_reason();
+}
+
 void VmSandbox::reap() {
   std::optional<ExitStatus> st;
   {

@@ -28,6 +28,8 @@ class VmSandbox : public Sandbox {
   Status stop(std::chrono::milliseconds grace) override;
   Status kill(int sig) override;
   Result<ExitStatus> wait() override;
+  // Waits up to `grace` for the helper (QEMU, the VMM) to end and records why.
+  std::string crash_reason_within(std::chrono::milliseconds grace) override;
   proto::AgentClient* agent() override;
 
  protected:

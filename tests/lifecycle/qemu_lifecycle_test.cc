@@ -133,5 +133,24 @@ TEST(LifecycleQemuTest, PublishedPortAnswersCurlFromTheHost) {
   ASSERT_EQ(w.kb({"rm", "-f", "web"}, "", 300s)->status.code, 0);
 }
 
+// A workload that panics the guest kernel: `run` says what the console
+// said (the reported case only said the agent had closed the connection),
+// with the guest's bytes defused for the terminal.
+TEST(LifecycleQemuTest, GuestPanicReportsTheConsoleTail) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (!is_directory(bundled_rootfs())) GTEST_SKIP() << "no bundled rootfs; run scripts/setup.sh";
+  World w;
+  auto r = w.kb({"run", "--backend", "qemu", "--rootfs", bundled_rootfs(), "--", "sh", "-c",
+                 "printf '\\033]52;c;aGk=\\007' > /dev/console; echo c > /proc/sysrq-trigger; sleep 30"},
+                "", 600s);
+  ASSERT_TRUE(r.ok());
+  if (r->status.code != 0 && r->err.find("not usable") != std::string::npos) GTEST_SKIP() << r->err;
+  EXPECT_NE(r->status.code, 0);
+  EXPECT_NE(r->err.find("guest console"), std::string::npos) << r->err;
+  EXPECT_NE(r->err.find("sysrq"), std::string::npos) << r->err;
+  EXPECT_EQ(r->err.find('\x1b'), std::string::npos) << "a raw escape from the guest reached the terminal";
+  EXPECT_EQ(r->err.find('\x07'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace krunbox

@@ -121,6 +121,9 @@ TEST_F(QemuJailTest, RunningQemuIsConfined) {
       EXPECT_EQ(gid, uid);
     }
     EXPECT_EQ(status_field(*status, "CapEff"), "0000000000000000");
+    // Nothing it execs could regain a capability either.
+    EXPECT_EQ(status_field(*status, "CapBnd"), "0000000000000000");
+    EXPECT_EQ(status_field(*status, "CapAmb"), "0000000000000000");
     EXPECT_EQ(status_field(*status, "Groups"), "");
 
     // Its own mount namespace, whose root holds only what QEMU needs.

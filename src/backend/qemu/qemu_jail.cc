@@ -201,6 +201,11 @@ Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJ
     // Nothing mounted here may propagate back to the host.
     plan.push_back(mount_op("", "/", "", MS_REC | MS_PRIVATE));
     plan.push_back(mount_op("tmpfs", r, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k"));
+    // All of /usr, read-only: QEMU's libraries (some sixty), the modules it
+    // dlopens on demand (/usr/lib/x86_64-linux-gnu/qemu) and its firmware and
+    // option ROMs (/usr/share/qemu, seabios) change with every package update,
+    // so an exact list would break on the next upgrade. /usr holds programs
+    // and data anyone on the host may read, nothing private (docs/security.md).
     plan.push_back(op(native::MountOpKind::kMkdir, r + "/usr", 0755));
     plan.push_back(mount_op("/usr", r + "/usr", "", MS_BIND | MS_REC));
     plan.push_back(op(native::MountOpKind::kSetReadonly, r + "/usr"));

@@ -53,6 +53,7 @@ const char* describe(JailStep step) {
     case JailStep::kNoNewPrivs: return "setting no_new_privs";
     case JailStep::kCloseFds: return "closing inherited fds";
     case JailStep::kExec: return "executing QEMU";
+    case JailStep::kCapabilityBounds: return "clearing the capability bounding set";
   }
   return "an unknown step";
 }
@@ -83,6 +84,12 @@ void run_jail_child(const JailChildArgs& a) {
 
   // Raw system calls: they change only this thread, which is the whole process.
   if (a.drop_privileges) {
+    // The bounding set first (it needs CAP_SETPCAP, gone after setresuid):
+    // with it empty, nothing QEMU could exec regains a capability.
+    for (int cap = 0; cap < 64; ++cap)
+      if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail(a, JailStep::kCapabilityBounds, errno);
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+      fail(a, JailStep::kCapabilityBounds, errno);
     if (::syscall(SYS_setgroups, 0, nullptr) != 0) fail(a, JailStep::kGroups, errno);
     if (::syscall(SYS_setresgid, a.gid, a.gid, a.gid) != 0) fail(a, JailStep::kGid, errno);
     if (::syscall(SYS_setresuid, a.uid, a.uid, a.uid) != 0) fail(a, JailStep::kUid, errno);

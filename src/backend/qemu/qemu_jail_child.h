@@ -18,6 +18,7 @@ enum class JailStep : int {
   kCgroup,
   kMountNamespace,
   kMountPlan,
+  kCapabilityBounds,
   kGroups,
   kGid,
   kUid,
