@@ -1,5 +1,7 @@
 #include "image/extract.h"
 
+#include <set>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -60,6 +62,7 @@ class Extractor {
   Status prepare(int parent_fd, const std::string& name, bool want_dir, bool& keep_dir, bool& need_opaque);
   Status whiteout(const PathParts& parts, const std::string& victim, const std::string& entry);
   Status opaque(const PathParts& parts, const std::string& entry);
+  Status opaque_root(int upper_root, const std::string& entry);
   Status clear_lower(int dir_fd, const std::string& prefix);
   // `created_with`: the permission bits the entry was created with (before
   // the umask), or -1 when unknown; lets metadata() skip a chmod the kernel
@@ -163,15 +166,21 @@ Status Extractor::prepare(int parent_fd, const std::string& name, bool want_dir,
   return remove_at(parent_fd, name);
 }
 
-Status Extractor::clear_lower(int dir_fd, const std::string& prefix) {
+// The entries of an open directory (name, is a directory), without . and ..
+Result<std::vector<std::pair<std::string, bool>>> dir_children(int dir_fd, const std::string& what) {
   DIR* d = ::fdopendir(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 3));
-  if (!d) return Error::from_errno("list " + quoted(prefix));
+  if (!d) return Error::from_errno("list " + what);
   std::vector<std::pair<std::string, bool>> children;
   while (dirent* de = ::readdir(d)) {
     std::string_view n(de->d_name);
     if (n != "." && n != "..") children.emplace_back(de->d_name, de->d_type == DT_DIR);
   }
   ::closedir(d);
+  return children;
+}
+
+Status Extractor::clear_lower(int dir_fd, const std::string& prefix) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto children, dir_children(dir_fd, quoted(prefix)));
   for (const auto& [name, is_dir] : children) {
     std::string path = prefix.empty() ? name : prefix + "/" + name;
     if (!created_.count(path)) {
@@ -224,7 +233,35 @@ Status Extractor::opaque(const PathParts& parts, const std::string& entry) {
   KRUNBOX_ASSIGN_OR_RETURN(Parent * p, parent_of(parts, entry));
   invalidate();
   if (o_.mode == ExtractMode::kFlat) return clear_lower(p->fd.get(), join_parts(p->canon));
+  if (p->canon.empty()) return opaque_root(p->fd.get(), entry);
   return view_.set_opaque(p->fd.get(), entry);
+}
+
+// overlayfs never treats a layer's root as opaque (the root is always the
+// merge of every layer), so an opaque marker at a layer's root, which the
+// OCI image spec defines as hiding every lower entry there, is written as
+// what it means: a whiteout for each name the lower layers have at their
+// root, and an opaque mark on this layer's own directories there. Entries
+// the rest of this layer adds replace those whiteouts as usual.
+Status Extractor::opaque_root(int upper_root, const std::string& entry) {
+  std::set<std::string> lower_names;
+  for (size_t layer = 1; layer <= view_.lower_count(); ++layer) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto children, dir_children(view_.layer_fd(layer), "the root of a lower layer"));
+    for (auto& [name, is_dir] : children) lower_names.insert(std::move(name));
+  }
+  for (const auto& name : lower_names) {
+    struct stat st {};
+    if (::fstatat(upper_root, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (!S_ISDIR(st.st_mode)) continue;  // this layer's own entry hides the lower one already
+      UniqueFd sub(::openat(upper_root, name.c_str(), kDirFlags));
+      if (!sub) return Error::from_errno("open " + quoted(name) + " for " + quoted(entry));
+      KRUNBOX_TRY(view_.set_opaque(sub.get(), entry));
+      continue;
+    }
+    if (::mknodat(upper_root, name.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
+      return Error::from_errno("create whiteout for " + quoted(name) + " (" + quoted(entry) + " at the layer's root)");
+  }
+  return {};
 }
 
 Status Extractor::xattrs(int fd, int parent_fd, const std::string& name, const TarEntry& e) {

@@ -137,6 +137,26 @@ TEST_F(ExtractTest, OverlayWhiteoutsAndOpaqueDirs) {
   EXPECT_EQ(*read_file(l1 + "/a/f"), "1");
 }
 
+// An opaque marker at a layer's root: overlayfs does not honour the opaque
+// mark on a layer root, so every lower root entry gets a whiteout instead,
+// and this layer's own directories there become opaque.
+TEST_F(ExtractTest, OverlayOpaqueMarkerAtTheLayerRootHidesEveryLowerEntry) {
+  std::string l1 = mkdir("l1"), l2 = mkdir("l2"), l3 = mkdir("l3");
+  ASSERT_TRUE(extract(TarBuilder().dir("etc/").file("etc/passwd", "p").file("secret", "s").end().str(), l1,
+                      ExtractMode::kOverlay).ok());
+  ASSERT_TRUE(extract(TarBuilder().dir("bin/").file("bin/sh", "x").end().str(), l2, ExtractMode::kOverlay, {l1}).ok());
+  auto st = extract(TarBuilder().dir("etc/").file("etc/hosts", "h").file(".wh..wh..opq", "").file("secret", "new").end().str(),
+                    l3, ExtractMode::kOverlay, {l2, l1});
+  ASSERT_TRUE(st.ok()) << st.error().what();
+  EXPECT_TRUE(is_whiteout_at(l3 + "/bin")) << "a name of the layer below";
+  char v[2] = {};
+  std::string xattr = ::geteuid() == 0 ? "trusted.overlay.opaque" : "user.overlay.opaque";
+  EXPECT_EQ(::getxattr((l3 + "/etc").c_str(), xattr.c_str(), v, sizeof v), 1) << "its own directory hides the lower /etc";
+  EXPECT_EQ(*read_file(l3 + "/etc/hosts"), "h");
+  EXPECT_EQ(*read_file(l3 + "/secret"), "new") << "an entry after the marker replaces the whiteout";
+  EXPECT_EQ(*read_file(l1 + "/secret"), "s");
+}
+
 TEST_F(ExtractTest, FlatWhiteoutsKeepThisLayersEntries) {
   std::string root = mkdir("root");
   ASSERT_TRUE(extract(TarBuilder().dir("a/").file("a/f", "1").dir("d/").file("d/old", "x").file("gone", "g").end().str(), root,

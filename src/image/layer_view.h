@@ -70,6 +70,7 @@ class LayerView {
 
   int upper() const { return upper_; }
   bool has_lowers() const { return !lowers_.empty(); }
+  size_t lower_count() const { return lowers_.size(); }
   bool is_opaque(int dir_fd) const;
   Status set_opaque(int dir_fd, const std::string& entry) const;
   int layer_fd(size_t layer) const { return layer == 0 ? upper_ : lowers_[layer - 1]; }
