@@ -14,7 +14,7 @@ namespace krunbox::cli {
 
 Result<std::string> create_sandbox(const SandboxFlags& flags, const CreateFlags& create,
                                    const std::vector<std::string>& command) {
-  sweep_leftovers();
+  KRUNBOX_TRY(sweep_leftovers());
   KRUNBOX_ASSIGN_OR_RETURN(auto secrets, parse_secrets(flags.secrets));
   KRUNBOX_ASSIGN_OR_RETURN(auto restart, parse_restart_policy(flags.restart));
   std::string backend = create.backend;

@@ -14,7 +14,8 @@ namespace krunbox::cli {
 namespace {
 
 int run_gc() {
-  sweep_leftovers();  // roots nothing holds first, so their snapshots can go too
+  // Roots nothing holds first, so their snapshots can go too.
+  if (auto swept = sweep_leftovers(); !swept.ok()) return report_error(swept.error());
   auto store = open_image_store();
   if (!store.ok()) return report_error(store.error());
   auto r = (*store)->gc();

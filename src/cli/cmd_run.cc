@@ -41,7 +41,7 @@ int run_detached(RunOptions& opts, Context& ctx) {
 
 int run_run(RunOptions& opts, Context& ctx) {
   if (opts.detach) return run_detached(opts, ctx);  // sweeps as create does
-  sweep_leftovers();
+  if (auto swept = sweep_leftovers(); !swept.ok()) return report_error(swept.error());
   if (opts.sandbox.restart != "no")
     return report_error(Error(ErrorCode::kInvalidArgument, "--restart applies to long-lived sandboxes: add -d"));
   auto secrets = parse_secrets(opts.sandbox.secrets);

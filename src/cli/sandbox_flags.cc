@@ -151,13 +151,19 @@ Result<PreparedSandbox> SandboxFlags::prepare(const std::vector<std::string>& co
   return out;
 }
 
-void sweep_leftovers() {
+Status sweep_leftovers() {
+  // The engines' sweeps act on what they find in the run dir: they SIGKILL
+  // the PID 1 that a dead owner's state file names and remove the cgroups it
+  // names. In a run dir another user made or can write, that state is theirs
+  // to write, so nothing is swept, or started, there.
+  KRUNBOX_TRY_CTX(check_private_dir(run_root()), "checking the run dir before cleaning up after earlier sandboxes");
   if (auto roots = sweep_orphaned_roots(); !roots.ok()) {
     KB_WARN("cleaning up roots of earlier sandboxes: {}", roots.error().what());
   } else if (*roots > 0) {
     KB_INFO("released {} root(s) left by killed krunbox processes", *roots);
   }
   for (const auto& line : sweep_backend_leftovers()) KB_INFO("{}", line);
+  return {};
 }
 
 }  // namespace krunbox::cli

@@ -64,7 +64,9 @@ void add_accel_flag(CLI::App* cmd, SandboxFlags& flags);
 // The bundled image's OCI layout, written by scripts/make-bundled-image.sh.
 std::string bundled_image_layout();
 
-// Removes what killed krunbox processes left behind (mounts, dirs, cgroups, roots).
-void sweep_leftovers();
+// Removes what killed krunbox processes left behind (mounts, dirs, cgroups,
+// roots). Fails, touching nothing, when the run dir is not ours
+// (check_private_dir): its contents may then be another user's.
+Status sweep_leftovers();
 
 }  // namespace krunbox::cli

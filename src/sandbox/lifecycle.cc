@@ -305,7 +305,10 @@ Result<std::vector<std::string>> Lifecycle::remove(const std::string& id, bool f
     while (process_alive(*status->monitor) && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(20ms);
   }
-  // Whatever a dead monitor's engine left behind (processes, mounts, cgroups, run dirs).
+  // Whatever a dead monitor's engine left behind (processes, mounts, cgroups,
+  // run dirs), found in the run dir: only if it is ours, since the sweeps
+  // kill the processes its state files name.
+  KRUNBOX_TRY_CTX(check_private_dir(run_root()), "removing sandbox " + id.substr(0, 12));
   std::vector<std::string> lines = sweep_backend_leftovers();
   if (release_root) KRUNBOX_TRY_CTX(release_root(id), "releasing the root of sandbox " + id.substr(0, 12));
   KRUNBOX_TRY_CTX(store_.remove(id), "removing sandbox " + id.substr(0, 12));
