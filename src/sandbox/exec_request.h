@@ -20,7 +20,10 @@ namespace krunbox {
 proto::ExecRequest main_process_request(const SandboxSpec& spec, const std::vector<std::string>& secret_env);
 
 // kLimitExceeded unless `request` fits the agent's limits; the error gives
-// the limit and the sizes of the command (argv) and the environment.
+// the limit and the sizes of the command (argv) and the environment. First,
+// kInvalidArgument if a string in it is not UTF-8: requests and sandbox
+// records are JSON, which cannot carry it (a byte like 0x9b would otherwise
+// be replaced, running another command than the one given, or abort krunbox).
 Status check_exec_request_size(const proto::ExecRequest& request);
 
 }  // namespace krunbox

@@ -73,5 +73,35 @@ TEST(RequestSizeTest, OversizedExecIsRefusedAndTheSandboxStillAnswers) {
   EXPECT_EQ(ok->out, "still-here\n");
 }
 
+// A lone C1 byte (0x9b, CSI to a terminal in 8-bit mode) is no UTF-8. The
+// requests and records are JSON: such an argument was replaced on `run` (the
+// sandbox ran another command than the one given) and aborted `run -d` and
+// `exec`. It must be refused like an oversized one, with nothing left behind.
+TEST(RequestSizeTest, NonUtf8ArgvOrEnvIsRefusedNotAlteredOrFatal) {
+  SKIP_WITHOUT_ROOT();
+  World w;
+  const std::string c1 = "a\x9b" "b";
+  auto refused = [](const Result<RunOutput>& out, const std::string& what) {
+    ASSERT_TRUE(out.ok()) << what;
+    EXPECT_EQ(out->status.code, 125) << what << ": " << out->out << out->err;
+    EXPECT_NE(out->err.find("not UTF-8"), std::string::npos) << what << ": " << out->err;
+  };
+  refused(w.kb({"run", "--backend", "mock", "--rootfs", "/", "--", "echo", c1}), "run -- echo");
+  refused(w.kb({"run", "-d", "--backend", "mock", "--rootfs", "/", "--", "echo", c1}), "run -d -- echo");
+  refused(w.kb({"create", "--backend", "mock", "--rootfs", "/", "-e", "A=" + c1, "--", "true"}), "create -e");
+  auto ps = w.kb({"ps", "-a", "-q"});
+  ASSERT_TRUE(ps.ok());
+  EXPECT_EQ(ps->out, "");
+  auto started = w.kb({"run", "-d", "--backend", "mock", "--rootfs", "/", "--name", "box", "--", "sleep", "600"});
+  ASSERT_TRUE(started.ok());
+  ASSERT_EQ(started->status.code, 0) << started->err;
+  refused(w.kb({"exec", "box", "--", "echo", c1}), "exec -- echo");
+  refused(w.kb({"exec", "-e", "A=" + c1, "box", "--", "true"}), "exec -e");
+  auto ok = w.kb({"exec", "box", "--", "echo", "still-here"});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->status.code, 0) << ok->err;
+  EXPECT_EQ(ok->out, "still-here\n");
+}
+
 }  // namespace
 }  // namespace krunbox
