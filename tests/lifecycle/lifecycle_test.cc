@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -402,8 +403,8 @@ TEST(LifecycleNativeTest, TwentySandboxesAtOnce) {
   World w;
   constexpr int kCount = 20;
   std::vector<std::string> ids(kCount);
-  // Started one after another (concurrent `run -d`s race in the start-up
-  // sweeps below this layer; see docs/lifecycle.md), then all running at once.
+  // Started one after another, then all running at once (concurrent starts:
+  // ConcurrentStartsInTwoWorldsLeaveEachOtherAlone).
   for (int i = 0; i < kCount; ++i) {
     auto out = w.kb({"run", "-d", "--backend", "native", "--rootfs", bundled_rootfs(), "--name",
                      "many-" + std::to_string(i), "--", "sleep", "600"});
@@ -425,6 +426,84 @@ TEST(LifecycleNativeTest, TwentySandboxesAtOnce) {
   EXPECT_EQ(trim(w.kb({"ps", "-a", "-q"})->out), "");
   EXPECT_EQ(mounts_mentioning(w.run()), "");
   EXPECT_TRUE(dir_entries(join_path(w.run(), "sandboxes")).empty());
+}
+
+// What a server does: many `run -d` at once, from the default image (each
+// makes an image root), in two worlds (KRUNBOX_ROOT/KRUNBOX_RUN_DIR) side
+// by side, one world removing all its sandboxes while the other starts
+// more. Every start-up runs the leftover sweeps; none may take a sandbox
+// being created, or the other world's, for a leftover.
+TEST(LifecycleNativeTest, ConcurrentStartsInTwoWorldsLeaveEachOtherAlone) {
+  SKIP_WITHOUT_NATIVE();
+  World a, b;
+  const std::string marker = std::to_string(800000 + ::getpid() % 90000);  // a sleep only this test runs
+  auto start_many = [&](const World& w, int count, std::vector<std::string>& ids) {
+    std::vector<std::string> out(count);
+    std::vector<std::string> errors(count);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < count; ++i)
+      threads.emplace_back([&, i] {
+        auto r = w.kb({"run", "-d", "--backend", "native", "--", "sleep", marker}, "", 600s);
+        if (r.ok() && r->status.code == 0) out[i] = trim(r->out);
+        else errors[i] = r.ok() ? r->err : r.error().what();
+      });
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < count; ++i) {
+      EXPECT_EQ(out[i].size(), 64u) << "start " << i << ": " << errors[i];
+      if (out[i].size() == 64) ids.push_back(out[i]);
+    }
+  };
+  auto running = [](const World& w) {
+    auto ps = w.kb({"ps", "-a", "--format", "json"});
+    std::map<std::string, int> states;
+    auto rows = parse_json(ps.ok() ? ps->out : "", "ps");
+    if (rows.ok())
+      for (const auto& r : *rows) ++states[r.value("state", std::string("?"))];
+    return states;
+  };
+  std::vector<std::string> ids_a, ids_b;
+  {
+    std::thread other([&] { start_many(b, 10, ids_b); });
+    start_many(a, 30, ids_a);
+    other.join();
+  }
+  EXPECT_EQ(running(a), (std::map<std::string, int>{{"running", 30}}));
+  EXPECT_EQ(running(b), (std::map<std::string, int>{{"running", 10}}));
+  // b removes everything (each rm sweeps too) while a starts ten more.
+  {
+    std::thread remover([&] {
+      std::vector<std::thread> rms;
+      for (const auto& id : ids_b) rms.emplace_back([&b, id] { (void)b.kb({"rm", "-f", id}); });
+      for (auto& t : rms) t.join();
+    });
+    start_many(a, 10, ids_a);
+    remover.join();
+  }
+  EXPECT_EQ(running(a), (std::map<std::string, int>{{"running", 40}}));
+  EXPECT_TRUE(running(b).empty());
+  for (const auto& id : ids_a) {
+    auto e = a.kb({"exec", id, "--", "true"});
+    EXPECT_EQ(e->status.code, 0) << id << ": " << e->err;
+  }
+  std::vector<std::string> rm = {"rm", "-f"};
+  rm.insert(rm.end(), ids_a.begin(), ids_a.end());
+  auto removed = a.kb(rm, "", 600s);
+  EXPECT_EQ(removed->status.code, 0) << removed->err;
+  // Nothing of either world is left: records, run dirs, roots, mounts, cgroups, processes.
+  for (const World* w : {&a, &b}) {
+    EXPECT_EQ(trim(w->kb({"ps", "-a", "-q"})->out), "");
+    EXPECT_EQ(mounts_mentioning(w->run()), "");
+    EXPECT_EQ(mounts_mentioning(w->data()), "");
+    EXPECT_TRUE(dir_entries(join_path(w->run(), "sandboxes")).empty());
+    EXPECT_TRUE(dir_entries(join_path(w->data(), "roots")).empty());
+  }
+  for (const auto& id : ids_a)
+    for (const char* c : {"memory", "cpu", "pids", "freezer", "devices"})
+      EXPECT_FALSE(path_exists(std::string("/sys/fs/cgroup/") + c + "/krunbox/" + id)) << c << " " << id;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!processes_mentioning("sleep " + marker).empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(processes_mentioning("sleep " + marker).empty());
 }
 
 TEST(LifecycleNativeTest, KilledMonitorIsCrashedAndRmLeavesNothing) {

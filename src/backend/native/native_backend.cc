@@ -80,6 +80,10 @@ std::unique_ptr<Backend> make_native_backend() { return std::make_unique<NativeB
 
 namespace native {
 
+namespace {
+constexpr time_t kEmptyCgroupGraceSeconds = 30;
+}  // namespace
+
 Result<std::vector<std::string>> sweep_leftovers(const SweepOptions& options) {
   std::string root = options.run_root.empty() ? run_root() : options.run_root;
   std::string cgroup_root = options.cgroup_root.empty() ? "/sys/fs/cgroup" : options.cgroup_root;
@@ -132,6 +136,11 @@ Result<std::vector<std::string>> sweep_leftovers(const SweepOptions& options) {
     if (path_exists(join_path(dir, id))) continue;
     for (const auto& cg : cgroup_dirs_for(cgroup_root, id)) {
       if (!is_directory(cg) || cgroup_has_processes(cg)) continue;
+      // A group is empty for a moment while its sandbox is created, before
+      // PID 1 joins, and that sandbox may be another world's: only groups
+      // that stayed empty for a while are leftovers.
+      struct stat made {};
+      if (::stat(cg.c_str(), &made) == 0 && ::time(nullptr) - made.st_mtime < kEmptyCgroupGraceSeconds) continue;
       auto st = remove_cgroup_dir(cg);
       if (st.ok()) removed.push_back("sandbox " + id + ": removed cgroup " + cg);
       keep(std::move(st));

@@ -13,6 +13,12 @@
 namespace krunbox::native {
 namespace {
 
+// Ages a directory past every grace period the sweep gives.
+void make_old(const std::string& dir) {
+  struct timespec old[2] = {{1, 0}, {1, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, dir.c_str(), old, 0), 0) << dir;
+}
+
 // A pid that existed and is gone now (spawned, exited and reaped).
 ProcessRef dead_process() {
   pid_t pid = ::fork();
@@ -66,6 +72,7 @@ TEST(SweepTest, RemovesDeadOwnersLeftoversAndKeepsLiveOnes) {
   make_sandbox("live", *process_ref(::getpid()));
   // A group whose run directory is gone altogether.
   ASSERT_TRUE(make_dirs(join_path(cg->path(), "memory/krunbox/orphan")).ok());
+  make_old(join_path(cg->path(), "memory/krunbox/orphan"));
 
   auto swept = sweep_leftovers({run->path(), cg->path()});
   ASSERT_TRUE(swept.ok()) << swept.error().what();
@@ -89,9 +96,17 @@ TEST(SweepTest, GroupWithProcessesOfAnotherRunDirIsKept) {
   std::string empty = join_path(cg->path(), "pids/krunbox/empty-orphan");
   ASSERT_TRUE(make_dirs(empty).ok());
   ASSERT_TRUE(write_file_atomic(join_path(empty, "cgroup.procs"), "").ok());
+  // Empty only for now: a sandbox of another run dir is being created and
+  // its PID 1 has not joined yet.
+  std::string joining = join_path(cg->path(), "pids/krunbox/being-created-elsewhere");
+  ASSERT_TRUE(make_dirs(joining).ok());
+  ASSERT_TRUE(write_file_atomic(join_path(joining, "cgroup.procs"), "").ok());
+  make_old(empty);
+  make_old(other);
   auto swept = sweep_leftovers({run->path(), cg->path()});
   ASSERT_TRUE(swept.ok()) << swept.error().what();
   EXPECT_TRUE(path_exists(other));
+  EXPECT_TRUE(path_exists(joining));
   EXPECT_FALSE(path_exists(empty));
 }
 
