@@ -70,6 +70,24 @@ void init_logging_from_env() {
 
 namespace {
 
+// The length of the well-formed UTF-8 sequence at text[i], or 0 if the
+// bytes there are not one (a stray continuation byte, a cut or overlong
+// sequence, a surrogate): such bytes are escaped, since a terminal in an
+// 8-bit mode may take a lone 0x9b for CSI.
+size_t utf8_length(std::string_view text, size_t i) {
+  auto at = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char c = at(i);
+  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((at(i + k) & 0xc0) != 0x80) return 0;
+  unsigned char second = at(i + 1);
+  if ((c == 0xe0 && second < 0xa0) || (c == 0xed && second > 0x9f) || (c == 0xf0 && second < 0x90) ||
+      (c == 0xf4 && second > 0x8f))
+    return 0;
+  return n;
+}
+
 std::string defuse(std::string_view text, bool one_line) {
   std::string out;
   out.reserve(text.size());
@@ -79,13 +97,17 @@ std::string defuse(std::string_view text, bool one_line) {
     if (!one_line && c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
     if ((c < 0x20 && (one_line || (c != '\n' && c != '\t'))) || c == 0x7f) {
       escape(c);
-    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (size_t n = utf8_length(text, i); n == 0) {
+      escape(c);
+    } else if (c == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
       // U+0080..U+009F, which some terminals obey as C1 controls (CSI is U+009B).
       escape(c);
       escape(static_cast<unsigned char>(text[++i]));
     } else {
-      out += static_cast<char>(c);
+      out.append(text.substr(i, n));
+      i += n - 1;
     }
   }
   return out;

@@ -46,7 +46,13 @@ TEST(LogTest, TerminalSafeDefusesEscapeSequences) {
   EXPECT_EQ(terminal_safe("fake\rreal"), "fake\\x0dreal");
   // U+009B (CSI) encoded in UTF-8, and a harmless U+00E9 next to it.
   EXPECT_EQ(terminal_safe("a\xc2\x9b" "31mb \xc3\xa9"), "a\\xc2\\x9b31mb \xc3\xa9");
-  EXPECT_EQ(terminal_safe("trailing \xc2"), "trailing \xc2");
+  // Bytes that are not UTF-8 (a cut sequence, a lone 8-bit CSI, an overlong
+  // form, a surrogate) are escaped; well-formed text of any length is kept.
+  EXPECT_EQ(terminal_safe("trailing \xc2"), "trailing \\xc2");
+  EXPECT_EQ(terminal_safe("lone \x9b" "2J"), "lone \\x9b2J");
+  EXPECT_EQ(terminal_safe("overlong \xe0\x80\xaf"), "overlong \\xe0\\x80\\xaf");
+  EXPECT_EQ(terminal_safe("surrogate \xed\xa0\x80"), "surrogate \\xed\\xa0\\x80");
+  EXPECT_EQ(terminal_safe("\xe2\x82\xac \xf0\x9f\x98\x80 \xe4\xb8\xad"), "\xe2\x82\xac \xf0\x9f\x98\x80 \xe4\xb8\xad");
 }
 
 TEST(LogTest, TerminalSafeLineKeepsTextOnOneLine) {
