@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
+#include <algorithm>
 #include <random>
 
 #include "base/unique_fd.h"
@@ -128,6 +130,23 @@ Status remove_tree_at(int parent_fd, const char* name, const std::string& shown)
 Status remove_tree(const std::string& path) {
   if (path.empty() || path == "/") return Error(ErrorCode::kInvalidArgument, "refusing to remove '" + path + "'");
   return remove_tree_at(AT_FDCWD, path.c_str(), path);
+}
+
+Result<std::vector<std::string>> list_dir(const std::string& dir) {
+  std::vector<std::string> names;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) {
+    if (errno == ENOENT) return names;
+    return Error::from_errno("listing " + dir);
+  }
+  errno = 0;
+  while (dirent* e = ::readdir(d.get())) {
+    std::string_view n(e->d_name);
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  if (errno != 0) return Error::from_errno("listing " + dir);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 bool path_exists(const std::string& path) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "krunbox/error.h"
@@ -27,6 +28,9 @@ Status make_dirs(const std::string& path, mode_t mode = 0755);
 // contents by path tricks (uses openat/unlinkat relative to directory fds).
 Status remove_tree(const std::string& path);
 
+// The names in directory `dir`, without "." and "..", sorted; an empty list
+// if `dir` does not exist.
+Result<std::vector<std::string>> list_dir(const std::string& dir);
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);
 

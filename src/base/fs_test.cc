@@ -79,5 +79,20 @@ TEST(FsTest, PathHelpers) {
   EXPECT_EQ(remove_tree("/").error().code(), ErrorCode::kInvalidArgument);
 }
 
+TEST(FsTest, ListDirNamesEntriesSortedAndMissingIsEmpty) {
+  auto d = TempDir::create();
+  ASSERT_TRUE(d.ok());
+  for (const char* n : {"b", ".hidden", "a"}) ASSERT_TRUE(write_file_atomic(join_path(d->path(), n), "").ok());
+  ASSERT_TRUE(make_dirs(join_path(d->path(), "c")).ok());
+  auto names = list_dir(d->path());
+  ASSERT_TRUE(names.ok()) << names.error().what();
+  EXPECT_EQ(*names, (std::vector<std::string>{".hidden", "a", "b", "c"}));
+  auto missing = list_dir(join_path(d->path(), "nope"));
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE(missing->empty());
+  auto not_dir = list_dir(join_path(d->path(), "a"));
+  EXPECT_FALSE(not_dir.ok());
+}
+
 }  // namespace
 }  // namespace krunbox

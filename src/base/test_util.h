@@ -29,6 +29,17 @@ inline std::set<int> open_fds() {
   return fds;
 }
 
+// The names in `dir` (none if it does not exist), hidden ones left out.
+inline std::set<std::string> dir_entries(const std::string& dir) {
+  std::set<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') out.insert(e->d_name);
+  ::closedir(d);
+  return out;
+}
+
 // A TCP socket listening on 127.0.0.1 at a port the kernel picked (stored in
 // *port), or an empty UniqueFd if that failed.
 inline UniqueFd listen_on_loopback(uint16_t* port) {

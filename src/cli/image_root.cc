@@ -1,6 +1,5 @@
 #include "cli/image_root.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -61,17 +60,10 @@ Status release_root_at(const std::string& store_root, const std::string& id) {
 
 // The names in `dir` that `keep` accepts (none if it does not exist).
 Result<std::set<std::string>> names_in(const std::string& dir, const std::function<bool(const std::string&)>& keep) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto names, list_dir(dir));
   std::set<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno("list " + dir);
-  }
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
+  for (auto& name : names)
     if (name[0] != '.' && keep(name)) out.insert(std::move(name));
-  }
-  ::closedir(d);
   return out;
 }
 

@@ -1,6 +1,5 @@
 #include "sandbox/state_store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -232,17 +231,10 @@ Result<std::vector<std::string>> StateStore::list() const {
   // data or run dir another user took over is refused before it is used.
   KRUNBOX_TRY(check_private_dir(root_));
   KRUNBOX_TRY(check_private_dir(sockets_));
+  KRUNBOX_ASSIGN_OR_RETURN(auto names, list_dir(root_));
   std::vector<std::string> ids;
-  DIR* d = ::opendir(root_.c_str());
-  if (!d) {
-    if (errno == ENOENT) return ids;
-    return Error::from_errno("listing " + root_);
-  }
-  while (dirent* e = ::readdir(d)) {
-    if (is_hex_id(e->d_name) && path_exists(join_path(dir(e->d_name), "config.json"))) ids.emplace_back(e->d_name);
-  }
-  ::closedir(d);
-  std::sort(ids.begin(), ids.end());
+  for (auto& name : names)
+    if (is_hex_id(name) && path_exists(join_path(dir(name), "config.json"))) ids.push_back(std::move(name));
   return ids;
 }
 

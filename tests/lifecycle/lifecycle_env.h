@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/fs.h"
+#include "base/test_util.h"
 #include "base/json.h"
 #include "base/paths.h"
 #include "base/subprocess.h"
@@ -113,16 +114,7 @@ class World {
   std::vector<std::string> env_;
 };
 
-// The names in `dir` (none if it does not exist), hidden ones left out.
-inline std::set<std::string> dir_entries(const std::string& dir) {
-  std::set<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') out.insert(e->d_name);
-  ::closedir(d);
-  return out;
-}
+using krunbox::testing::dir_entries;
 
 inline std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();

@@ -11,22 +11,12 @@
 #include "backend/native/cgroups.h"
 #include "backend/native/run_state.h"
 #include "base/fs.h"
+#include "base/test_util.h"
 #include "base/paths.h"
 #include "base/unique_fd.h"
 
 namespace krunbox::native_test {
 namespace {
-
-std::set<std::string> entries(const std::string& dir) {
-  std::set<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] != '.') out.insert(e->d_name);
-  }
-  ::closedir(d);
-  return out;
-}
 
 std::string link_of(const std::string& path) {
   char buf[256];
@@ -110,7 +100,7 @@ HostSnapshot snapshot_host(const std::string& run_root) {
   // only ours count: in a krunbox/<id> cgroup, or the agent as this backend
   // starts it (argv[0] "krunbox-agent" with "--shutdown-action exit").
   std::string own = link_of("/proc/self/ns/pid");
-  for (const auto& name : entries("/proc")) {
+  for (const auto& name : krunbox::testing::dir_entries("/proc")) {
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::string ns = link_of("/proc/" + name + "/ns/pid");
     if (ns.empty() || ns == own) continue;
@@ -121,7 +111,7 @@ HostSnapshot snapshot_host(const std::string& run_root) {
                      cmdline.find(std::string("--shutdown-action\0exit", 22)) != std::string::npos;
     if (in_our_group || our_agent) s.sandbox_processes.insert(name + " " + ns);
   }
-  s.run_entries = entries(native::sandboxes_dir(run_root));
+  s.run_entries = krunbox::testing::dir_entries(native::sandboxes_dir(run_root));
   for (const auto& id : native::list_cgroup_sandbox_ids("/sys/fs/cgroup")) s.cgroups.insert(id);
   return s;
 }

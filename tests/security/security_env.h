@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "base/fs.h"
+#include "base/test_util.h"
 #include "base/paths.h"
 #include "base/subprocess.h"
 #include "base/temp_dir.h"
@@ -70,16 +71,7 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
-// The names in `dir` (none if it does not exist), hidden ones left out.
-inline std::set<std::string> dir_entries(const std::string& dir) {
-  std::set<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') out.insert(e->d_name);
-  ::closedir(d);
-  return out;
-}
+using krunbox::testing::dir_entries;
 
 // Mount points at or below `dir` in our mount namespace (krunbox mounts the
 // image roots' overlays in the namespace of the CLI that runs it).
