@@ -4,6 +4,7 @@
 #include "backend/mock/mock_backend.h"
 #include "backend/native/native_backend.h"
 #include "backend/qemu/qemu_backend.h"
+#include "backend/qemu/root_image.h"
 #include "base/log.h"
 #include "base/paths.h"
 
@@ -106,6 +107,11 @@ std::vector<std::string> sweep_backend_leftovers() {
     }
   }
   return lines;
+}
+
+Result<BackendCachePrune> prune_backend_caches(const std::set<std::string>& live_content_keys) {
+  KRUNBOX_ASSIGN_OR_RETURN(RootImagePrune images, prune_root_images(root_image_cache_dir(), live_content_keys));
+  return BackendCachePrune{images.removed, images.bytes_freed};
 }
 
 }  // namespace krunbox

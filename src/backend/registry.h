@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,5 +30,15 @@ Result<BackendChoice> select_backend(std::string_view requested, bool require_vm
 // processes, mounts, cgroups, run dirs. Returns a line per removal; failures
 // are logged, since a sweep must never stop the command that runs it.
 std::vector<std::string> sweep_backend_leftovers();
+
+struct BackendCachePrune {
+  uint64_t removed = 0;
+  uint64_t bytes_freed = 0;
+};
+
+// For gc: drops what backends derived from image contents that no snapshot
+// in the store holds any more (`live_content_keys`: the chain IDs that remain),
+// such as the qemu backend's root disk images.
+Result<BackendCachePrune> prune_backend_caches(const std::set<std::string>& live_content_keys);
 
 }  // namespace krunbox

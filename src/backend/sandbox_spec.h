@@ -111,6 +111,8 @@ bool is_valid_hostname(std::string_view name);
 class SandboxSpecBuilder {
  public:
   explicit SandboxSpecBuilder(SpecLimits limits = {}) : limits_(limits) {}
+  // Starts from `base` (unchecked until build()).
+  explicit SandboxSpecBuilder(SandboxSpec base, SpecLimits limits = {}) : limits_(limits), spec_(std::move(base)) {}
 
   SandboxSpecBuilder& id(std::string v) { spec_.id = std::move(v); return *this; }
   SandboxSpecBuilder& name(std::string v) { spec_.name = std::move(v); return *this; }

@@ -172,10 +172,26 @@ std::string self_exe_dir() {
   return dirname_of(buf);
 }
 
+namespace {
+
+// Set once by an embedding program before it starts sandboxes (see
+// set_install_prefix); read by every thread after.
+std::string& install_prefix_storage() {
+  static std::string prefix;
+  return prefix;
+}
+
+}  // namespace
+
+void set_install_prefix(std::string prefix) { install_prefix_storage() = std::move(prefix); }
+
 Result<std::string> find_helper(const std::string& name) {
   std::string tried;
-  for (const std::string& dir : {env_or_empty("KRUNBOX_LIBEXEC"), self_exe_dir(),
-                                 join_path(self_exe_dir(), "../libexec/krunbox")}) {
+  const std::string& prefix = install_prefix_storage();
+  for (const std::string& dir :
+       {env_or_empty("KRUNBOX_LIBEXEC"), prefix.empty() ? std::string() : join_path(prefix, "libexec/krunbox"),
+        prefix.empty() ? std::string() : join_path(prefix, "bin"), self_exe_dir(),
+        join_path(self_exe_dir(), "../libexec/krunbox")}) {
     if (dir.empty()) continue;
     std::string p = join_path(dir, name);
     if (::access(p.c_str(), X_OK) == 0) return p;
@@ -183,6 +199,14 @@ Result<std::string> find_helper(const std::string& name) {
   }
   return Error(ErrorCode::kNotFound, "helper program " + name + " not found (looked in " + tried +
                                          "); build krunbox or set KRUNBOX_LIBEXEC");
+}
+
+Result<std::string> find_krunbox_program() {
+  std::string self = join_path(self_exe_dir(), "krunbox");
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n > 0 && std::string_view(buf, static_cast<size_t>(n)) == self) return self;
+  return find_helper("krunbox");
 }
 
 }  // namespace krunbox

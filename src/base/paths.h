@@ -41,8 +41,21 @@ Status check_private_dir(const std::string& path);
 
 // The directory holding the running executable.
 std::string self_exe_dir();
+// Where an embedding program's krunbox is installed (<prefix>/bin/krunbox,
+// <prefix>/libexec/krunbox/*): the public library sets it, since the
+// embedding program's own directory holds no krunbox programs. Call before
+// any sandbox starts.
+void set_install_prefix(std::string prefix);
+
 // A helper program shipped with krunbox ("krunbox-agent", "krunbox-vmm"):
-// $KRUNBOX_LIBEXEC/name, then beside our executable, then ../libexec/krunbox/name.
+// $KRUNBOX_LIBEXEC/name, then <install prefix>/libexec/krunbox/name and
+// <install prefix>/bin/name, then beside our executable, then
+// ../libexec/krunbox/name.
 Result<std::string> find_helper(const std::string& name);
+
+// The krunbox program, which long-lived sandboxes' monitors run as
+// (`krunbox monitor ID`): this executable when it is krunbox, else where
+// find_helper looks.
+Result<std::string> find_krunbox_program();
 
 }  // namespace krunbox

@@ -4,38 +4,26 @@
 
 #include "backend/registry.h"
 #include "base/log.h"
-#include "cli/image_root.h"
 #include "cli/command.h"
 #include "cli/create_sandbox.h"
 #include "cli/sandbox_flags.h"
 #include "sandbox/lifecycle.h"
+#include "sandbox/provision.h"
 
 namespace krunbox::cli {
 
 Result<std::string> create_sandbox(const SandboxFlags& flags, const CreateFlags& create,
                                    const std::vector<std::string>& command) {
-  KRUNBOX_TRY(sweep_leftovers());
-  KRUNBOX_ASSIGN_OR_RETURN(auto secrets, parse_secrets(flags.secrets));
-  KRUNBOX_ASSIGN_OR_RETURN(auto restart, parse_restart_policy(flags.restart));
-  std::string backend = create.backend;
-  if (create.isolation == "container" && backend == "auto") backend = "native";
-  // Resolved now, so the sandbox keeps its backend across restarts.
-  KRUNBOX_ASSIGN_OR_RETURN(auto choice, select_backend(backend, create.isolation == "vm"));
+  CreateRequest request;
+  KRUNBOX_ASSIGN_OR_RETURN(request.provision, flags.request(command));
+  KRUNBOX_ASSIGN_OR_RETURN(request.restart, parse_restart_policy(flags.restart));
+  KRUNBOX_ASSIGN_OR_RETURN(request.labels, flags.label_map());
+  request.backend = create.backend;
+  if (create.isolation == "container" && request.backend == "auto") request.backend = "native";
+  request.require_vm = create.isolation == "vm";
+  KRUNBOX_ASSIGN_OR_RETURN(request.secrets, parse_secrets(flags.secrets));
   Lifecycle lc;
-  // Asked before the root is made; the store asks again under its lock.
-  KRUNBOX_TRY(lc.store().check_name_free(flags.name));
-  // The root is released on every way out below until the record holds it.
-  KRUNBOX_ASSIGN_OR_RETURN(auto prepared, flags.prepare(command));
-  SandboxConfig config;
-  config.spec = std::move(prepared.spec);
-  config.backend = choice.report.backend;
-  config.image = flags.rootfs.empty() ? prepared.image : "--rootfs " + flags.rootfs;
-  if (config.image.empty()) config.image = kDefaultImage;
-  config.restart = restart;
-  auto id = lc.create(std::move(config), secrets);
-  wipe(secrets);
-  if (id) prepared.root.keep();
-  return id;
+  return krunbox::create_sandbox(lc, std::move(request));
 }
 
 namespace {

@@ -4,7 +4,7 @@
 
 #include "base/json.h"
 #include "cli/command.h"
-#include "cli/image_root.h"
+#include "sandbox/image_root.h"
 #include "cli/table.h"
 #include "image/image_store.h"
 

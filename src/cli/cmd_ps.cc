@@ -14,9 +14,18 @@ struct Options {
   bool all = false;
   bool quiet = false;
   std::string format = "table";
+  std::vector<std::string> filters;  // label=KEY[=VALUE]
 };
 
 int run_ps(const Options& o) {
+  std::vector<LabelFilter> labels;
+  for (const auto& f : o.filters) {
+    if (!f.starts_with("label="))
+      return report_error(Error(ErrorCode::kInvalidArgument, "--filter " + f.substr(0, 40) + ": only label=KEY[=VALUE] is supported"));
+    auto parsed = parse_label_filter(std::string_view(f).substr(6));
+    if (!parsed) return report_error(std::move(parsed).error().wrap("--filter"));
+    labels.push_back(std::move(*parsed));
+  }
   Lifecycle lc;
   auto views = lc.list();
   if (!views) return report_error(views.error());
@@ -32,6 +41,7 @@ int run_ps(const Options& o) {
     bool active = v.status.state == SandboxState::kRunning || v.status.state == SandboxState::kStarting ||
                   v.status.state == SandboxState::kPaused;
     if (!o.all && !active) continue;
+    if (!matches_labels(v.config.labels, labels)) continue;
     std::string command;
     for (const auto& a : v.config.spec.argv) command += (command.empty() ? "" : " ") + a;
     std::string ports;
@@ -49,6 +59,7 @@ int run_ps(const Options& o) {
                       {"status", describe_status(v)},
                       {"restart_count", v.status.restart_count},
                       {"backend", v.config.backend},
+                      {"labels", v.config.labels},
                       {"ports", row["Ports"]},
                       {"reason", v.status.reason}});
     } else {
@@ -66,6 +77,7 @@ void setup_ps(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("ps", "List sandboxes (running ones unless -a)");
   cmd->add_flag("-a,--all", opts->all, "Show every sandbox, also created, exited and crashed ones");
   cmd->add_flag("-q,--quiet", opts->quiet, "Only the ids");
+  cmd->add_option("-f,--filter", opts->filters, "Only sandboxes with this label: label=KEY or label=KEY=VALUE");
   cmd->add_option("--format", opts->format, "table or json")->check(CLI::IsMember({"table", "json"}));
   cmd->callback([&ctx, opts] { ctx.exit_code = run_ps(*opts); });
 }

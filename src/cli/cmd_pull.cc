@@ -11,7 +11,7 @@
 
 #include "base/log.h"
 #include "cli/command.h"
-#include "cli/image_root.h"
+#include "sandbox/image_root.h"
 #include "image/registry_pull.h"
 
 namespace krunbox::cli {

@@ -4,7 +4,6 @@
 
 #include "base/log.h"
 #include "cli/command.h"
-#include "cli/image_root.h"
 #include "sandbox/lifecycle.h"
 
 namespace krunbox::cli {
@@ -28,7 +27,7 @@ void setup_rm(CLI::App& app, Context& ctx) {
         ctx.exit_code = report_error(id.error());
         continue;
       }
-      auto swept = lc.remove(*id, opts->force, [](const std::string& sid) { return release_sandbox_root(sid); });
+      auto swept = lc.remove(*id, opts->force);
       if (!swept) {
         ctx.exit_code = report_error(swept.error());
         continue;

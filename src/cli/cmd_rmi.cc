@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "cli/image_root.h"
+#include "sandbox/image_root.h"
 #include "image/image_store.h"
 
 namespace krunbox::cli {

@@ -44,6 +44,8 @@ int run_run(RunOptions& opts, Context& ctx) {
   if (auto swept = sweep_leftovers(); !swept.ok()) return report_error(swept.error());
   if (opts.sandbox.restart != "no")
     return report_error(Error(ErrorCode::kInvalidArgument, "--restart applies to long-lived sandboxes: add -d"));
+  if (!opts.sandbox.labels.empty())
+    return report_error(Error(ErrorCode::kInvalidArgument, "--label applies to long-lived sandboxes: add -d"));
   auto secrets = parse_secrets(opts.sandbox.secrets);
   if (!secrets) return report_error(secrets.error());
   auto prepared = opts.sandbox.prepare(ctx.command);

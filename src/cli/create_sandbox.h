@@ -11,10 +11,11 @@ namespace krunbox::cli {
 
 struct CreateFlags {
   std::string backend = "auto";
-  std::string isolation = "any";
+  std::string isolation = "any";  // vm | container | any
 };
 
-// Validates everything, records the sandbox and starts its monitor; the id.
+// Maps the flags onto the library's create_sandbox (src/sandbox/provision.h);
+// the new sandbox's id.
 Result<std::string> create_sandbox(const SandboxFlags& flags, const CreateFlags& create,
                                    const std::vector<std::string>& command);
 

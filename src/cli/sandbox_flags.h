@@ -1,32 +1,19 @@
 // The flags that describe a sandbox, shared by run and create, and how they
-// become a SandboxSpec: an image from the store (Docker's override rules) or
-// a --rootfs directory.
+// become a ProvisionRequest (src/sandbox/provision.h does the rest).
 #pragma once
 
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "backend/sandbox_spec.h"
-#include "cli/image_root.h"
+#include "sandbox/provision.h"
 
 namespace krunbox::cli {
 
 constexpr int kExitTimeout = 124;
-// The image a sandbox runs when none is named: the bundled busybox image,
-// loaded into the store by scripts/setup.sh (and again on first use if it
-// was removed).
-constexpr const char* kDefaultImage = "busybox";
-
-// A spec ready for a backend, with the root it runs on.
-struct PreparedSandbox {
-  SandboxSpec spec;
-  ImageRoot root;          // empty for --rootfs
-  std::string image;       // as the user named it ("" for --rootfs)
-  std::string image_digest;  // manifest digest of the image
-};
 
 struct SandboxFlags {
   std::string image;  // positional; empty = the bundled image
@@ -50,23 +37,20 @@ struct SandboxFlags {
   int64_t timeout_s = 0;
   std::vector<std::string> secrets;  // NAME=VALUE or NAME=@FILE; never in the spec
   std::string restart = "no";        // long-lived sandboxes only (create, run -d)
+  std::vector<std::string> labels;   // KEY=VALUE (long-lived sandboxes)
 
-  // Validates the flags and prepares the root; `command` is what followed
-  // "--" (empty: the image's Entrypoint and Cmd). The root goes with the
-  // PreparedSandbox unless root.keep() hands it to a sandbox record.
+  // The request the flags describe; `command` is what followed "--" (empty:
+  // the image's Entrypoint and Cmd). Every flag is parsed here, so bad input
+  // fails before anything is pulled or mounted.
+  Result<ProvisionRequest> request(const std::vector<std::string>& command) const;
+  // --label as a map.
+  Result<std::map<std::string, std::string>> label_map() const;
+  // request(), provisioned: the spec with its root.
   Result<PreparedSandbox> prepare(const std::vector<std::string>& command) const;
 };
 
 void add_sandbox_flags(CLI::App* cmd, SandboxFlags& flags);
 // --accel, shared by run, create and sh.
 void add_accel_flag(CLI::App* cmd, SandboxFlags& flags);
-
-// The bundled image's OCI layout, written by scripts/make-bundled-image.sh.
-std::string bundled_image_layout();
-
-// Removes what killed krunbox processes left behind (mounts, dirs, cgroups,
-// roots). Fails, touching nothing, when the run dir is not ours
-// (check_private_dir): its contents may then be another user's.
-Status sweep_leftovers();
 
 }  // namespace krunbox::cli

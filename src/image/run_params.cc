@@ -112,13 +112,10 @@ Result<RunParams> resolve_run_params(const ImageConfig& config, const RunOverrid
       set_env(p.env, kv);
       continue;
     }
-    if (const char* host = std::getenv(kv.c_str())) {
-      std::string entry = kv;
-      entry.push_back('=');
-      entry.append(host);
-      set_env(p.env, entry);
-    }
-    else std::erase_if(p.env, [&](const std::string& e) { return env_key(e) == kv; });
+    // A bare KEY unsets the image's KEY. It is never looked up in this
+    // process's environment: a server's own variables must not leak into a
+    // sandbox (the CLI resolves `-e KEY` against its environment first).
+    std::erase_if(p.env, [&](const std::string& e) { return env_key(e) == kv; });
   }
 
   if (o.workdir) {

@@ -22,8 +22,8 @@ struct RunOverrides {
   std::optional<std::string> entrypoint;
   // Everything after the image name; non-empty replaces the image's Cmd.
   std::vector<std::string> args;
-  // -e KEY=VALUE, in order; a bare KEY takes the caller's environment
-  // value, or removes KEY when the caller has none (as docker run -e does).
+  // KEY=VALUE, in order; a bare KEY removes the image's KEY (the CLI turns
+  // `-e KEY` into KEY=VALUE from its own environment first, as docker run does).
   std::vector<std::string> env;
   std::optional<std::string> workdir;  // -w, must be absolute
   std::optional<std::string> user;     // -u: user[:group], names or numbers

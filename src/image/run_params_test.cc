@@ -40,10 +40,14 @@ TEST(RunParamsTest, DockerOverrideRules) {
   EXPECT_EQ(resolve_run_params(config(), o, "i")->argv, (std::vector<std::string>{"ls", "-l"}));
   o = {};
   o.env = {"NGINX_VERSION=2", "NEW=1", "PATH"};
-  ::unsetenv("PATH_UNSET_FOR_TEST");
+  std::string saved_path = ::getenv("PATH") ? ::getenv("PATH") : "";
+  ::setenv("PATH", "/from/this/process", 1);  // never consulted
   auto p = resolve_run_params(config(), o, "i");
-  EXPECT_EQ(p->env[1], "NGINX_VERSION=2");
+  ::setenv("PATH", saved_path.c_str(), 1);
+  ASSERT_TRUE(p.ok()) << p.error().what();
+  EXPECT_EQ(p->env[0], "NGINX_VERSION=2");
   EXPECT_EQ(p->env.back(), "NEW=1");
+  for (const auto& e : p->env) EXPECT_FALSE(e.starts_with("PATH=")) << e;
   o = {};
   o.workdir = "/tmp";
   o.user = "0:0";

@@ -17,6 +17,7 @@
 #include "base/unix_socket.h"
 #include "sandbox/exec_request.h"
 #include "sandbox/host_ports.h"
+#include "sandbox/image_root.h"
 #include "sandbox/monitor_protocol.h"
 
 namespace krunbox {
@@ -35,13 +36,6 @@ Status status_of(Result<T> r) {
 
 bool is_active(SandboxState s) {
   return s == SandboxState::kStarting || s == SandboxState::kRunning || s == SandboxState::kPaused;
-}
-
-Result<std::string> self_exe() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return Error::from_errno("readlink /proc/self/exe");
-  return std::string(buf, static_cast<size_t>(n));
 }
 
 std::string ago(int64_t t) {
@@ -115,6 +109,7 @@ Json inspect_json(const SandboxView& v, const StateStore& store) {
       {"State", state},
       {"Config", spec},
       {"RestartPolicy", to_string(c.restart)},
+      {"Labels", c.labels},
       {"Secrets", c.secret_names},
       {"Ports", port_list(s.ports.empty() ? c.spec.ports : s.ports)},
       {"Paths", {{"StateDir", store.dir(v.id)}, {"Log", store.log_path(v.id)}, {"Socket", store.socket_path(v.id)}}}};
@@ -132,7 +127,7 @@ bool Lifecycle::monitor_alive(const std::string& id) const {
 }
 
 Status Lifecycle::spawn_monitor(const std::string& id, const std::vector<Secret>& secrets, UniqueFd lock) {
-  KRUNBOX_ASSIGN_OR_RETURN(std::string exe, self_exe());
+  KRUNBOX_ASSIGN_OR_RETURN(std::string exe, find_krunbox_program());
   KRUNBOX_ASSIGN_OR_RETURN(auto ready, make_pipe());
   SpawnOptions o;
   o.stdin_mode = Stdio::kPipe;
@@ -278,8 +273,7 @@ Status Lifecycle::resume(const std::string& id) {
   return status_of(call(id, {{"op", "resume"}}, kControlTimeout));
 }
 
-Result<std::vector<std::string>> Lifecycle::remove(const std::string& id, bool force,
-                                                   const std::function<Status(const std::string& id)>& release_root) {
+Result<std::vector<std::string>> Lifecycle::remove(const std::string& id, bool force) {
   KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
   if (v.monitor_alive) {
     if (is_active(v.status.state) && !force)
@@ -310,7 +304,9 @@ Result<std::vector<std::string>> Lifecycle::remove(const std::string& id, bool f
   // kill the processes its state files name.
   KRUNBOX_TRY_CTX(check_private_dir(run_root()), "removing sandbox " + id.substr(0, 12));
   std::vector<std::string> lines = sweep_backend_leftovers();
-  if (release_root) KRUNBOX_TRY_CTX(release_root(id), "releasing the root of sandbox " + id.substr(0, 12));
+  // Once the engine is gone (nothing mounts the root any more) and before the
+  // record is (which owns the root until then: see image_root.h).
+  KRUNBOX_TRY_CTX(release_sandbox_root(id, image_store_root_), "releasing the root of sandbox " + id.substr(0, 12));
   KRUNBOX_TRY_CTX(store_.remove(id), "removing sandbox " + id.substr(0, 12));
   return lines;
 }

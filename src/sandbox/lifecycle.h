@@ -36,7 +36,10 @@ Status require_running(const SandboxView& view, const std::string& id);
 
 class Lifecycle {
  public:
-  explicit Lifecycle(StateStore store = StateStore()) : store_(std::move(store)) {}
+  // `image_store_root`: the image store that holds the sandboxes' roots
+  // (data_root() when empty).
+  explicit Lifecycle(StateStore store = StateStore(), std::string image_store_root = "")
+      : store_(std::move(store)), image_store_root_(std::move(image_store_root)) {}
   const StateStore& store() const { return store_; }
 
   // Records the sandbox and starts its monitor (which holds the secrets).
@@ -49,11 +52,9 @@ class Lifecycle {
   // Freezes a running sandbox (its processes, or the VM's vCPUs) and thaws it.
   Status pause(const std::string& id);
   Status resume(const std::string& id);
-  // Removes every trace; a running sandbox only with force. `release_root`
-  // runs once the engine is gone and before the record is: the image root
-  // belongs to the layer above. Returns what the leftover sweeps removed.
-  Result<std::vector<std::string>> remove(const std::string& id, bool force,
-                                          const std::function<Status(const std::string& id)>& release_root = {});
+  // Removes every trace, its image root included; a running sandbox only
+  // with force. Returns what the leftover sweeps removed.
+  Result<std::vector<std::string>> remove(const std::string& id, bool force);
 
   Result<std::string> resolve(const std::string& key) const { return store_.resolve(key); }
   Result<SandboxView> view(const std::string& id);
@@ -69,6 +70,7 @@ class Lifecycle {
   std::string monitor_lock_path(const std::string& id) const;
 
   StateStore store_;
+  std::string image_store_root_;
 };
 
 }  // namespace krunbox

@@ -92,4 +92,21 @@ void wipe(std::vector<Secret>& secrets) {
   secrets.clear();
 }
 
+Status check_secret_values(const std::vector<Secret>& secrets) {
+  if (secrets.size() > kMaxSecrets) return Error(ErrorCode::kLimitExceeded, "more than 256 secrets");
+  for (size_t i = 0; i < secrets.size(); ++i) {
+    const Secret& s = secrets[i];
+    if (!valid_env_name(s.name))
+      return Error(ErrorCode::kInvalidArgument, "secret name '" + s.name.substr(0, 40) +
+                                                    "' is not a valid variable name (letters, digits, _; not starting with a digit)");
+    if (s.value.size() > kMaxSecretBytes)
+      return Error(ErrorCode::kLimitExceeded, "secret " + s.name + ": the value is over 64 KiB");
+    if (s.value.find('\0') != std::string::npos)
+      return Error(ErrorCode::kInvalidArgument, "secret " + s.name + ": the value contains a NUL byte");
+    for (size_t j = 0; j < i; ++j)
+      if (secrets[j].name == s.name) return Error(ErrorCode::kInvalidArgument, "secret " + s.name + " given twice");
+  }
+  return {};
+}
+
 }  // namespace krunbox

@@ -32,6 +32,10 @@ Result<std::vector<Secret>> decode_secrets(std::string_view text);
 // NAME=VALUE entries for an exec request.
 std::vector<std::string> secret_env(const std::vector<Secret>& secrets);
 
+// Secrets given as values (not read from files, as from an API): each name
+// valid, each value at most kMaxSecretBytes without NUL, at most kMaxSecrets.
+Status check_secret_values(const std::vector<Secret>& secrets);
+
 // Overwrites the values in memory before they are freed.
 void wipe(std::vector<Secret>& secrets);
 void wipe(std::string& s);

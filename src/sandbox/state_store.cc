@@ -147,10 +147,49 @@ Result<SandboxSpec> spec_from_json(const Json& j) {
   }
 }
 
+Status check_labels(const std::map<std::string, std::string>& labels) {
+  constexpr size_t kMaxLabels = 64, kMaxKey = 128, kMaxValue = 4096;
+  if (labels.size() > kMaxLabels)
+    return Error(ErrorCode::kLimitExceeded, std::to_string(labels.size()) + " labels; at most 64 are allowed");
+  for (const auto& [key, value] : labels) {
+    std::string shown = key.substr(0, 40);
+    if (key.empty() || key.size() > kMaxKey)
+      return Error(ErrorCode::kInvalidArgument, "label key '" + shown + "' must be 1 to 128 bytes long");
+    for (unsigned char c : key)
+      if (c <= ' ' || c >= 0x7f || c == '=' || c == ',')
+        return Error(ErrorCode::kInvalidArgument,
+                     "label key '" + shown + "' may hold only printable ASCII without spaces, '=' or ','");
+    if (value.size() > kMaxValue)
+      return Error(ErrorCode::kLimitExceeded, "label " + shown + ": the value is over 4 KiB");
+    if (value.find_first_of(std::string("\0\n", 2)) != std::string::npos)
+      return Error(ErrorCode::kInvalidArgument, "label " + shown + ": the value holds a NUL byte or a newline");
+  }
+  return {};
+}
+
+Result<LabelFilter> parse_label_filter(std::string_view text) {
+  LabelFilter f;
+  auto eq = text.find('=');
+  f.key = std::string(text.substr(0, eq));
+  if (eq != std::string_view::npos) f.value = std::string(text.substr(eq + 1));
+  if (auto st = check_labels({{f.key, f.value.value_or("")}}); !st.ok())
+    return std::move(st).error().wrap("label filter");
+  return f;
+}
+
+bool matches_labels(const std::map<std::string, std::string>& labels, const std::vector<LabelFilter>& filters) {
+  for (const auto& f : filters) {
+    auto it = labels.find(f.key);
+    if (it == labels.end() || (f.value && it->second != *f.value)) return false;
+  }
+  return true;
+}
+
 Json to_json(const SandboxConfig& c) {
   return {{"spec", to_json(c.spec)},       {"backend", c.backend},
           {"image", c.image},              {"restart", to_string(c.restart)},
-          {"secret_names", c.secret_names}, {"created_at", c.created_at}};
+          {"secret_names", c.secret_names}, {"created_at", c.created_at},
+          {"labels", c.labels}};
 }
 
 Result<SandboxConfig> config_from_json(const Json& j) {
@@ -162,6 +201,7 @@ Result<SandboxConfig> config_from_json(const Json& j) {
     KRUNBOX_ASSIGN_OR_RETURN(c.restart, parse_restart_policy(j.value("restart", std::string("no"))));
     c.secret_names = j.value("secret_names", std::vector<std::string>{});
     c.created_at = j.value("created_at", int64_t{0});
+    c.labels = j.value("labels", std::map<std::string, std::string>{});
     return c;
   } catch (const Json::exception& e) {
     return Error(ErrorCode::kInvalidArgument, std::string("malformed config.json: ") + e.what());

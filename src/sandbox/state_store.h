@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,7 +41,21 @@ struct SandboxConfig {
   RestartPolicy restart;
   std::vector<std::string> secret_names;
   int64_t created_at = 0;       // unix seconds
+  std::map<std::string, std::string> labels;  // checked by check_labels
 };
+
+// Labels: at most 64, keys of 1-128 printable ASCII bytes without '=' or
+// ',', values up to 4 KiB without NUL or newline.
+Status check_labels(const std::map<std::string, std::string>& labels);
+
+// "KEY" (the label is set) or "KEY=VALUE" (set to VALUE), as in ps's filters.
+struct LabelFilter {
+  std::string key;
+  std::optional<std::string> value;
+};
+Result<LabelFilter> parse_label_filter(std::string_view text);
+// Whether `labels` pass every filter.
+bool matches_labels(const std::map<std::string, std::string>& labels, const std::vector<LabelFilter>& filters);
 
 struct SandboxStatus {
   SandboxState state = SandboxState::kCreated;

@@ -16,7 +16,7 @@
 #include "image/image_store.h"
 #include "krunbox/error.h"
 
-namespace krunbox::cli {
+namespace krunbox {
 
 // The image store at `root` (data_root() when empty), after checking that
 // the data root and the store's directories are ours (docs/security.md).
@@ -57,4 +57,4 @@ Status release_sandbox_root(const std::string& sandbox_id, const std::string& st
 // how many. `records` is the state store's dir (<data_root>/lifecycle when empty).
 Result<int> sweep_orphaned_roots(const std::string& store_root = "", const std::string& records = "");
 
-}  // namespace krunbox::cli
+}  // namespace krunbox

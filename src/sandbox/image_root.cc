@@ -1,4 +1,4 @@
-#include "cli/image_root.h"
+#include "sandbox/image_root.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -14,7 +14,7 @@
 #include "image/root_store.h"
 #include "sandbox/state_store.h"
 
-namespace krunbox::cli {
+namespace krunbox {
 namespace {
 
 std::string leases_dir(const std::string& store_root) { return join_path(store_root, "root-leases"); }
@@ -169,4 +169,4 @@ Result<int> sweep_orphaned_roots(const std::string& store_root, const std::strin
   return released;
 }
 
-}  // namespace krunbox::cli
+}  // namespace krunbox
