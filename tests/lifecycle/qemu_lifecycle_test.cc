@@ -152,5 +152,57 @@ TEST(LifecycleQemuTest, GuestPanicReportsTheConsoleTail) {
   EXPECT_EQ(r->err.find('\x07'), std::string::npos);
 }
 
+
+// Eight microVMs started at once from the default image (each makes an image
+// root and a disk from it): all run and answer exec, and rm -f of all leaves
+// no QEMU, mount, run dir or record behind.
+TEST(LifecycleQemuTest, EightAtOnceAndNothingLeftAfterRemoval) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (!is_directory(bundled_rootfs())) GTEST_SKIP() << "no bundled rootfs; run scripts/setup.sh";
+  constexpr int kCount = 8;
+  World w;
+  std::vector<std::string> ids(kCount), errors(kCount);
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kCount; ++i)
+      threads.emplace_back([&, i] {
+        auto r = w.kb({"run", "-d", "--backend", "qemu", "--memory", "256", "--name", "vm-" + std::to_string(i), "--",
+                       "sleep", "3600"},
+                      "", 900s);
+        if (r.ok() && r->status.code == 0) ids[i] = trim(r->out);
+        else errors[i] = r.ok() ? r->err : r.error().what();
+      });
+    for (auto& t : threads) t.join();
+  }
+  for (int i = 0; i < kCount; ++i) ASSERT_EQ(ids[i].size(), 64u) << "vm-" << i << ": " << errors[i];
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(w.state("vm-" + std::to_string(i)), "running");
+  EXPECT_EQ(live_qemus(w).size(), static_cast<size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) {
+    auto e = w.kb({"exec", "vm-" + std::to_string(i), "--", "hostname"}, "", 300s);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->status.code, 0) << e->err;
+  }
+  auto vms = live_qemus(w);
+  std::vector<std::string> rm = {"rm", "-f"};
+  rm.insert(rm.end(), ids.begin(), ids.end());
+  auto removed = w.kb(rm, "", 600s);
+  ASSERT_EQ(removed->status.code, 0) << removed->err;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  auto any_alive = [&] {
+    for (const auto& p : vms)
+      if (process_alive(p)) return true;
+    return false;
+  };
+  while (any_alive() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(any_alive()) << "rm -f left QEMU running";
+  EXPECT_EQ(trim(w.kb({"ps", "-a", "-q"})->out), "");
+  EXPECT_TRUE(dir_entries(join_path(w.run(), "qemu")).empty());
+  EXPECT_TRUE(dir_entries(join_path(w.data(), "roots")).empty());
+  auto mounts = read_file("/proc/self/mountinfo", 1u << 22);
+  ASSERT_TRUE(mounts.ok());
+  EXPECT_EQ(mounts->find(w.data()), std::string::npos) << "a mount under the data root is left";
+  EXPECT_EQ(mounts->find(w.run()), std::string::npos) << "a mount under the run dir is left";
+}
+
 }  // namespace
 }  // namespace krunbox
