@@ -190,6 +190,33 @@ TEST(LifecycleMockTest, NamesIdsAndErrors) {
   EXPECT_NE((*rows)[0]["status"].get<std::string>().find("exited (137)"), std::string::npos);
 }
 
+TEST(LifecycleMockTest, LabelsFilterPsAndHostileLabelsCreateNothing) {
+  World w;
+  std::string web = run_d(w, {"--backend", "mock", "-l", "app=web", "-l", "tier=front", "--", "sleep", "600"});
+  std::string db = run_d(w, {"--backend", "mock", "--label", "app=db", "--", "sleep", "600"});
+  EXPECT_EQ(trim(w.kb({"ps", "-q", "--filter", "label=app=web"})->out), web.substr(0, 12));
+  EXPECT_EQ(trim(w.kb({"ps", "-q", "-f", "label=app=db"})->out), db.substr(0, 12));
+  EXPECT_EQ(trim(w.kb({"ps", "-q", "-f", "label=tier"})->out), web.substr(0, 12));
+  EXPECT_EQ(trim(w.kb({"ps", "-q", "-f", "label=app=web", "-f", "label=tier=back"})->out), "");
+  EXPECT_EQ(w.inspect(web)["Labels"], (Json{{"app", "web"}, {"tier", "front"}}));
+  auto rows = parse_json(w.kb({"ps", "--format", "json", "-f", "label=app=db"})->out, "ps");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0]["labels"]["app"], "db");
+  // Hostile labels and filters: refused, naming the problem; nothing recorded.
+  for (const std::string& bad : {std::string("=v"), std::string("no-value"), std::string("a b=c"),
+                                 std::string("k=a\x1b[2Jb\n"), std::string(200, 'k') + "=v"}) {
+    auto r = w.kb({"run", "-d", "--backend", "mock", "-l", bad, "--", "sleep", "1"});
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status.code, 125) << bad;
+    EXPECT_NE(r->err.find("label"), std::string::npos) << r->err;
+  }
+  EXPECT_EQ(w.kb({"ps", "-f", "status=running"})->status.code, 125);
+  EXPECT_EQ(w.kb({"run", "--backend", "mock", "-l", "a=b", "--", "true"})->status.code, 125);
+  EXPECT_EQ(dir_entries(join_path(w.data(), "lifecycle")).size(), 2u);
+  ASSERT_EQ(w.kb({"rm", "-f", web, db})->status.code, 0);
+}
+
 TEST(LifecycleMockTest, RestartOnFailureRestartsExactlyThreeTimes) {
   World w;
   std::string id =
