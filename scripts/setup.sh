@@ -27,10 +27,11 @@ packages=(
   # libraries
   libgtest-dev libgmock-dev googletest libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libseccomp-dev libcurl4-openssl-dev libssl-dev libarchive-dev zlib1g-dev libzstd-dev libisal-dev
+  libboost1.81-dev  # Boost.Beast/Asio: the API server (HTTP/1.1, WebSocket, Unix sockets)
   # run time: the bundled image, the qemu backend, networking helpers
   busybox-static qemu-system-x86 kmod cpio lz4 erofs-utils passt iproute2 uidmap
   # tests and benchmarks: image tools, peers
-  umoci skopeo runc crun python3 docker-registry apache2-utils curl
+  umoci skopeo runc crun python3 python3-httpx python3-pytest docker-registry apache2-utils curl
 )
 
 as_root() {
