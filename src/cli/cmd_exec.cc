@@ -42,8 +42,8 @@ int run_exec(const Options& o, const Context& ctx) {
   if (!id) return report_error(id.error());
   auto result = exec_in_sandbox(lc, *id, e);
   if (!result) return report_error(result.error());
-  if (result->timed_out) return kExitTimeout;
-  return result->status.shell_code();
+  if (result->crashed()) return report_error(Error(ErrorCode::kCancelled, result->reason()));
+  return result->exit_code();
 }
 
 void setup_exec(CLI::App& app, Context& ctx) {

@@ -67,12 +67,12 @@ int run_run(RunOptions& opts, Context& ctx) {
 
   auto outcome = run_one_shot(o);
   if (!outcome) return report_error(outcome.error());
-  if (outcome->timed_out) {
+  const WorkloadOutcome& w = outcome->workload;
+  if (w.crashed()) return report_error(Error(ErrorCode::kUnavailable, w.reason()));
+  if (w.timed_out())
     std::fprintf(stderr, "krunbox: the command timed out after %lld s and was killed\n",
                  static_cast<long long>(o.spec.timeout.count()));
-    return kExitTimeout;
-  }
-  return outcome->status.shell_code();
+  return w.exit_code();
 }
 
 void setup_run(CLI::App& app, Context& ctx) {

@@ -768,6 +768,15 @@ Result<uint64_t> AgentClient::get_file_to_fd(const std::string& guest_path, int 
       .wrap("get " + guest_path);
 }
 
+Status AgentClient::put_file_stream(const std::string& guest_path, const FileSource& source,
+                                    const PutOptions& options) {
+  return put_stream(*core_, guest_path, options, source);
+}
+
+Result<uint64_t> AgentClient::get_file_stream(const std::string& guest_path, const FileSink& sink) {
+  return get_stream(*core_, guest_path, sink);
+}
+
 Result<FileStat> AgentClient::stat(const std::string& guest_path) {
   KRUNBOX_ASSIGN_OR_RETURN(Json body, simple_request(StatRequest{guest_path}));
   return parse_file_stat(body);

@@ -124,6 +124,15 @@ class AgentClient {
   // Streams into `fd`; returns the byte count.
   Result<uint64_t> get_file_to_fd(const std::string& guest_path, int fd);
   Result<FileStat> stat(const std::string& guest_path);
+  // The streaming forms the others are made of, for relays: `source` fills
+  // the buffer and returns the byte count (0 at the end; an error cancels
+  // the put, and the agent keeps the old file); `sink` takes each chunk of
+  // the file (an error cancels the get). The get returns the byte count.
+  // Their errors carry no context: the relay adds its own.
+  using FileSource = std::function<Result<size_t>(char* buf, size_t size)>;
+  using FileSink = std::function<Status(std::string_view data)>;
+  Status put_file_stream(const std::string& guest_path, const FileSource& source, const PutOptions& options = {});
+  Result<uint64_t> get_file_stream(const std::string& guest_path, const FileSink& sink);
 
   Result<PingReply> ping();
   Result<InfoReply> info();

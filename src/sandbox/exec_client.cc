@@ -1,107 +1,77 @@
 #include "sandbox/exec_client.h"
 
-#include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <mutex>
 #include <optional>
-#include <thread>
 
-#include "base/signal_waiter.h"
 #include "sandbox/exec_request.h"
+#include "sandbox/monitor_messages.h"
 #include "sandbox/monitor_protocol.h"
-#include "sandbox/terminal.h"
+#include "sandbox/stdio_bridge.h"
 
 namespace krunbox {
 namespace {
 
 using monitor::FrameType;
 
+// The monitor's end of an exec: stdin, signals and resizes go as frames.
+class MonitorStdio final : public StdioTarget {
+ public:
+  explicit MonitorStdio(int fd) : fd_(fd) {}
+  Status write_stdin(std::string_view data) override { return send(FrameType::kStdin, data); }
+  Status close_stdin() override { return send(FrameType::kStdinClose, {}); }
+  Status signal(int sig) override { return send(FrameType::kSignal, monitor::encode_frame_body(monitor::SignalFrame{sig})); }
+  Status resize(uint16_t rows, uint16_t cols) override {
+    return send(FrameType::kResize, monitor::encode_frame_body(monitor::ResizeFrame{rows, cols}));
+  }
+
+ private:
+  Status send(FrameType type, std::string_view payload) {
+    std::lock_guard lock(mu_);
+    return monitor::write_frame(fd_, type, payload);
+  }
+  int fd_;
+  std::mutex mu_;
+};
+
 }  // namespace
 
-Result<ExecResult> exec_in_sandbox(Lifecycle& lc, const std::string& id, const ExecOptions& o) {
-  // Before any thread starts, so only the waiter sees the forwarded signals.
-  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create({SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH}));
+Result<WorkloadOutcome> exec_in_sandbox(Lifecycle& lc, const std::string& id, const ExecOptions& o) {
+  // Before any thread starts, so only the bridge sees the forwarded signals.
+  BridgeOptions bo;
+  bo.forward_stdin = o.interactive;
+  bo.tty = o.tty;
+  bo.in_fd = o.in_fd;
+  bo.out_fd = o.out_fd;
+  KRUNBOX_ASSIGN_OR_RETURN(auto bridge, StdioBridge::create(bo));
   KRUNBOX_ASSIGN_OR_RETURN(auto v, lc.view(id));
   KRUNBOX_TRY(require_running(v, id));
-  {
-    // What the monitor will ask of the agent, less the secrets only it holds
-    // (it measures again with them): too big already, nothing is sent.
-    proto::ExecRequest est;
-    est.argv = o.argv;
-    est.env = v.config.spec.env;
-    est.env.insert(est.env.end(), o.env.begin(), o.env.end());
-    est.cwd = o.cwd.empty() ? v.config.spec.cwd : o.cwd;
-    est.user = o.user.empty() ? v.config.spec.user : o.user;
-    est.tty = o.tty;
-    est.stdin_open = o.interactive;
-    KRUNBOX_TRY_CTX(check_exec_request_size(est), "exec in sandbox " + id.substr(0, 12));
-  }
-  Json req = {{"op", "exec"},   {"argv", o.argv}, {"env", o.env},          {"cwd", o.cwd},
-              {"user", o.user}, {"tty", o.tty},   {"stdin", o.interactive}};
-  if (o.tty) {
-    if (auto size = terminal_size(o.interactive ? o.in_fd : o.out_fd)) {
-      req["rows"] = size->first;
-      req["cols"] = size->second;
-    }
-  }
-  KRUNBOX_ASSIGN_OR_RETURN(auto conn, lc.open_request(id, req));
+  std::string short_id = id.substr(0, 12);
+  Workload w;
+  w.argv = o.argv;
+  w.env = o.env;
+  w.cwd = o.cwd;
+  w.user = o.user;
+  w.tty = o.tty;
+  w.stdin_open = o.interactive;
+  w.tty_size = bridge->tty_size();
+  // What the monitor will ask of the agent, less the secrets only it holds
+  // (it measures again with them): too big already, nothing is sent.
+  KRUNBOX_TRY_CTX(check_exec_request_size(exec_request_for(v.config.spec, w)), "exec in sandbox " + short_id);
+  KRUNBOX_ASSIGN_OR_RETURN(auto conn, lc.open_request(id, monitor::ExecRequest{w}));
   int fd = conn.get();
   auto first = monitor::read_frame(fd);
-  if (!first) return std::move(first).error().wrap("exec in sandbox " + id.substr(0, 12));
+  if (!first) return std::move(first).error().wrap("exec in sandbox " + short_id);
   if (!*first || (*first)->type != FrameType::kReply)
-    return Error(ErrorCode::kProtocol, "the monitor of sandbox " + id.substr(0, 12) + " ended without answering");
-  KRUNBOX_ASSIGN_OR_RETURN(auto reply, monitor::parse_object((*first)->payload, "exec reply"));
-  if (!reply.value("ok", false))
-    return Error(ErrorCode::kIllegalState, reply.value("error", std::string("exec refused")))
-        .wrap("exec in sandbox " + id.substr(0, 12));
+    return Error(ErrorCode::kProtocol, "the monitor of sandbox " + short_id + " ended without answering");
+  auto reply = monitor::parse_reply((*first)->payload);
+  if (!reply) return std::move(reply).error().wrap("exec in sandbox " + short_id);
+  KRUNBOX_TRY_CTX(monitor::parse_exec_started(*reply), "exec in sandbox " + short_id);
 
-  std::optional<RawTerminal> raw;
-  if (o.tty && o.interactive) {
-    KRUNBOX_ASSIGN_OR_RETURN(auto entered, RawTerminal::enter(o.in_fd));
-    raw.emplace(std::move(entered));
-  }
-  std::mutex write_mu;
-  auto send = [&](FrameType t, std::string_view p) {
-    std::lock_guard lock(write_mu);
-    return monitor::write_frame(fd, t, p);
-  };
-  KRUNBOX_ASSIGN_OR_RETURN(auto stop_pipe, make_pipe());
-  std::thread input;
-  if (o.interactive) {
-    input = std::thread([&] {
-      char buf[32768];
-      for (;;) {
-        pollfd p[2] = {{o.in_fd, POLLIN, 0}, {stop_pipe.read.get(), POLLIN, 0}};
-        if (::poll(p, 2, -1) < 0) {
-          if (errno == EINTR) continue;
-          break;
-        }
-        if (p[1].revents) return;
-        ssize_t n = ::read(o.in_fd, buf, sizeof buf);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n <= 0) break;
-        if (!send(FrameType::kStdin, std::string_view(buf, static_cast<size_t>(n))).ok()) return;
-      }
-      (void)send(FrameType::kStdinClose, {});
-    });
-  }
-  std::thread forwarder([&] {
-    while (auto got = waiter.wait()) {
-      int sig = *got;
-      if (sig == SIGWINCH) {
-        if (!o.tty) continue;
-        if (auto size = terminal_size(o.interactive ? o.in_fd : o.out_fd))
-          (void)send(FrameType::kResize, Json{{"rows", size->first}, {"cols", size->second}}.dump());
-        continue;
-      }
-      (void)send(FrameType::kSignal, Json{{"signal", sig}}.dump());
-    }
-  });
-
-  std::optional<ExecResult> result;
+  MonitorStdio target(fd);
+  KRUNBOX_TRY(bridge->start(&target));
+  std::optional<WorkloadOutcome> result;
   Status failure;
   for (;;) {
     auto frame = monitor::read_frame(fd);
@@ -116,28 +86,21 @@ Result<ExecResult> exec_in_sandbox(Lifecycle& lc, const std::string& id, const E
     } else if (f.type == FrameType::kStderr) {
       (void)write_all(o.err_fd, f.payload.data(), f.payload.size());
     } else if (f.type == FrameType::kExit) {
-      auto j = monitor::parse_object(f.payload, "exit frame");
-      if (!j) {
-        failure = std::move(j).error();
+      auto exit = monitor::parse_exit_frame(f.payload);
+      if (!exit) {
+        failure = std::move(exit).error();
         break;
       }
-      ExecResult r;
-      r.status = ExitStatus{j->value("signaled", false), j->value("code", 0), j->value("signal", 0)};
-      r.timed_out = j->value("timed_out", false);
-      result = r;
+      result = WorkloadOutcome::from_exit(*exit);
       break;
     }
   }
-  waiter.stop();
-  (void)write_all(stop_pipe.write.get(), "x", 1);
+  // Unblocks a stdin write that waits on a monitor that no longer reads.
   ::shutdown(fd, SHUT_RDWR);
-  if (input.joinable()) input.join();
-  forwarder.join();
-  raw.reset();
+  bridge->stop();
   if (result) return *result;
-  if (!failure.ok()) return std::move(failure).error().wrap("exec in sandbox " + id.substr(0, 12));
-  return Error(ErrorCode::kCancelled,
-               "sandbox " + id.substr(0, 12) + " stopped before the command ended (see krunbox ps -a)");
+  if (!failure.ok()) return std::move(failure).error().wrap("exec in sandbox " + short_id);
+  return WorkloadOutcome::crashed("sandbox " + short_id + " stopped before the command ended (see krunbox ps -a)");
 }
 
 }  // namespace krunbox

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "base/unique_pid.h"
 #include "krunbox/error.h"
 #include "sandbox/lifecycle.h"
+#include "sandbox/workload.h"
 
 namespace krunbox {
 
@@ -23,11 +23,8 @@ struct ExecOptions {
   int err_fd = 2;
 };
 
-struct ExecResult {
-  ExitStatus status;
-  bool timed_out = false;
-};
-
-Result<ExecResult> exec_in_sandbox(Lifecycle& lifecycle, const std::string& id, const ExecOptions& options);
+// An error when the command could not be started; kCrashed when the
+// sandbox went away before it ended.
+Result<WorkloadOutcome> exec_in_sandbox(Lifecycle& lifecycle, const std::string& id, const ExecOptions& options);
 
 }  // namespace krunbox

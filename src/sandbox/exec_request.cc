@@ -6,6 +6,7 @@
 
 #include "proto/frame.h"
 #include "sandbox/secrets.h"
+#include "sandbox/workload.h"
 
 namespace krunbox {
 namespace {
@@ -56,16 +57,7 @@ Status check_utf8(const std::vector<std::string>& strings, const std::string& wh
 }  // namespace
 
 proto::ExecRequest main_process_request(const SandboxSpec& spec, const std::vector<std::string>& secret_env) {
-  proto::ExecRequest req;
-  req.argv = spec.argv;
-  req.env = spec.env;
-  req.env.insert(req.env.end(), secret_env.begin(), secret_env.end());
-  req.env_mode = proto::EnvMode::kMerge;
-  req.cwd = spec.cwd;
-  req.user = spec.user;
-  req.stdin_open = false;
-  req.timeout_ms = static_cast<uint64_t>(spec.timeout.count()) * 1000;
-  return req;
+  return exec_request_for(spec, main_workload(spec, secret_env));
 }
 
 Status check_exec_request_size(const proto::ExecRequest& request) {

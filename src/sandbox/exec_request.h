@@ -15,8 +15,8 @@
 
 namespace krunbox {
 
-// The request for a sandbox's main process: the spec's command, cwd, user
-// and env, with the secrets' NAME=VALUE entries after the env.
+// The request for a sandbox's main process (exec_request_for of
+// main_workload, sandbox/workload.h): what create and start measure.
 proto::ExecRequest main_process_request(const SandboxSpec& spec, const std::vector<std::string>& secret_env);
 
 // kLimitExceeded unless `request` fits the agent's limits; the error gives

@@ -161,7 +161,7 @@ Status Lifecycle::spawn_monitor(const std::string& id, const std::vector<Secret>
   return Error(ErrorCode::kInternal, "starting the monitor of sandbox " + id.substr(0, 12) + ": " + answer);
 }
 
-Result<UniqueFd> Lifecycle::open_request(const std::string& id, const Json& request) {
+Result<UniqueFd> Lifecycle::open_request(const std::string& id, const monitor::Request& request) {
   // The socket dir and the listener must be ours before a request (argv,
   // env) goes out: see docs/security.md, "Local users and the run dir".
   std::string socket = store_.socket_path(id);
@@ -170,11 +170,12 @@ Result<UniqueFd> Lifecycle::open_request(const std::string& id, const Json& requ
   if (!fd && fd.error().code() == ErrorCode::kPermissionDenied)
     return std::move(fd).error().wrap("reaching the monitor of sandbox " + id.substr(0, 12));
   if (!fd) return std::move(fd).error().wrap("the monitor of sandbox " + id.substr(0, 12) + " does not answer");
-  KRUNBOX_TRY(monitor::write_frame(fd->get(), monitor::FrameType::kRequest, request.dump()));
+  KRUNBOX_TRY(monitor::write_frame(fd->get(), monitor::FrameType::kRequest, monitor::encode_request(request)));
   return fd;
 }
 
-Result<Json> Lifecycle::call(const std::string& id, const Json& request, std::chrono::milliseconds timeout) {
+Result<Json> Lifecycle::call(const std::string& id, const monitor::Request& request,
+                             std::chrono::milliseconds timeout) {
   KRUNBOX_ASSIGN_OR_RETURN(auto fd, open_request(id, request));
   timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -182,10 +183,7 @@ Result<Json> Lifecycle::call(const std::string& id, const Json& request, std::ch
   if (!frame) return std::move(frame).error().wrap("waiting for the monitor of sandbox " + id.substr(0, 12));
   if (!*frame || (*frame)->type != monitor::FrameType::kReply)
     return Error(ErrorCode::kProtocol, "the monitor of sandbox " + id.substr(0, 12) + " ended without answering");
-  KRUNBOX_ASSIGN_OR_RETURN(auto reply, monitor::parse_object((*frame)->payload, "monitor reply"));
-  if (!reply.value("ok", false))
-    return Error(ErrorCode::kIllegalState, reply.value("error", std::string("the monitor refused")));
-  return reply;
+  return monitor::parse_reply((*frame)->payload);
 }
 
 Result<std::string> Lifecycle::create(SandboxConfig config, const std::vector<Secret>& secrets) {
@@ -235,19 +233,19 @@ Status Lifecycle::start(const std::string& id, const std::vector<Secret>& secret
       return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is being started by another command");
     KRUNBOX_TRY(spawn_monitor(id, secrets, std::move(lock)));
   }
-  return status_of(call(id, {{"op", "start"}}, kStartTimeout));
+  return status_of(call(id, monitor::StartRequest{}, kStartTimeout));
 }
 
 Status Lifecycle::stop(const std::string& id, std::chrono::milliseconds grace) {
   KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
   if (!v.monitor_alive) return {};  // nothing of it runs
-  return status_of(call(id, {{"op", "stop"}, {"grace_ms", grace.count()}}, grace + kControlTimeout));
+  return status_of(call(id, monitor::StopRequest{grace}, grace + kControlTimeout));
 }
 
 Status Lifecycle::kill(const std::string& id, int signal) {
   KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
   KRUNBOX_TRY(require_running(v, id));
-  return status_of(call(id, {{"op", "kill"}, {"signal", signal}}, kControlTimeout));
+  return status_of(call(id, monitor::KillRequest{signal}, kControlTimeout));
 }
 
 Status require_running(const SandboxView& v, const std::string& id) {
@@ -262,7 +260,7 @@ Status Lifecycle::pause(const std::string& id) {
   if (v.monitor_alive && v.status.state == SandboxState::kPaused)
     return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is already paused");
   KRUNBOX_TRY(require_running(v, id));
-  return status_of(call(id, {{"op", "pause"}}, kControlTimeout));
+  return status_of(call(id, monitor::PauseRequest{}, kControlTimeout));
 }
 
 Status Lifecycle::resume(const std::string& id) {
@@ -270,7 +268,7 @@ Status Lifecycle::resume(const std::string& id) {
   if (!v.monitor_alive || v.status.state != SandboxState::kPaused)
     return Error(ErrorCode::kIllegalState,
                  "sandbox " + id.substr(0, 12) + " is not paused (" + describe_status(v) + ")");
-  return status_of(call(id, {{"op", "resume"}}, kControlTimeout));
+  return status_of(call(id, monitor::ResumeRequest{}, kControlTimeout));
 }
 
 Result<std::vector<std::string>> Lifecycle::remove(const std::string& id, bool force) {
@@ -279,7 +277,7 @@ Result<std::vector<std::string>> Lifecycle::remove(const std::string& id, bool f
     if (is_active(v.status.state) && !force)
       return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is " + describe_status(v) +
                                                  "; stop it first (krunbox stop) or use rm -f");
-    auto st = call(id, {{"op", "remove"}, {"grace_ms", force ? 1000 : 10000}}, kControlTimeout);
+    auto st = call(id, monitor::RemoveRequest{std::chrono::milliseconds(force ? 1000 : 10000)}, kControlTimeout);
     if (!st) KB_WARN("asking the monitor to end: {}", st.error().what());
     auto deadline = std::chrono::steady_clock::now() + (st ? 30s : 2s);
     while (monitor_alive(id) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);

@@ -13,6 +13,7 @@
 #include "base/json.h"
 #include "base/unique_fd.h"
 #include "krunbox/error.h"
+#include "sandbox/monitor_messages.h"
 #include "sandbox/secrets.h"
 #include "sandbox/state_store.h"
 
@@ -61,12 +62,13 @@ class Lifecycle {
   Result<std::vector<SandboxView>> list();
 
   // A connection to the monitor, after sending `request` (the reply is not read).
-  Result<UniqueFd> open_request(const std::string& id, const Json& request);
+  Result<UniqueFd> open_request(const std::string& id, const monitor::Request& request);
   bool monitor_alive(const std::string& id) const;
 
  private:
   Status spawn_monitor(const std::string& id, const std::vector<Secret>& secrets, UniqueFd lock);
-  Result<Json> call(const std::string& id, const Json& request, std::chrono::milliseconds timeout);
+  // The body of the monitor's ok reply; its error otherwise.
+  Result<Json> call(const std::string& id, const monitor::Request& request, std::chrono::milliseconds timeout);
   std::string monitor_lock_path(const std::string& id) const;
 
   StateStore store_;

@@ -1,9 +1,10 @@
 // The lifecycle's parsers of bytes that cross a trust boundary or a crash:
-// monitor frames and requests, the secrets hand-off, state files, sh scripts.
+// monitor frames, requests and replies, the secrets hand-off, state files, sh scripts.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "sandbox/monitor_messages.h"
 #include "sandbox/monitor_protocol.h"
 #include "sandbox/script_runner.h"
 #include "sandbox/secrets.h"
@@ -13,6 +14,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace krunbox;
   std::string_view in(reinterpret_cast<const char*>(data), size);
   if (in.size() >= monitor::kFrameHeader) (void)monitor::decode_header(in.substr(0, monitor::kFrameHeader));
+  // What the monitor parses from any local process of its user, and the
+  // CLI from the monitor.
+  if (auto request = monitor::parse_request(in); request.ok()) (void)monitor::encode_request(*request);
+  if (auto body = monitor::parse_reply(in); body.ok()) {
+    (void)monitor::parse_exec_started(*body);
+    (void)monitor::parse_status_reply(*body);
+    (void)monitor::parse_put_done(*body);
+    (void)monitor::parse_get_done(*body);
+    (void)monitor::parse_stat_reply(*body);
+  }
+  (void)monitor::parse_signal_frame(in);
+  (void)monitor::parse_resize_frame(in);
+  (void)monitor::parse_exit_frame(in);
   (void)decode_secrets(in);
   (void)parse_script(in);
   (void)parse_restart_policy(in);

@@ -10,6 +10,7 @@
 #include "base/test_util.h"
 #include "base/unique_fd.h"
 #include "sandbox/host_ports.h"
+#include "sandbox/monitor_messages.h"
 #include "sandbox/monitor_protocol.h"
 #include "sandbox/output_log.h"
 #include "sandbox/script_runner.h"
@@ -48,7 +49,7 @@ TEST(MonitorProtocolTest, HostileHeadersAreRejected) {
   a.reset();
   auto f = monitor::read_frame(b.get());
   EXPECT_FALSE(f.ok());
-  EXPECT_FALSE(monitor::parse_object("[1]", "x").ok());
+  EXPECT_FALSE(monitor::parse_reply("[1]").ok());
 }
 
 TEST(SecretsTest, ParsesValuesAndFiles) {

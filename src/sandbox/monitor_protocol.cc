@@ -18,7 +18,9 @@ bool known_type(uint8_t t) {
     case FrameType::kStdinClose:
     case FrameType::kSignal:
     case FrameType::kResize:
-    case FrameType::kExit: return true;
+    case FrameType::kExit:
+    case FrameType::kData:
+    case FrameType::kDataEnd: return true;
   }
   return false;
 }
@@ -95,12 +97,6 @@ Result<std::optional<Frame>> read_frame(int fd) {
     if (body == 0) return Error(ErrorCode::kProtocol, "monitor connection ended inside a frame");
   }
   return std::optional<Frame>(std::move(f));
-}
-
-Result<Json> parse_object(std::string_view payload, std::string_view what) {
-  KRUNBOX_ASSIGN_OR_RETURN(auto j, parse_json(payload, what));
-  if (!j.is_object()) return Error(ErrorCode::kProtocol, std::string(what) + " is not a JSON object");
-  return j;
 }
 
 }  // namespace krunbox::monitor

@@ -1,8 +1,8 @@
-// The wire format between the CLI and a sandbox's monitor, over the unix
-// socket in the run dir. Frames: 1 byte type, 4 bytes big-endian length, the
+// The framing between the CLI and a sandbox's monitor, over the unix socket
+// in the run dir. Frames: 1 byte type, 4 bytes big-endian length, the
 // payload (at most kMaxFramePayload). A connection starts with one kRequest
-// (a JSON object with "op"); the monitor answers one kReply ({"ok":true,...}
-// or {"ok":false,"error":"..."}); for "exec" the streams follow.
+// and gets one kReply; the messages in them, and which frames go before or
+// after the reply, are in monitor_messages.h.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,6 @@
 #include <string>
 #include <string_view>
 
-#include "base/json.h"
 #include "krunbox/error.h"
 
 namespace krunbox::monitor {
@@ -25,6 +24,8 @@ enum class FrameType : uint8_t {
   kSignal = 5,  // JSON {"signal":N}
   kResize = 6,  // JSON {"rows":R,"cols":C}
   kExit = 7,    // JSON {"code":C,"signaled":B,"signal":S,"timed_out":B}
+  kData = 8,    // file bytes of a put (client to monitor) or a get (monitor to client)
+  kDataEnd = 9, // the end of a put's bytes
 };
 
 inline constexpr size_t kMaxFramePayload = 1u << 20;
@@ -50,8 +51,5 @@ std::string encode_frame(FrameType type, std::string_view payload);
 // clean EOF between frames.
 Status write_frame(int fd, FrameType type, std::string_view payload);
 Result<std::optional<Frame>> read_frame(int fd);
-
-// Parses a JSON payload that must be an object.
-Result<Json> parse_object(std::string_view payload, std::string_view what);
 
 }  // namespace krunbox::monitor

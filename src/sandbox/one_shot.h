@@ -10,6 +10,7 @@
 #include "backend/sandbox_spec.h"
 #include "base/unique_pid.h"
 #include "krunbox/error.h"
+#include "sandbox/workload.h"
 
 namespace krunbox {
 
@@ -30,13 +31,13 @@ struct OneShotOptions {
 };
 
 struct OneShotOutcome {
-  ExitStatus status;
-  bool timed_out = false;
+  WorkloadOutcome workload;  // kCrashed when the sandbox died under it
   std::string backend;
 };
 
 // Blocks SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH for its duration and
-// forwards them to the workload (SIGWINCH as a pty resize).
+// forwards them to the workload (SIGWINCH as a pty resize). An error is a
+// failure to start; once the workload started, its end is the outcome.
 Result<OneShotOutcome> run_one_shot(const OneShotOptions& options);
 
 }  // namespace krunbox

@@ -51,7 +51,7 @@ class OneShotTest : public ::testing::Test {
 TEST_F(OneShotTest, StreamsAndExitCode) {
   auto r = run({"sh", "-c", "echo out; echo err >&2; exit 3"});
   ASSERT_TRUE(r.ok()) << r.error().what();
-  EXPECT_EQ(r->status, ExitStatus::exited(3));
+  EXPECT_EQ(r->workload.status(), ExitStatus::exited(3));
   EXPECT_EQ(out(), "out\n");
   EXPECT_EQ(err(), "err\n");
   EXPECT_EQ(chosen_, "mock");
@@ -69,15 +69,15 @@ TEST_F(OneShotTest, StdinReachesTheWorkloadOnlyWhenInteractive) {
 TEST_F(OneShotTest, SignalDeathIsReported) {
   auto r = run({"sh", "-c", "kill -9 $$"});
   ASSERT_TRUE(r.ok());
-  EXPECT_TRUE(r->status.signaled);
-  EXPECT_EQ(r->status.shell_code(), 137);
+  EXPECT_TRUE(r->workload.status().signaled);
+  EXPECT_EQ(r->workload.status().shell_code(), 137);
 }
 
 TEST_F(OneShotTest, TimeoutKillsTheWorkload) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = run({"sleep", "30"}, "", false, std::chrono::seconds(1));
   ASSERT_TRUE(r.ok()) << r.error().what();
-  EXPECT_TRUE(r->timed_out);
+  EXPECT_TRUE(r->workload.timed_out());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15));
 }
 

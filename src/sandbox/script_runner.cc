@@ -3,18 +3,15 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include <atomic>
 #include <cstdio>
-#include <mutex>
-#include <thread>
 
 #include "backend/registry.h"
 #include "base/fs.h"
 #include "base/log.h"
-#include "base/signal_waiter.h"
-#include "base/unique_fd.h"
 #include "proto/agent_client.h"
 #include "sandbox/exec_request.h"
+#include "sandbox/stdio_bridge.h"
+#include "sandbox/stop_guard.h"
 
 namespace krunbox {
 
@@ -58,85 +55,54 @@ Result<ScriptOutcome> run_script(const ScriptOptions& o, const std::vector<Scrip
   ScriptOutcome outcome;
   if (lines.empty()) return outcome;
 
-  // SIGINT/SIGTERM/SIGHUP go to the running command; the sandbox is then stopped.
-  KRUNBOX_ASSIGN_OR_RETURN(auto waiter, SignalWaiter::create({SIGINT, SIGTERM, SIGHUP}));
+  // SIGINT/SIGTERM/SIGHUP go to the running command's group; the sandbox is then stopped.
+  BridgeOptions bo;
+  bo.signals = BridgeOptions::Signals::kScript;
+  KRUNBOX_ASSIGN_OR_RETURN(auto bridge, StdioBridge::create(bo));
 
   KRUNBOX_ASSIGN_OR_RETURN(auto choice, select_backend(o.backend, false));
   if (o.verbose)
     std::fprintf(stderr, "krunbox: backend %s, isolation: %s\n", choice.report.backend.c_str(),
                  choice.report.isolation.c_str());
   KRUNBOX_ASSIGN_OR_RETURN(auto sandbox, choice.backend->create(o.spec));
-  struct Stopper {
-    Sandbox* s;
-    ~Stopper() {
-      if (!is_terminal(s->state())) {
-        if (auto st = s->stop(std::chrono::seconds(2)); !st.ok()) KB_WARN("stopping sandbox: {}", st.error().what());
-      }
-    }
-  } stopper{sandbox.get()};
+  StopGuard guard(sandbox.get(), std::chrono::seconds(2));
   KRUNBOX_TRY_CTX(sandbox->start(), "starting sandbox " + o.spec.id.substr(0, 12) + " (" + choice.report.backend + ")");
   proto::AgentClient* agent = sandbox->agent();
   if (!agent) return Error(ErrorCode::kInternal, "the sandbox has no agent connection");
-
-  std::atomic<int> interrupted{0};
-  std::mutex current_mu;
-  proto::ExecSession* current = nullptr;
-  std::thread watcher([&] {
-    while (auto got = waiter.wait()) {
-      int sig = *got;
-      interrupted = sig;
-      std::lock_guard lock(current_mu);
-      if (current) (void)current->signal(sig, /*group=*/true);
-    }
-  });
-  struct Join {
-    SignalWaiter& waiter;
-    std::thread& t;
-    ~Join() {
-      waiter.stop();
-      t.join();
-    }
-  } join{waiter, watcher};
+  KRUNBOX_TRY(bridge->start(nullptr));
 
   for (const auto& line : lines) {
-    if (interrupted) break;
+    if (bridge->last_signal()) break;
     if (o.verbose) std::fprintf(stderr, "+ %s\n", line.text.c_str());
-    proto::ExecRequest req;
-    req.argv = {o.shell, "-c", line.text};
-    req.env = o.spec.env;
-    req.cwd = o.spec.cwd;
-    req.user = o.spec.user;
-    req.stdin_open = false;
+    Workload w;
+    w.argv = {o.shell, "-c", line.text};
+    proto::ExecRequest req = exec_request_for(o.spec, w);
     KRUNBOX_TRY(check_exec_request_size(req));  // an agent's refusal would cost the connection
-    proto::ExecCallbacks cb;
-    int out = o.out_fd, err = o.err_fd;
-    cb.on_stdout = [out](std::string_view d) { (void)write_all(out, d.data(), d.size()); };
-    cb.on_stderr = [err](std::string_view d) { (void)write_all(err, d.data(), d.size()); };
-    KRUNBOX_ASSIGN_OR_RETURN(auto session, agent->exec(req, std::move(cb)));
-    {
-      std::lock_guard lock(current_mu);
-      current = session.get();
-    }
+    KRUNBOX_ASSIGN_OR_RETURN(auto session, agent->exec(req, write_streams_to(o.out_fd, o.err_fd)));
+    SessionTarget target(session.get(), /*group=*/true);
+    bridge->set_target(&target);
     auto exit = session->wait();
-    {
-      std::lock_guard lock(current_mu);
-      current = nullptr;
-    }
+    bridge->set_target(nullptr);
     if (!exit) {
       std::string reason = sandbox->crash_reason_within(std::chrono::seconds(3));
       return std::move(exit).error().wrap("line " + std::to_string(line.line_no) +
                                           (reason.empty() ? "" : " (" + reason + ")"));
     }
+    WorkloadOutcome result = WorkloadOutcome::from_exit(*exit);
     ++outcome.ran;
-    if (exit->status.success()) continue;
+    if (result.success()) continue;
     ++outcome.failed;
-    if (outcome.exit_code == 0) outcome.exit_code = exit->status.shell_code();
+    if (!outcome.first_failure) outcome.first_failure = result;
     if (o.verbose || !o.keep_going)
-      std::fprintf(stderr, "krunbox: line %zu failed (%s): %s\n", line.line_no, exit->status.describe().c_str(),
+      std::fprintf(stderr, "krunbox: line %zu failed (%s): %s\n", line.line_no, result.describe().c_str(),
                    line.text.c_str());
     if (!o.keep_going) break;
   }
-  if (interrupted && outcome.exit_code == 0) outcome.exit_code = 128 + interrupted;
+  if (outcome.first_failure) {
+    outcome.exit_code = outcome.first_failure->exit_code();
+  } else if (int sig = bridge->last_signal()) {
+    outcome.exit_code = 128 + sig;
+  }
   return outcome;
 }
 

@@ -2,12 +2,14 @@
 // in one ephemeral sandbox, stopping at the first failure (unless keep_going).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "backend/sandbox_spec.h"
 #include "krunbox/error.h"
+#include "sandbox/workload.h"
 
 namespace krunbox {
 
@@ -34,7 +36,8 @@ struct ScriptOptions {
 };
 
 struct ScriptOutcome {
-  int exit_code = 0;   // 0, or the first failing command's (128+N for signal N)
+  int exit_code = 0;   // 0, or the first failing command's (128+N for signal N); 128+N when interrupted by N
+  std::optional<WorkloadOutcome> first_failure;
   size_t ran = 0;
   size_t failed = 0;
 };

@@ -1,0 +1,121 @@
+// The typed messages of the CLI↔monitor protocol (the frames are in
+// monitor_protocol.h): one struct per request and reply, their JSON in one
+// place, and strict parsers. The monitor parses what any local process of
+// the same user may send it, so every parser takes hostile input: a missing
+// or wrong-typed field is a kProtocol error naming the field, sizes are
+// bounded (argv and env as the agent bounds them, paths to proto::kMaxPath).
+//
+// Every connection carries one request and gets exactly one kReply: for
+// exec before its streams, for put after the client's data (kData frames
+// ended by kDataEnd), for get after the monitor's kData frames.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "base/json.h"
+#include "krunbox/error.h"
+#include "proto/messages.h"
+#include "sandbox/state_store.h"
+#include "sandbox/workload.h"
+
+namespace krunbox::monitor {
+
+// A command beside the main process. The workload's env is exec's own
+// (the monitor adds the sandbox's env and secrets); its timeout is unused.
+struct ExecRequest {
+  Workload workload;
+};
+struct StartRequest {};
+// Stops the engine (the workload gets `grace` between SIGTERM and SIGKILL);
+// the monitor then exits.
+struct StopRequest {
+  std::chrono::milliseconds grace{10000};
+};
+// As stop, for rm: the record goes next.
+struct RemoveRequest {
+  std::chrono::milliseconds grace{10000};
+};
+// Signals the main process's group; no restart follows.
+struct KillRequest {
+  int signal = 9;
+};
+struct PauseRequest {};
+struct ResumeRequest {};
+struct StatusRequest {};
+// Writes a file in the sandbox from the kData frames that follow; the
+// agent writes a temporary file and renames it, so a failed or cut
+// transfer leaves the old file (or none).
+struct PutRequest {
+  std::string path;
+  uint32_t mode = 0644;
+  bool make_parents = false;
+};
+// Reads a file of the sandbox as kData frames.
+struct GetRequest {
+  std::string path;
+};
+struct StatRequest {
+  std::string path;
+};
+
+using Request = std::variant<ExecRequest, StartRequest, StopRequest, RemoveRequest, KillRequest, PauseRequest,
+                             ResumeRequest, StatusRequest, PutRequest, GetRequest, StatRequest>;
+
+// The "op" of a request ("exec", "put", ...).
+std::string_view request_op(const Request& request);
+std::string encode_request(const Request& request);
+Result<Request> parse_request(std::string_view payload);
+
+// Replies: {"ok":true, fields...} or {"ok":false,"error":MESSAGE,"code":NAME}.
+struct ExecStarted {
+  int64_t pid = 0;
+};
+struct StatusReply {
+  SandboxStatus status;
+};
+struct PutDone {
+  uint64_t size = 0;
+};
+struct GetDone {
+  uint64_t size = 0;
+};
+
+// An ok reply without fields, or the error of a failed request.
+std::string encode_reply(const Status& status);
+std::string encode_reply(const ExecStarted& reply);
+std::string encode_reply(const StatusReply& reply);
+std::string encode_reply(const PutDone& reply);
+std::string encode_reply(const GetDone& reply);
+std::string encode_reply(const proto::FileStat& reply);
+
+// The body of an ok reply; for an error reply the Error it carries (with
+// its code; kIllegalState when the monitor gave none), for a malformed one
+// kProtocol.
+Result<Json> parse_reply(std::string_view payload);
+Result<ExecStarted> parse_exec_started(const Json& body);
+Result<StatusReply> parse_status_reply(const Json& body);
+Result<PutDone> parse_put_done(const Json& body);
+Result<GetDone> parse_get_done(const Json& body);
+Result<proto::FileStat> parse_stat_reply(const Json& body);
+
+// The control frames of an exec's streams.
+struct SignalFrame {
+  int signal = 0;
+};
+struct ResizeFrame {
+  uint16_t rows = 24;
+  uint16_t cols = 80;
+};
+std::string encode_frame_body(const SignalFrame& frame);
+std::string encode_frame_body(const ResizeFrame& frame);
+// kExit: the agent's exit message, as it came.
+std::string encode_frame_body(const proto::ExitMessage& exit);
+Result<SignalFrame> parse_signal_frame(std::string_view payload);
+Result<ResizeFrame> parse_resize_frame(std::string_view payload);
+Result<proto::ExitMessage> parse_exit_frame(std::string_view payload);
+
+}  // namespace krunbox::monitor
