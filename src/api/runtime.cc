@@ -3,9 +3,13 @@
 // an internal one.
 #include <stdlib.h>
 
+#include <thread>
+
 #include "api/convert.h"
 #include "base/paths.h"
 #include "krunbox/krunbox.h"
+#include "sandbox/exec_session.h"
+#include "sandbox/files_client.h"
 #include "sandbox/lifecycle.h"
 #include "sandbox/provision.h"
 
@@ -102,6 +106,99 @@ Result<std::vector<SandboxInfo>> Runtime::list(const std::vector<std::string>& l
   for (const auto& v : views)
     if (matches_labels(v.config.labels, filters)) out.push_back(to_info(v));
   return out;
+}
+
+namespace {
+
+ExecOutcome public_outcome(const WorkloadOutcome& o) {
+  ExecOutcome out;
+  out.exit_code = o.exit_code();
+  out.signal = o.status().signaled ? o.status().signal : 0;
+  out.timed_out = o.timed_out();
+  return out;
+}
+
+// Runs the command to its end, giving its stdin at once (on a thread, so a
+// command that writes before it reads cannot block the feed).
+Result<ExecOutcome> run_exec(Lifecycle& lc, const std::string& id, const ExecOptions& o,
+                             const ExecSession::Output& output) {
+  if (o.argv.empty()) return Error(ErrorCode::kInvalidArgument, "exec: argv is empty");
+  if (o.timeout.count() < 0) return Error(ErrorCode::kInvalidArgument, "exec: timeout is negative");
+  Workload w;
+  w.argv = o.argv;
+  w.env = o.env;
+  w.cwd = o.cwd;
+  w.user = o.user;
+  w.stdin_open = o.stdin_data.has_value();
+  w.timeout = o.timeout;
+  KRUNBOX_ASSIGN_OR_RETURN(auto session, ExecSession::start(lc, id, w));
+  std::thread feeder;
+  if (o.stdin_data) {
+    feeder = std::thread([&session, &data = *o.stdin_data] {
+      if (session->write_stdin(data).ok()) (void)session->close_stdin();
+    });
+  }
+  auto outcome = session->wait(output);
+  if (feeder.joinable()) feeder.join();
+  if (!outcome) return std::move(outcome).error();
+  if (outcome->crashed()) return Error(ErrorCode::kUnavailable, outcome->reason());
+  return public_outcome(*outcome);
+}
+
+}  // namespace
+
+Result<ExecOutput> Runtime::exec(const std::string& key, const ExecOptions& o, const ExecCollectLimits& limits) {
+  KRUNBOX_ASSIGN_OR_RETURN(std::string id, impl_->resolve(key));
+  ExecOutput out;
+  auto collect = [](std::string& into, bool& truncated, size_t cap) {
+    return [&into, &truncated, cap](std::string_view data) {
+      size_t room = cap > into.size() ? cap - into.size() : 0;
+      if (data.size() > room) truncated = true;
+      into.append(data.substr(0, room));
+    };
+  };
+  ExecSession::Output output;
+  output.on_stdout = collect(out.stdout_data, out.stdout_truncated, limits.max_stdout);
+  output.on_stderr = collect(out.stderr_data, out.stderr_truncated, limits.max_stderr);
+  KRUNBOX_ASSIGN_OR_RETURN(ExecOutcome outcome, run_exec(impl_->lifecycle, id, o, output));
+  static_cast<ExecOutcome&>(out) = outcome;
+  return out;
+}
+
+Result<ExecOutcome> Runtime::exec(const std::string& key, const ExecOptions& o, const ExecStreams& streams) {
+  KRUNBOX_ASSIGN_OR_RETURN(std::string id, impl_->resolve(key));
+  ExecSession::Output output;
+  output.on_stdout = streams.on_stdout;
+  output.on_stderr = streams.on_stderr;
+  return run_exec(impl_->lifecycle, id, o, output);
+}
+
+Status Runtime::write_file(const std::string& key, const std::string& path, std::string_view data, uint32_t mode) {
+  KRUNBOX_ASSIGN_OR_RETURN(std::string id, impl_->resolve(key));
+  PutFileOptions options;
+  options.mode = mode;
+  options.make_parents = true;
+  return put_file(impl_->lifecycle, id, path, data, options);
+}
+
+Result<std::string> Runtime::read_file(const std::string& key, const std::string& path, size_t max_bytes) {
+  KRUNBOX_ASSIGN_OR_RETURN(std::string id, impl_->resolve(key));
+  return get_file(impl_->lifecycle, id, path, max_bytes);
+}
+
+Result<FileInfo> Runtime::stat(const std::string& key, const std::string& path) {
+  KRUNBOX_ASSIGN_OR_RETURN(std::string id, impl_->resolve(key));
+  KRUNBOX_ASSIGN_OR_RETURN(FileStat st, stat_file(impl_->lifecycle, id, path));
+  FileInfo info;
+  info.path = path;
+  uint32_t type = 0100000;  // S_IFREG
+  if (st.type == FileStat::Type::kDirectory) type = 0040000;
+  else if (st.type == FileStat::Type::kSymlink) type = 0120000;
+  else if (st.type == FileStat::Type::kOther) type = 0;
+  info.mode = type | (st.mode & 07777);
+  info.size = st.size;
+  info.mtime = st.mtime_ns / 1000000000;
+  return info;
 }
 
 }  // namespace krunbox::api

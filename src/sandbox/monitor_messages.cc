@@ -10,6 +10,7 @@ namespace krunbox::monitor {
 namespace {
 
 constexpr int64_t kMaxGraceMs = 24ll * 3600 * 1000;
+constexpr int64_t kMaxExecTimeoutSeconds = 7ll * 24 * 3600;
 constexpr int kMaxSignal = 64;
 
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
@@ -100,6 +101,7 @@ Json exec_json(const ExecRequest& r) {
     j["rows"] = w.tty_size->first;
     j["cols"] = w.tty_size->second;
   }
+  if (w.timeout.count() > 0) j["timeout_s"] = w.timeout.count();
   return j;
 }
 
@@ -117,6 +119,10 @@ Result<ExecRequest> parse_exec(const Fields& f) {
     KRUNBOX_ASSIGN_OR_RETURN(uint16_t rows, f.integer<uint16_t>("rows", 1, UINT16_MAX));
     KRUNBOX_ASSIGN_OR_RETURN(uint16_t cols, f.integer<uint16_t>("cols", 1, UINT16_MAX));
     w.tty_size = std::pair{rows, cols};
+  }
+  if (f.has("timeout_s")) {
+    KRUNBOX_ASSIGN_OR_RETURN(int64_t seconds, f.integer<int64_t>("timeout_s", 1, kMaxExecTimeoutSeconds));
+    w.timeout = std::chrono::seconds(seconds);
   }
   return r;
 }

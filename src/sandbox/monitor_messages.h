@@ -25,7 +25,8 @@
 namespace krunbox::monitor {
 
 // A command beside the main process. The workload's env is exec's own
-// (the monitor adds the sandbox's env and secrets); its timeout is unused.
+// (the monitor adds the sandbox's env and secrets); a timeout (at most a
+// week) has the agent kill it then.
 struct ExecRequest {
   Workload workload;
 };

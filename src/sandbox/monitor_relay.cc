@@ -58,7 +58,6 @@ void Monitor::relay_exec(int fd, monitor::ExecRequest request) {
   std::vector<std::string> env = secret_env(secrets_);
   env.insert(env.end(), w.env.begin(), w.env.end());
   w.env = std::move(env);
-  w.timeout = std::chrono::seconds(0);
   proto::ExecRequest req = exec_request_for(config_.spec, w);
   for (auto& kv : w.env) wipe(kv);
   // Refused here, not by the agent, whose refusal would cost the sandbox its agent connection.

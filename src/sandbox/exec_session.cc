@@ -1,0 +1,84 @@
+#include "sandbox/exec_session.h"
+
+#include <sys/socket.h>
+
+#include "sandbox/exec_request.h"
+#include "sandbox/monitor_messages.h"
+
+namespace krunbox {
+
+using monitor::FrameType;
+
+Result<std::unique_ptr<ExecSession>> ExecSession::start(Lifecycle& lc, const std::string& id, const Workload& w) {
+  std::string short_id = id.substr(0, 12);
+  KRUNBOX_ASSIGN_OR_RETURN(auto v, lc.view(id));
+  KRUNBOX_TRY(require_running(v, id));
+  // What the monitor will ask of the agent, less the secrets only it holds
+  // (it measures again with them): too big already, nothing is sent.
+  KRUNBOX_TRY_CTX(check_exec_request_size(exec_request_for(v.config.spec, w)), "exec in sandbox " + short_id);
+  KRUNBOX_ASSIGN_OR_RETURN(auto conn, lc.open_request(id, monitor::ExecRequest{w}));
+  auto first = monitor::read_frame(conn.get());
+  if (!first) return std::move(first).error().wrap("exec in sandbox " + short_id);
+  if (!*first || (*first)->type != FrameType::kReply)
+    return Error(ErrorCode::kProtocol, "the monitor of sandbox " + short_id + " ended without answering");
+  auto reply = monitor::parse_reply((*first)->payload);
+  if (!reply) return std::move(reply).error().wrap("exec in sandbox " + short_id);
+  KRUNBOX_ASSIGN_OR_RETURN(auto started, monitor::parse_exec_started(*reply).wrap("exec in sandbox " + short_id));
+  return std::unique_ptr<ExecSession>(new ExecSession(std::move(conn), short_id, started.pid));
+}
+
+ExecSession::~ExecSession() = default;
+
+Status ExecSession::send(FrameType type, std::string_view payload) {
+  std::lock_guard lock(write_mu_);
+  return monitor::write_frame(conn_.get(), type, payload);
+}
+
+Status ExecSession::write_stdin(std::string_view data) {
+  // Frames are bounded; a big write goes as several.
+  while (!data.empty()) {
+    size_t n = std::min(data.size(), monitor::kMaxFramePayload);
+    KRUNBOX_TRY(send(FrameType::kStdin, data.substr(0, n)));
+    data.remove_prefix(n);
+  }
+  return {};
+}
+
+Status ExecSession::close_stdin() { return send(FrameType::kStdinClose, {}); }
+
+Status ExecSession::signal(int sig) {
+  return send(FrameType::kSignal, monitor::encode_frame_body(monitor::SignalFrame{sig}));
+}
+
+Status ExecSession::resize(uint16_t rows, uint16_t cols) {
+  return send(FrameType::kResize, monitor::encode_frame_body(monitor::ResizeFrame{rows, cols}));
+}
+
+void ExecSession::abandon() { ::shutdown(conn_.get(), SHUT_RDWR); }
+
+Result<WorkloadOutcome> ExecSession::wait(const Output& output) {
+  for (;;) {
+    auto frame = monitor::read_frame(conn_.get());
+    if (!frame) {
+      abandon();
+      return std::move(frame).error().wrap("exec in sandbox " + short_id_);
+    }
+    if (!*frame) break;
+    const auto& f = **frame;
+    if (f.type == FrameType::kStdout) {
+      if (output.on_stdout) output.on_stdout(f.payload);
+    } else if (f.type == FrameType::kStderr) {
+      if (output.on_stderr) output.on_stderr(f.payload);
+    } else if (f.type == FrameType::kExit) {
+      auto exit = monitor::parse_exit_frame(f.payload);
+      // Unblocks a stdin writer that waits on a monitor that no longer reads.
+      abandon();
+      if (!exit) return std::move(exit).error().wrap("exec in sandbox " + short_id_);
+      return WorkloadOutcome::from_exit(*exit);
+    }
+  }
+  abandon();
+  return WorkloadOutcome::crashed("sandbox " + short_id_ + " stopped before the command ended (see krunbox ps -a)");
+}
+
+}  // namespace krunbox

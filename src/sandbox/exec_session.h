@@ -1,0 +1,62 @@
+// A command in a long-lived sandbox, through its monitor, with no
+// process-wide side effects: no signal blocking or forwarding, no terminal
+// handling. For the library's callers and servers, which own their signals;
+// the CLI's exec_in_sandbox is this plus a StdioBridge.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "base/unique_fd.h"
+#include "krunbox/error.h"
+#include "sandbox/lifecycle.h"
+#include "sandbox/monitor_protocol.h"
+#include "sandbox/stdio_bridge.h"
+#include "sandbox/workload.h"
+
+namespace krunbox {
+
+class ExecSession final : public StdioTarget {
+ public:
+  // Starts `workload` (argv, env over the sandbox's, cwd, user, tty,
+  // stdin_open, timeout) in running sandbox `id`; fails, sending nothing,
+  // when the request is too big or the sandbox is not running.
+  static Result<std::unique_ptr<ExecSession>> start(Lifecycle& lifecycle, const std::string& id,
+                                                    const Workload& workload);
+  ~ExecSession() override;
+
+  // The command's pid inside the sandbox.
+  int64_t pid() const { return pid_; }
+
+  // Thread-safe; may be called while another thread is in wait().
+  Status write_stdin(std::string_view data) override;
+  Status close_stdin() override;
+  Status signal(int sig) override;
+  Status resize(uint16_t rows, uint16_t cols) override;
+
+  struct Output {
+    std::function<void(std::string_view)> on_stdout;
+    std::function<void(std::string_view)> on_stderr;
+  };
+  // Hands the output to `output` as it arrives (on this thread) until the
+  // command ends; its outcome. A sandbox that goes away first: kCrashed.
+  Result<WorkloadOutcome> wait(const Output& output);
+  // Ends the connection: a wait() in progress returns, and the monitor
+  // ends the command, as for any client that goes away.
+  void abandon();
+
+ private:
+  ExecSession(UniqueFd conn, std::string short_id, int64_t pid)
+      : conn_(std::move(conn)), short_id_(std::move(short_id)), pid_(pid) {}
+  Status send(monitor::FrameType type, std::string_view payload);
+
+  UniqueFd conn_;
+  std::string short_id_;
+  int64_t pid_ = 0;
+  std::mutex write_mu_;
+};
+
+}  // namespace krunbox
