@@ -28,7 +28,9 @@ TEST(MonitorMessagesTest, RequestsRoundTrip) {
   exec.workload.tty = true;
   exec.workload.stdin_open = true;
   exec.workload.tty_size = std::pair<uint16_t, uint16_t>{40, 120};
+  exec.workload.timeout = std::chrono::seconds(30);
   auto e = round_trip<ExecRequest>(exec);
+  EXPECT_EQ(e.workload.timeout.count(), 30);
   EXPECT_EQ(e.workload.argv, exec.workload.argv);
   EXPECT_EQ(e.workload.env, exec.workload.env);
   EXPECT_EQ(e.workload.cwd, "/tmp");
@@ -73,6 +75,11 @@ TEST(MonitorMessagesTest, HostileRequestsNameTheField) {
   EXPECT_NE(error_of(exec + R"(,"stdin":false,"rows":0,"cols":80})").find("'rows' is out of range"),
             std::string::npos);
   EXPECT_NE(error_of(exec + R"(,"stdin":false,"rows":24})").find("field 'cols' is missing"), std::string::npos);
+  EXPECT_NE(error_of(exec + R"(,"stdin":false,"timeout_s":0})").find("'timeout_s' is out of range"), std::string::npos);
+  EXPECT_NE(error_of(exec + R"(,"stdin":false,"timeout_s":99999999})").find("'timeout_s' is out of range"),
+            std::string::npos);
+  EXPECT_NE(error_of(exec + R"(,"stdin":false,"timeout_s":"5"})").find("'timeout_s' is not an integer"),
+            std::string::npos);
   EXPECT_NE(error_of(R"({"op":"exec","argv":[],"env":[],"cwd":"","user":"","tty":false,"stdin":false})")
                 .find("'argv' is empty"),
             std::string::npos);
