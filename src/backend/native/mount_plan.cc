@@ -2,8 +2,10 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 
 namespace krunbox::native {
@@ -148,6 +150,17 @@ Result<std::vector<ResolvedVolume>> resolve_volumes(const std::vector<VolumeMoun
   return out;
 }
 
+bool overlay_supports_volatile() {
+  static const bool supported = [] {
+    utsname u{};
+    if (::uname(&u) != 0) return false;
+    unsigned major = 0, minor = 0;
+    if (std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 10);
+  }();
+  return supported;
+}
+
 Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
   if (in.lower.empty() || in.lower[0] != '/')
     return Error(ErrorCode::kInvalidArgument, "rootfs '" + in.lower + "' must be an absolute path");
@@ -164,6 +177,7 @@ Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
     std::string data = "lowerdir=" + in.lower + ",upperdir=" + in.upper + ",workdir=" + in.work;
     // Inside a user namespace overlayfs cannot use trusted.* xattrs.
     if (in.user_namespace) data += ",userxattr";
+    if (in.overlay_volatile) data += ",volatile";
     plan.push_back(mount_op("overlay", in.root_mount, "overlay", 0, data));
   } else {
     plan.push_back(mount_op(in.lower, in.root_mount, "", MS_BIND | MS_REC));

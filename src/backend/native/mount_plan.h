@@ -80,7 +80,15 @@ struct MountPlanInput {
   std::vector<ResolvedVolume> volumes;
   bool user_namespace = false;
   bool host_network = false;
+  // kOverlay: mount with `volatile` (Linux 5.10+), so that tearing the
+  // sandbox down does not sync the upper dir's whole host file system, which
+  // on a busy disk cost more than the rest of a start. The upper dir is
+  // thrown away with the sandbox, so nothing that a sync would keep matters.
+  bool overlay_volatile = false;
 };
+
+// Whether this kernel's overlayfs takes the `volatile` option.
+bool overlay_supports_volatile();
 
 // Where the old root sits between pivot_root and its detach.
 inline constexpr const char* kOldRootDir = "/.krunbox-oldroot";

@@ -155,6 +155,15 @@ TEST(MountPlanTest, UserNamespaceBindsDevicesAndUsesUserXattrs) {
                 " newinstance,ptmxmode=0666,mode=0620");
 }
 
+TEST(MountPlanTest, VolatileOverlayWhenAsked) {
+  auto in = overlay_input();
+  in.overlay_volatile = true;
+  auto plan = build_mount_plan(in);
+  ASSERT_TRUE(plan.ok()) << plan.error().what();
+  ASSERT_GE(plan->size(), 2u);
+  EXPECT_EQ((*plan)[1].data, "lowerdir=/images/busybox,upperdir=/run/k/sb/upper,workdir=/run/k/sb/work,volatile");
+}
+
 TEST(MountPlanTest, HostNetworkInUserNamespaceBindsSysReadOnly) {
   auto in = overlay_input();
   in.user_namespace = true;

@@ -237,6 +237,7 @@ Status NativeSandbox::launch(RootKind root_kind, const std::string& lower, bool*
   KRUNBOX_ASSIGN_OR_RETURN(in.volumes, resolve_volumes(spec_.volumes));
   in.user_namespace = spec_.user_namespace;
   in.host_network = spec_.network == NetworkMode::kHost;
+  in.overlay_volatile = overlay_supports_volatile();
   KRUNBOX_ASSIGN_OR_RETURN(MountPlan plan, build_mount_plan(in));
 
   SeccompProgram seccomp = *default_seccomp();
