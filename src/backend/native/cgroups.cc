@@ -285,6 +285,19 @@ Status SandboxCgroup::add_process(pid_t pid) {
   return {};
 }
 
+Result<std::vector<UniqueFd>> SandboxCgroup::open_join_files() const {
+  std::vector<UniqueFd> files;
+  const char* name = mode_ == CgroupMode::kV2 ? "cgroup.procs" : "tasks";
+  for (const auto& dir : dirs_) {
+    std::string path = join_path(dir, name);
+    // O_CREAT only matters for the fake trees of tests: cgroupfs has the file.
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_CREAT, 0644));
+    if (!fd) return Error::from_errno("opening " + path + " for the sandbox to join its cgroup");
+    files.push_back(std::move(fd));
+  }
+  return files;
+}
+
 Status SandboxCgroup::freeze() {
   if (freezer_dir_.empty()) return Error(ErrorCode::kUnsupported, "no writable cgroup freezer on this host");
   if (mode_ == CgroupMode::kV2) {

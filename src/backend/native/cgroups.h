@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/native/cgroup_probe.h"
+#include "base/unique_fd.h"
 #include "krunbox/error.h"
 
 namespace krunbox::native {
@@ -41,6 +42,15 @@ class SandboxCgroup {
 
   // Moves `pid` into every group.
   Status add_process(pid_t pid);
+  // One open file per group through which a process joins it by writing "0"
+  // (itself): the sandbox's PID 1 does so before anything else, so no code
+  // of the sandbox runs outside the groups. v1: the group's `tasks`, since a
+  // thread that moves itself skips the kernel's threadgroup lock, whose
+  // first writer waits for an RCU grace period (~6 ms on every start, when a
+  // parent writes cgroup.procs); the child is single-threaded, so its
+  // process moves whole. v2: cgroup.procs. The kernel checks the opener's
+  // credentials (ours, on the host), not the writer's. Close-on-exec.
+  Result<std::vector<UniqueFd>> open_join_files() const;
   bool can_freeze() const { return !freezer_dir_.empty(); }
   Status freeze();
   Status thaw();

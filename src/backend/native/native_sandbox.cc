@@ -264,8 +264,14 @@ Status NativeSandbox::launch(RootKind root_kind, const std::string& lower, bool*
   KRUNBOX_ASSIGN_OR_RETURN(FdPair errors, make_pipe());
   KRUNBOX_ASSIGN_OR_RETURN(auto sockets, make_socketpair());
 
+  KRUNBOX_ASSIGN_OR_RETURN(std::vector<UniqueFd> join_files, cgroup_.open_join_files());
+  std::vector<int> join_fds;
+  for (const auto& f : join_files) join_fds.push_back(f.get());
+
   ChildConfig config;
   config.plan = &plan;
+  config.cgroup_join_fds = join_fds.data();
+  config.cgroup_join_count = static_cast<int>(join_fds.size());
   config.sync_fd = sync.second.get();
   config.error_fd = errors.write.get();
   config.agent_sock = sockets.second.get();
@@ -300,9 +306,10 @@ Status NativeSandbox::launch(RootKind root_kind, const std::string& lower, bool*
   sync.second.reset();
   errors.write.reset();
   sockets.second.reset();
+  join_files.clear();
 
   // Any early return below closes the sync socket, which makes the child give up.
-  // Each release returns false when the child is already gone: a failed
+  // The release returns false when the child is already gone: a failed
   // setup step, which its report below names.
   auto release_child = [&]() -> Result<bool> {
     char go = 1;
@@ -320,23 +327,17 @@ Status NativeSandbox::launch(RootKind root_kind, const std::string& lower, bool*
   };
   if (spec_.user_namespace) KRUNBOX_TRY_CTX(write_id_maps(pid1_.get()), "setting the sandbox's id maps");
   KRUNBOX_ASSIGN_OR_RETURN(bool released, release_child());
+  sync.first.reset();
+  // Recorded while the child does its mounts, for a sweep after our death
+  // (PID 1 dies with us through its death signal; this is the fallback).
   Status setup;
   if (released) {
-    // Moving a task between v1 cgroups waits for an RCU grace period per
-    // controller; the child does its mounts meanwhile.
-    setup = cgroup_.add_process(pid1_.get());
-    if (setup.ok()) {
-      RunState state{id(), *process_ref(::getpid()), process_ref(pid1_.get()), options_.cgroup_root};
-      setup = write_run_state(run_dir_, state);
-    }
-    if (setup.ok()) {
-      KRUNBOX_ASSIGN_OR_RETURN(released, release_child());
-    }
+    RunState state{id(), *process_ref(::getpid()), process_ref(pid1_.get()), options_.cgroup_root};
+    setup = write_run_state(run_dir_, state);
   }
   // A step of ours that failed because the child died is reported as the
   // child's own failure, read below; otherwise as itself.
   if (!setup.ok() && !child_exited()) return setup;
-  sync.first.reset();
 
   // EOF on the error pipe means the exec closed it: the agent runs.
   ChildFailure failure;

@@ -103,9 +103,20 @@ void sandbox_child_main(const ChildConfig& c) {
   int exe = move_high(c.agent_exe_fd);
   if (sock < 0 || exe < 0) fail(ChildStep::kFds, errno);
 
-  // EOF instead of the first byte means the parent died before (getppid()
-  // cannot tell: it is 0 across a PID namespace), and the death signal set
-  // above covers every later moment.
+  // Before anything else, so that every later step, and all the agent will
+  // ever start, counts against the sandbox's limits and device allow-list.
+  for (int i = 0; i < c.cgroup_join_count; ++i) {
+    ssize_t n;
+    do {
+      n = ::write(c.cgroup_join_fds[i], "0", 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) fail(ChildStep::kCgroup, n < 0 ? errno : EIO, i);
+    ::close(c.cgroup_join_fds[i]);
+  }
+
+  // EOF instead of the byte means the parent died before (getppid() cannot
+  // tell: it is 0 across a PID namespace), and the death signal set above
+  // covers every later moment.
   wait_for_parent(c.sync_fd);
 
   reset_signals();
@@ -141,7 +152,6 @@ void sandbox_child_main(const ChildConfig& c) {
   // Every other fd is closed by the exec, whatever the host left open.
   if (::syscall(SYS_close_range, kAgentFd + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(ChildStep::kFds, errno);
 
-  wait_for_parent(c.sync_fd);  // the cgroups hold us: the agent may start
   drop_capabilities(c);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(ChildStep::kNoNewPrivs, errno);
   // Last: the steps above need syscalls the filter denies.

@@ -20,6 +20,7 @@ enum class ChildStep : int32_t {
   kParentDeathSignal,
   kWaitForParent,
   kSignals,
+  kCgroup,  // index: the join file
   kMounts,  // index: the MountPlan op
   kHostname,
   kLoopback,
@@ -52,10 +53,13 @@ inline constexpr int kAgentFd = 3;
 
 struct ChildConfig {
   const MountPlan* plan = nullptr;
-  // Read end. The parent writes one byte once the id maps are written (mounts
-  // need them) and a second once the cgroups hold the child (the exec needs
-  // that), so the cgroup moves overlap with the mount work.
+  // Read end. The parent writes one byte once the id maps are written (the
+  // mounts need them); EOF instead means the parent is gone.
   int sync_fd = -1;
+  // SandboxCgroup::open_join_files(): the child writes "0" to each, first
+  // thing, then closes them.
+  const int* cgroup_join_fds = nullptr;
+  int cgroup_join_count = 0;
   int error_fd = -1;      // write end, close-on-exec: EOF at exec means success
   int agent_sock = -1;    // becomes kAgentFd
   int agent_exe_fd = -1;  // the agent binary, opened on the host before pivot_root

@@ -23,6 +23,7 @@ std::string describe_child_failure(const ChildFailure& f, const MountPlan& plan)
     case ChildStep::kParentDeathSignal: return "setting the parent-death signal";
     case ChildStep::kWaitForParent: return "waiting for the host side to finish set-up";
     case ChildStep::kSignals: return "resetting the signal mask";
+    case ChildStep::kCgroup: return "joining the sandbox's cgroup (" + std::to_string(f.index) + ")";
     case ChildStep::kMounts:
       if (f.index >= 0 && static_cast<size_t>(f.index) < plan.size()) return plan[f.index].describe();
       return "setting up mounts";
