@@ -615,7 +615,7 @@ TEST_F(NativeTest, ImageSymlinkUnderAVolumeTargetCreatesNothingOnTheHost) {
   // went through it onto the host.
   std::string victim_dir = "/tmp/krunbox-pwned-dir-" + std::to_string(::getpid());
   std::string victim_file = "/tmp/krunbox-pwned-file-" + std::to_string(::getpid());
-  ASSERT_EQ(::symlink((std::string(native::kOldRootDir) + "/tmp").c_str(), join_path(h->root(), "escape").c_str()), 0);
+  ASSERT_EQ(::symlink((std::string(kOldRootDir) + "/tmp").c_str(), join_path(h->root(), "escape").c_str()), 0);
   auto vol = TempDir::create("krunbox-vol-");
   ASSERT_TRUE(vol.ok());
   std::string vol_file = join_path(vol->path(), "f");

@@ -1,4 +1,4 @@
-#include "backend/native/mount_plan_child.h"
+#include "backend/linux/mount_ops_child.h"
 
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace krunbox::native {
+namespace krunbox {
 namespace {
 
 int result(int r) { return r == 0 ? 0 : errno; }
@@ -240,4 +240,4 @@ int RealMountSyscalls::bind_volume(const char* source, const char* root, const c
                                            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)));
 }
 
-}  // namespace krunbox::native
+}  // namespace krunbox

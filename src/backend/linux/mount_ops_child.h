@@ -1,4 +1,4 @@
-// Executes a MountPlan in the cloned child. Everything here is
+// Executes a MountPlan in a child after fork/clone. Everything here is
 // async-signal-safe: no allocation, no locks, only system calls through the
 // MountSyscalls seam (the real one, or a recording fake in tests).
 #pragma once
@@ -7,9 +7,9 @@
 
 #include <cstdint>
 
-#include "backend/native/mount_plan.h"
+#include "backend/linux/mount_ops.h"
 
-namespace krunbox::native {
+namespace krunbox {
 
 // Each call returns 0 or the errno of the failure.
 class MountSyscalls {
@@ -70,4 +70,4 @@ struct PlanFailure {
 // Runs the ops in order and stops at the first failure.
 PlanFailure execute_mount_plan(const MountPlan& plan, MountSyscalls& sys);
 
-}  // namespace krunbox::native
+}  // namespace krunbox

@@ -13,26 +13,6 @@ namespace {
 
 constexpr unsigned long kNoSuidDevExec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
-MountOp mount_op(std::string source, std::string target, std::string fstype, unsigned long flags,
-                 std::string data = {}) {
-  MountOp op;
-  op.kind = MountOpKind::kMount;
-  op.source = std::move(source);
-  op.target = std::move(target);
-  op.fstype = std::move(fstype);
-  op.flags = flags;
-  op.data = std::move(data);
-  return op;
-}
-
-MountOp simple_op(MountOpKind kind, std::string target, mode_t mode = 0) {
-  MountOp op;
-  op.kind = kind;
-  op.target = std::move(target);
-  op.mode = mode;
-  return op;
-}
-
 // overlayfs splits its options at ',' and its lower dirs at ':'; the kernel's
 // escaping rules differ between versions, so such paths are refused outright.
 Status check_overlay_path(const std::string& path, const char* what) {
@@ -55,7 +35,7 @@ void add_mkdir_all(MountPlan& plan, const std::string& root, const std::string& 
   while (pos <= path.size()) {
     size_t next = path.find('/', pos);
     if (next == std::string::npos) next = path.size();
-    plan.push_back(in_root(simple_op(MountOpKind::kMkdir, path.substr(0, next), 0755), root));
+    plan.push_back(in_root(path_op(MountOpKind::kMkdir, path.substr(0, next), 0755), root));
     pos = next + 1;
   }
 }
@@ -65,32 +45,6 @@ bool is_under(const std::string& path, const std::string& dir) {
 }
 
 }  // namespace
-
-std::string MountOp::describe() const {
-  // Resolved inside the new root: only volume mount points are.
-  if (!root.empty() && (kind == MountOpKind::kMkdir || kind == MountOpKind::kCreateFile))
-    return "creating the volume mount point " + target +
-           " inside the sandbox's root (symlinks in the image resolve inside that root)";
-  switch (kind) {
-    case MountOpKind::kMount:
-      if (flags & MS_BIND) return "bind-mounting " + source + " on " + target;
-      if (flags & MS_REMOUNT) return "remounting " + target;
-      if (flags & (MS_PRIVATE | MS_SLAVE | MS_SHARED)) return "changing the propagation of " + target;
-      return "mounting " + fstype + " on " + target;
-    case MountOpKind::kMkdir: return "creating directory " + target;
-    case MountOpKind::kCreateFile: return "creating mount point " + target;
-    case MountOpKind::kSymlink: return "creating symlink " + target + " -> " + source;
-    case MountOpKind::kMknod: return "creating device node " + target;
-    case MountOpKind::kChown: return "changing the owner of " + target;
-    case MountOpKind::kSetReadonly: return "making " + target + " read-only";
-    case MountOpKind::kMask: return "masking " + target;
-    case MountOpKind::kReadonlyPath: return "making " + target + " read-only";
-    case MountOpKind::kPivotRoot: return "pivoting the root to " + target;
-    case MountOpKind::kDetach: return "detaching the host's root (" + target + ")";
-    case MountOpKind::kBindVolume: return "bind-mounting volume " + source + " on " + target;
-  }
-  return "setting up mounts";
-}
 
 const std::vector<std::string>& default_masked_paths() {
   static const std::vector<std::string> paths = {
@@ -190,9 +144,9 @@ Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
   for (const auto& v : in.volumes) {
     std::string parent = v.guest_path.substr(0, v.guest_path.rfind('/'));
     if (!parent.empty()) add_mkdir_all(plan, in.root_mount, parent);
-    if (v.is_dir) plan.push_back(in_root(simple_op(MountOpKind::kMkdir, v.guest_path, 0755), in.root_mount));
-    else plan.push_back(in_root(simple_op(MountOpKind::kCreateFile, v.guest_path, 0644), in.root_mount));
-    MountOp bind = in_root(simple_op(MountOpKind::kBindVolume, v.guest_path), in.root_mount);
+    if (v.is_dir) plan.push_back(in_root(path_op(MountOpKind::kMkdir, v.guest_path, 0755), in.root_mount));
+    else plan.push_back(in_root(path_op(MountOpKind::kCreateFile, v.guest_path, 0644), in.root_mount));
+    MountOp bind = in_root(path_op(MountOpKind::kBindVolume, v.guest_path), in.root_mount);
     bind.source = v.host_path;
     if (!v.allow_suid) bind.attrs |= MOUNT_ATTR_NOSUID;
     if (!v.allow_devices) bind.attrs |= MOUNT_ATTR_NODEV;
@@ -201,16 +155,16 @@ Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
   }
 
   std::string old_root = kOldRootDir;
-  MountOp pivot = simple_op(MountOpKind::kPivotRoot, in.root_mount);
+  MountOp pivot = path_op(MountOpKind::kPivotRoot, in.root_mount);
   pivot.source = old_root.substr(1);  // relative to the new root
   plan.push_back(pivot);
   // From here on every path resolves inside the sandbox's root; host paths are
   // reached through the old root, which is detached at the end.
 
-  plan.push_back(simple_op(MountOpKind::kMkdir, "/proc", 0555));
+  plan.push_back(path_op(MountOpKind::kMkdir, "/proc", 0555));
   plan.push_back(mount_op("proc", "/proc", "proc", kNoSuidDevExec));
 
-  plan.push_back(simple_op(MountOpKind::kMkdir, "/dev", 0755));
+  plan.push_back(path_op(MountOpKind::kMkdir, "/dev", 0755));
   // nodev: a node made in /dev opens nothing. The standard nodes are the
   // host's, bound in (a bind keeps its source mount's flags), as runc does in
   // a user namespace; the sandbox has no CAP_MKNOD to make others.
@@ -218,20 +172,20 @@ Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
                           "mode=755,size=65536k"));
   for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
     std::string path = std::string("/dev/") + name;
-    plan.push_back(simple_op(MountOpKind::kCreateFile, path, 0666));
+    plan.push_back(path_op(MountOpKind::kCreateFile, path, 0666));
     plan.push_back(mount_op(old_root + path, path, "", MS_BIND));
   }
-  plan.push_back(simple_op(MountOpKind::kMkdir, "/dev/pts", 0755));
+  plan.push_back(path_op(MountOpKind::kMkdir, "/dev/pts", 0755));
   // gid=5 (tty) exists only when the id mapping covers it, so it is left out in a user namespace.
   plan.push_back(mount_op("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                           in.user_namespace ? "newinstance,ptmxmode=0666,mode=0620"
                                             : "newinstance,ptmxmode=0666,mode=0620,gid=5"));
-  MountOp ptmx = simple_op(MountOpKind::kSymlink, "/dev/ptmx");
+  MountOp ptmx = path_op(MountOpKind::kSymlink, "/dev/ptmx");
   ptmx.source = "pts/ptmx";
   plan.push_back(ptmx);
-  plan.push_back(simple_op(MountOpKind::kMkdir, "/dev/shm", 01777));
+  plan.push_back(path_op(MountOpKind::kMkdir, "/dev/shm", 01777));
   plan.push_back(mount_op("shm", "/dev/shm", "tmpfs", kNoSuidDevExec, "mode=1777,size=65536k"));
-  plan.push_back(simple_op(MountOpKind::kMkdir, "/dev/mqueue", 0755));
+  plan.push_back(path_op(MountOpKind::kMkdir, "/dev/mqueue", 0755));
   plan.push_back(mount_op("mqueue", "/dev/mqueue", "mqueue", kNoSuidDevExec));
   const std::pair<const char*, const char*> links[] = {{"/dev/fd", "/proc/self/fd"},
                                                         {"/dev/stdin", "/proc/self/fd/0"},
@@ -239,33 +193,33 @@ Result<MountPlan> build_mount_plan(const MountPlanInput& in) {
                                                         {"/dev/stderr", "/proc/self/fd/2"},
                                                         {"/dev/core", "/proc/kcore"}};
   for (const auto& [link, to] : links) {
-    MountOp op = simple_op(MountOpKind::kSymlink, link);
+    MountOp op = path_op(MountOpKind::kSymlink, link);
     op.source = to;
     plan.push_back(op);
   }
 
-  plan.push_back(simple_op(MountOpKind::kMkdir, "/sys", 0555));
+  plan.push_back(path_op(MountOpKind::kMkdir, "/sys", 0555));
   if (in.user_namespace && in.host_network) {
     // sysfs may only be mounted by the owner of the network namespace; with the
     // host's network that is not us, so the host's /sys is bound read-only.
     plan.push_back(mount_op(old_root + "/sys", "/sys", "", MS_BIND | MS_REC));
-    plan.push_back(simple_op(MountOpKind::kSetReadonly, "/sys"));
+    plan.push_back(path_op(MountOpKind::kSetReadonly, "/sys"));
   } else {
     plan.push_back(mount_op("sysfs", "/sys", "sysfs", kNoSuidDevExec | MS_RDONLY));
   }
 
   // Masks and read-only paths come last so nothing above can undo them.
   for (const auto& p : default_masked_paths()) {
-    MountOp op = simple_op(MountOpKind::kMask, p);
+    MountOp op = path_op(MountOpKind::kMask, p);
     op.optional = true;
     plan.push_back(op);
   }
   for (const auto& p : default_readonly_paths()) {
-    MountOp op = simple_op(MountOpKind::kReadonlyPath, p);
+    MountOp op = path_op(MountOpKind::kReadonlyPath, p);
     op.optional = true;
     plan.push_back(op);
   }
-  plan.push_back(simple_op(MountOpKind::kDetach, old_root));
+  plan.push_back(path_op(MountOpKind::kDetach, old_root));
   return plan;
 }
 

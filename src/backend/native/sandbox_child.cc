@@ -15,7 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "backend/native/mount_plan_child.h"
+#include "backend/linux/mount_ops_child.h"
 #include "backend/native/seccomp_profile.h"
 
 namespace krunbox::native {

@@ -13,8 +13,8 @@
 #include <functional>
 #include <thread>
 
-#include "backend/native/mount_plan.h"
-#include "backend/native/mount_plan_child.h"
+#include "backend/linux/mount_ops.h"
+#include "backend/linux/mount_ops_child.h"
 #include "backend/qemu/qemu_jail_child.h"
 #include "base/fs.h"
 
@@ -23,30 +23,10 @@ namespace {
 
 constexpr const char* kCgroupParentName = "krunbox-qemu";
 
-native::MountOp op(native::MountOpKind kind, std::string target, mode_t mode = 0) {
-  native::MountOp o;
-  o.kind = kind;
-  o.target = std::move(target);
-  o.mode = mode;
-  return o;
-}
-
-native::MountOp mount_op(std::string source, std::string target, std::string fstype, unsigned long flags,
-                         std::string data = "") {
-  native::MountOp o;
-  o.kind = native::MountOpKind::kMount;
-  o.source = std::move(source);
-  o.target = std::move(target);
-  o.fstype = std::move(fstype);
-  o.flags = flags;
-  o.data = std::move(data);
-  return o;
-}
-
-void bind_file_readonly(native::MountPlan& plan, const std::string& source, const std::string& target) {
-  plan.push_back(op(native::MountOpKind::kCreateFile, target, 0444));
+void bind_file_readonly(MountPlan& plan, const std::string& source, const std::string& target) {
+  plan.push_back(path_op(MountOpKind::kCreateFile, target, 0444));
   plan.push_back(mount_op(source, target, "", MS_BIND));
-  plan.push_back(op(native::MountOpKind::kSetReadonly, target));
+  plan.push_back(path_op(MountOpKind::kSetReadonly, target));
 }
 
 bool is_cgroup_v2_root(const std::string& root) {
@@ -194,7 +174,7 @@ Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJ
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
     return Error(ErrorCode::kInvalidArgument, "the jailed program needs an absolute path");
 
-  native::MountPlan plan;
+  MountPlan plan;
   if (spec.mount_namespace) {
     const std::string& r = spec.jail_root;
     if (r.empty() || r[0] != '/') return Error(ErrorCode::kInvalidArgument, "jail root '" + r + "' is not absolute");
@@ -206,11 +186,11 @@ Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJ
     // option ROMs (/usr/share/qemu, seabios) change with every package update,
     // so an exact list would break on the next upgrade. /usr holds programs
     // and data anyone on the host may read, nothing private (docs/security.md).
-    plan.push_back(op(native::MountOpKind::kMkdir, r + "/usr", 0755));
+    plan.push_back(path_op(MountOpKind::kMkdir, r + "/usr", 0755));
     plan.push_back(mount_op("/usr", r + "/usr", "", MS_BIND | MS_REC));
-    plan.push_back(op(native::MountOpKind::kSetReadonly, r + "/usr"));
+    plan.push_back(path_op(MountOpKind::kSetReadonly, r + "/usr"));
     for (const char* link : {"lib", "lib64", "bin", "sbin"}) {
-      native::MountOp l = op(native::MountOpKind::kSymlink, r + "/" + link);
+      MountOp l = path_op(MountOpKind::kSymlink, r + "/" + link);
       l.source = std::string("usr/") + link;
       plan.push_back(l);
     }
@@ -218,12 +198,12 @@ Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJ
     // own path; its libraries must still come from /usr.
     if (!argv[0].starts_with("/usr/")) {
       for (size_t slash = argv[0].find('/', 1); slash != std::string::npos; slash = argv[0].find('/', slash + 1))
-        plan.push_back(op(native::MountOpKind::kMkdir, r + argv[0].substr(0, slash), 0755));
+        plan.push_back(path_op(MountOpKind::kMkdir, r + argv[0].substr(0, slash), 0755));
       bind_file_readonly(plan, argv[0], r + argv[0]);
     }
     // /dev is a tmpfs of its own, the one place in the jail where device
     // nodes work (the jail's root is nodev).
-    plan.push_back(op(native::MountOpKind::kMkdir, r + "/dev", 0755));
+    plan.push_back(path_op(MountOpKind::kMkdir, r + "/dev", 0755));
     plan.push_back(mount_op("tmpfs", r + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=4k"));
     bind_file_readonly(plan, "/dev/null", r + "/dev/null");
     if (spec.kvm) {
@@ -234,27 +214,27 @@ Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJ
       struct stat kvm {};
       if (::stat("/dev/kvm", &kvm) != 0) return Error::from_errno("stat /dev/kvm");
       if (!S_ISCHR(kvm.st_mode)) return Error(ErrorCode::kUnsupported, "/dev/kvm is not a character device");
-      native::MountOp node = op(native::MountOpKind::kMknod, r + "/dev/kvm", S_IFCHR | 0600);
+      MountOp node = path_op(MountOpKind::kMknod, r + "/dev/kvm", S_IFCHR | 0600);
       node.dev = kvm.st_rdev;
       plan.push_back(node);
-      native::MountOp owner = op(native::MountOpKind::kChown, r + "/dev/kvm");
+      MountOp owner = path_op(MountOpKind::kChown, r + "/dev/kvm");
       owner.uid = spec.uid.value_or(0);
       owner.gid = static_cast<gid_t>(owner.uid);
       plan.push_back(owner);
     }
-    plan.push_back(op(native::MountOpKind::kSetReadonly, r + "/dev"));
-    plan.push_back(op(native::MountOpKind::kMkdir, r + kJailBootDir, 0755));
+    plan.push_back(path_op(MountOpKind::kSetReadonly, r + "/dev"));
+    plan.push_back(path_op(MountOpKind::kMkdir, r + kJailBootDir, 0755));
     for (const auto& [host, name] : spec.boot_files) {
       if (name.empty() || name.find('/') != std::string::npos)
         return Error(ErrorCode::kInvalidArgument, "jail boot file name '" + name + "' must be a plain name");
       bind_file_readonly(plan, host, r + kJailBootDir + "/" + name);
     }
-    plan.push_back(op(native::MountOpKind::kMkdir, r + kJailVmDir, 0700));
+    plan.push_back(path_op(MountOpKind::kMkdir, r + kJailVmDir, 0700));
     plan.push_back(mount_op(spec.vm_dir, r + kJailVmDir, "", MS_BIND));
-    native::MountOp pivot = op(native::MountOpKind::kPivotRoot, r);
-    pivot.source = std::string(native::kOldRootDir).substr(1);
+    MountOp pivot = path_op(MountOpKind::kPivotRoot, r);
+    pivot.source = std::string(kOldRootDir).substr(1);
     plan.push_back(pivot);
-    plan.push_back(op(native::MountOpKind::kDetach, native::kOldRootDir));
+    plan.push_back(path_op(MountOpKind::kDetach, kOldRootDir));
     // The jail's own tmpfs root becomes read-only too (only that mount: /vm stays writable).
     plan.push_back(mount_op("", "/", "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
   }
@@ -274,7 +254,7 @@ Result<UniquePid> spawn_jailed(const std::vector<std::string>& argv, const QemuJ
   static const char* const kEnv[] = {"PATH=/usr/bin", "LC_ALL=C", nullptr};
   std::vector<const char*> procs;
   for (const auto& p : spec.cgroup_procs) procs.push_back(p.c_str());
-  native::RealMountSyscalls sys;
+  RealMountSyscalls sys;
 
   JailChildArgs a;
   a.exe = argv[0].c_str();

@@ -78,7 +78,7 @@ void run_jail_child(const JailChildArgs& a) {
 
   if (a.plan) {
     if (::unshare(CLONE_NEWNS) != 0) fail(a, JailStep::kMountNamespace, errno);
-    auto failure = native::execute_mount_plan(*a.plan, *a.sys);
+    auto failure = execute_mount_plan(*a.plan, *a.sys);
     if (failure.index >= 0) fail(a, JailStep::kMountPlan, failure.err, failure.index);
   }
 

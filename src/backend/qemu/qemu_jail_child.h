@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-#include "backend/native/mount_plan_child.h"
+#include "backend/linux/mount_ops_child.h"
 
 namespace krunbox {
 
@@ -46,8 +46,8 @@ struct JailChildArgs {
   pid_t parent = 0;
   const char* const* cgroup_procs = nullptr;
   size_t cgroup_procs_count = 0;
-  const native::MountPlan* plan = nullptr;  // null: stay in the parent's mount namespace
-  native::MountSyscalls* sys = nullptr;
+  const MountPlan* plan = nullptr;  // null: stay in the parent's mount namespace
+  MountSyscalls* sys = nullptr;
   bool drop_privileges = false;
   uid_t uid = 0;
   gid_t gid = 0;
