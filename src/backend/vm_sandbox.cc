@@ -1,6 +1,5 @@
 #include "backend/vm_sandbox.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -28,15 +27,9 @@ Result<std::vector<std::string>> sweep_vm_run_dirs(const std::string& dir, const
                                                    const std::string& helper_label, const VmLeftoverCleanup& after_kill) {
   std::vector<std::string> removed;
   if (!is_directory(dir)) return removed;
-  std::vector<std::string> names;
-  {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return Error::from_errno("opendir " + dir);
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-    ::closedir(d);
-  }
+  KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> names, list_dir(dir));
   for (const auto& name : names) {
+    if (name[0] == '.') continue;
     std::string sdir = join_path(dir, name);
     auto state = read_json_file(join_path(sdir, "state.json"), 64 * 1024);
     auto ref_of = [&](const std::string& key) -> std::optional<ProcessRef> {

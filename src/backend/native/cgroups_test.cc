@@ -1,6 +1,5 @@
 #include "backend/native/cgroups.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -49,20 +48,6 @@ TEST_F(FakeV1Tree, CreatesOneGroupPerControllerWithLimits) {
   ASSERT_TRUE(cg->destroy().ok());
   EXPECT_FALSE(path_exists(path("memory/krunbox/abc")));
   EXPECT_TRUE(list_cgroup_sandbox_ids(dir_.path()).empty());
-}
-
-TEST_F(FakeV1Tree, JoinFilesAreEachGroupsTasksFile) {
-  auto cg = SandboxCgroup::create(dir_.path(), "j", CgroupLimits{});
-  ASSERT_TRUE(cg.ok()) << cg.error().what();
-  auto files = cg->open_join_files();
-  ASSERT_TRUE(files.ok()) << files.error().what();
-  ASSERT_EQ(files->size(), cg->dirs().size());
-  for (const auto& f : *files) {
-    EXPECT_TRUE(::fcntl(f.get(), F_GETFD) & FD_CLOEXEC);
-    ASSERT_EQ(::write(f.get(), "0", 1), 1);
-  }
-  // What the sandbox's PID 1 writes: "0", itself, into v1's per-thread file.
-  for (const auto& dir : cg->dirs()) EXPECT_EQ(*read_file(join_path(dir, "tasks")), "0") << dir;
 }
 
 TEST_F(FakeV1Tree, MissingControllerIsNotedNotFatal) {

@@ -1,6 +1,5 @@
 #include "backend/native/native_backend.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -62,18 +61,6 @@ bool wait_gone(const native::ProcessRef& p, std::chrono::milliseconds timeout) {
   return true;
 }
 
-std::vector<std::string> list_entries(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    out.emplace_back(e->d_name);
-  }
-  ::closedir(d);
-  return out;
-}
-
 }  // namespace
 
 std::unique_ptr<Backend> make_native_backend() { return std::make_unique<NativeBackend>(); }
@@ -95,7 +82,9 @@ Result<std::vector<std::string>> sweep_leftovers(const SweepOptions& options) {
     if (!s.ok() && first.ok()) first = std::move(s);
   };
 
-  for (const auto& id : list_entries(dir)) {
+  KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> ids, list_dir(dir));
+  for (const auto& id : ids) {
+    if (id[0] == '.') continue;
     std::string run_dir = join_path(dir, id);
     auto state = read_run_state(run_dir);
     if (state.ok() && process_alive(state->owner)) {

@@ -29,23 +29,6 @@ void bind_file_readonly(MountPlan& plan, const std::string& source, const std::s
   plan.push_back(path_op(MountOpKind::kSetReadonly, target));
 }
 
-bool is_cgroup_v2_root(const std::string& root) {
-  return path_exists(join_path(root, "cgroup.controllers"));
-}
-
-Status write_small_file(const std::string& path, const std::string& value) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid()) return Error::from_errno("open " + path);
-  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
-    return Error::from_errno("write '" + value + "' to " + path);
-  return {};
-}
-
-Status make_group_dir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Error::from_errno("mkdir " + dir);
-  return {};
-}
-
 }  // namespace
 
 // ---- UidLease ----
@@ -73,7 +56,7 @@ Result<UidLease> UidLease::acquire(const std::string& dir, const std::string& se
 // ---- QemuCgroup ----
 
 std::vector<std::string> qemu_cgroup_dirs_for(const std::string& root, const std::string& id) {
-  if (is_cgroup_v2_root(root)) return {join_path(root, std::string(kCgroupParentName) + "/" + id)};
+  if (is_cgroup2_root(root)) return {join_path(root, std::string(kCgroupParentName) + "/" + id)};
   std::vector<std::string> dirs;
   for (const char* ctrl : {"memory", "pids"})
     dirs.push_back(join_path(root, std::string(ctrl) + "/" + kCgroupParentName + "/" + id));
@@ -82,90 +65,24 @@ std::vector<std::string> qemu_cgroup_dirs_for(const std::string& root, const std
 
 QemuCgroup QemuCgroup::create(const std::string& root, const std::string& id, const Limits& limits) {
   QemuCgroup cg;
-  if (!is_directory(root)) {
-    cg.notes_.push_back("no cgroup file system at " + root);
-    return cg;
-  }
-  auto note = [&cg](const std::string& what, const Error& e) { cg.notes_.push_back(what + ": " + e.what()); };
-  if (is_cgroup_v2_root(root)) {
-    std::string parent = join_path(root, kCgroupParentName);
-    std::string dir = join_path(parent, id);
-    Status made = make_group_dir(parent);
-    if (made.ok()) made = make_group_dir(dir);
-    if (!made.ok()) {
-      note("QEMU cgroup not created", made.error());
-      return cg;
-    }
-    cg.dirs_.push_back(dir);
-    (void)write_small_file(join_path(root, "cgroup.subtree_control"), "+memory +pids");
-    (void)write_small_file(join_path(parent, "cgroup.subtree_control"), "+memory +pids");
-    if (limits.memory_bytes)
-      if (auto s = write_small_file(join_path(dir, "memory.max"), std::to_string(limits.memory_bytes)); !s.ok())
-        note("QEMU memory limit not set", s.error());
-    if (limits.pids)
-      if (auto s = write_small_file(join_path(dir, "pids.max"), std::to_string(limits.pids)); !s.ok())
-        note("QEMU pids limit not set", s.error());
-    return cg;
-  }
-  struct Controller {
-    const char* name;
-    const char* file;
-    uint64_t value;
+  cg.set_ = CgroupSet::create(root, kCgroupParentName, id, {"memory", "pids"});
+  cg.notes_ = cg.set_.notes();
+  auto limit = [&cg](const char* controller, const char* v1_file, const char* v2_file, uint64_t value) {
+    std::string dir = cg.set_.dir(controller);
+    if (dir.empty() || value == 0) return;
+    std::string file = join_path(dir, cg.set_.v2() ? v2_file : v1_file);
+    if (auto s = write_cgroup_file(file, std::to_string(value)); !s.ok())
+      cg.notes_.push_back(std::string("QEMU ") + controller + " limit not set: " + s.error().what());
   };
-  for (const Controller& c : {Controller{"memory", "memory.limit_in_bytes", limits.memory_bytes},
-                              Controller{"pids", "pids.max", limits.pids}}) {
-    std::string hierarchy = join_path(root, c.name);
-    if (!is_directory(hierarchy)) {
-      cg.notes_.push_back(std::string("no ") + c.name + " controller at " + hierarchy);
-      continue;
-    }
-    std::string parent = join_path(hierarchy, kCgroupParentName);
-    std::string dir = join_path(parent, id);
-    Status made = make_group_dir(parent);
-    if (made.ok()) made = make_group_dir(dir);
-    if (!made.ok()) {
-      note(std::string("QEMU ") + c.name + " cgroup not created", made.error());
-      continue;
-    }
-    cg.dirs_.push_back(dir);
-    if (c.value)
-      if (auto s = write_small_file(join_path(dir, c.file), std::to_string(c.value)); !s.ok())
-        note(std::string("QEMU ") + c.name + " limit not set", s.error());
-  }
+  limit("memory", "memory.limit_in_bytes", "memory.max", limits.memory_bytes);
+  limit("pids", "pids.max", "pids.max", limits.pids);
   return cg;
-}
-
-QemuCgroup::QemuCgroup(QemuCgroup&& o) noexcept : dirs_(std::move(o.dirs_)), notes_(std::move(o.notes_)) {
-  o.dirs_.clear();
-}
-QemuCgroup& QemuCgroup::operator=(QemuCgroup&& o) noexcept {
-  if (this != &o) {
-    destroy();
-    dirs_ = std::move(o.dirs_);
-    notes_ = std::move(o.notes_);
-    o.dirs_.clear();
-  }
-  return *this;
-}
-QemuCgroup::~QemuCgroup() {
-  destroy();
 }
 
 std::vector<std::string> QemuCgroup::procs_files() const {
   std::vector<std::string> files;
-  for (const auto& d : dirs_) files.push_back(join_path(d, "cgroup.procs"));
+  for (const auto& d : set_.dirs()) files.push_back(join_path(d, "cgroup.procs"));
   return files;
-}
-
-void QemuCgroup::destroy() {
-  // A reaped process can linger in the group for a moment; rmdir says EBUSY then.
-  for (const auto& d : dirs_) {
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      if (::rmdir(d.c_str()) == 0 || errno == ENOENT || errno != EBUSY) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  dirs_.clear();
 }
 
 // ---- spawn_jailed ----

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend/linux/cgroup.h"
 #include "base/unique_fd.h"
 #include "base/unique_pid.h"
 #include "krunbox/error.h"
@@ -64,20 +65,16 @@ class QemuCgroup {
   };
   // Never fails: a controller that cannot be used is noted (notes()).
   static QemuCgroup create(const std::string& root, const std::string& id, const Limits& limits);
-  QemuCgroup() = default;
-  QemuCgroup(QemuCgroup&&) noexcept;
-  QemuCgroup& operator=(QemuCgroup&&) noexcept;
-  ~QemuCgroup();
 
   // The cgroup.procs files the child writes "0" to, joining before exec.
   std::vector<std::string> procs_files() const;
-  const std::vector<std::string>& dirs() const { return dirs_; }
+  const std::vector<std::string>& dirs() const { return set_.dirs(); }
   const std::vector<std::string>& notes() const { return notes_; }
   // Removes the groups; the process in them must be gone.
-  void destroy();
+  void destroy() { (void)set_.destroy(); }
 
  private:
-  std::vector<std::string> dirs_;
+  CgroupSet set_;
   std::vector<std::string> notes_;
 };
 

@@ -1,6 +1,5 @@
 #include "backend/qemu/root_image.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
@@ -117,16 +116,8 @@ std::string root_image_cache_dir() {
 
 Result<RootImagePrune> prune_root_images(const std::string& cache_dir, const std::set<std::string>& live_content_keys) {
   RootImagePrune out;
-  DIR* d = ::opendir(cache_dir.c_str());
-  if (!d) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno("list " + cache_dir);
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
-  ::closedir(d);
+  KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> names, list_dir(cache_dir));
   for (const auto& n : names) {
-    if (n == "." || n == "..") continue;
     bool doomed = false;
     if (auto tmp = n.find(".erofs.tmp."); tmp != std::string::npos) {
       // <name>.erofs.tmp.<pid>: a build in progress, or one whose process died.
