@@ -1,7 +1,6 @@
 #include "agent/network.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <sys/ioctl.h>
@@ -47,16 +46,12 @@ sockaddr to_sockaddr(in_addr a) {
 
 // The first interface in /sys/class/net that is not the loopback.
 std::optional<std::string> first_nic() {
-  DIR* d = ::opendir("/sys/class/net");
-  if (!d) return std::nullopt;
-  std::optional<std::string> best;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == ".." || name == "lo" || name.size() >= IFNAMSIZ) continue;
-    if (!best || name < *best) best = name;  // eth0 before eth1
-  }
-  ::closedir(d);
-  return best;
+  auto names = list_dir("/sys/class/net");
+  if (!names.ok()) return std::nullopt;
+  // Sorted, so eth0 comes before eth1.
+  for (const auto& name : *names)
+    if (name != "lo" && name.size() < IFNAMSIZ) return name;
+  return std::nullopt;
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "agent/system.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/module.h>
@@ -188,11 +187,10 @@ void signal_all(int sig, bool pid1) {
     ::kill(-1, sig);
     return;
   }
-  DIR* d = ::opendir("/proc/self/task");
-  if (!d) return;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    auto kids = read_file(std::string("/proc/self/task/") + e->d_name + "/children", 1u << 20);
+  auto tasks = list_dir("/proc/self/task");
+  if (!tasks.ok()) return;
+  for (const auto& task : *tasks) {
+    auto kids = read_file("/proc/self/task/" + task + "/children", 1u << 20);
     if (!kids.ok()) continue;
     const char* p = kids->c_str();
     char* end;
@@ -203,7 +201,6 @@ void signal_all(int sig, bool pid1) {
       p = end;
     }
   }
-  ::closedir(d);
 }
 
 void finish(proto::ShutdownAction action, bool pid1) {

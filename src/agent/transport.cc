@@ -1,6 +1,5 @@
 #include "agent/transport.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
 #include <sys/socket.h>
@@ -15,21 +14,21 @@ namespace krunbox::agent {
 
 Result<std::string> find_virtio_port(const std::string& name, const std::string& sysfs) {
   std::string dir = sysfs + "/class/virtio-ports";
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return Error::from_errno("listing " + dir + " (is virtio_console loaded?)");
+  // list_dir says nothing of a missing directory, which here is the hint.
+  if (!is_directory(dir)) return Error(ErrorCode::kNotFound, "no " + dir + " (is virtio_console loaded?)");
+  KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> ports, list_dir(dir));
   std::string found;
-  while (dirent* e = ::readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    auto text = read_file(dir + "/" + e->d_name + "/name", 4096);
+  for (const auto& port : ports) {
+    if (port[0] == '.') continue;
+    auto text = read_file(dir + "/" + port + "/name", 4096);
     if (!text.ok()) continue;
     std::string n = *text;
     while (!n.empty() && (n.back() == '\n' || n.back() == ' ')) n.pop_back();
     if (n == name) {
-      found = e->d_name;
+      found = port;
       break;
     }
   }
-  ::closedir(d);
   if (found.empty()) return Error(ErrorCode::kNotFound, "no virtio-serial port named '" + name + "' in " + dir);
   return "/dev/" + found;
 }

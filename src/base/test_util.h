@@ -10,11 +10,14 @@
 #include <set>
 #include <string>
 
+#include "base/fs.h"
 #include "base/unique_fd.h"
 
 namespace krunbox::testing {
 
-// The fds open in this process right now (from /proc/self/fd).
+// The fds open in this process right now (from /proc/self/fd). A raw
+// readdir, not list_dir: the listing's own fd shows up in it and must be
+// left out, which only the open DIR can tell (dirfd).
 inline std::set<int> open_fds() {
   std::set<int> fds;
   DIR* d = ::opendir("/proc/self/fd");
@@ -32,11 +35,8 @@ inline std::set<int> open_fds() {
 // The names in `dir` (none if it does not exist), hidden ones left out.
 inline std::set<std::string> dir_entries(const std::string& dir) {
   std::set<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') out.insert(e->d_name);
-  ::closedir(d);
+  for (auto& name : list_dir(dir).value_or(std::vector<std::string>{}))
+    if (name[0] != '.') out.insert(std::move(name));
   return out;
 }
 

@@ -1,6 +1,5 @@
 #include "image/blob_store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,24 +154,13 @@ Status BlobStore::remove(const Digest& d) const {
 Result<std::vector<Digest>> BlobStore::list() const {
   std::vector<Digest> out;
   std::string base = root_ + "/blobs/sha256";
-  DIR* top = ::opendir(base.c_str());
-  if (!top) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno("list " + base);
-  }
-  std::vector<std::string> prefixes;
-  while (dirent* e = ::readdir(top))
-    if (e->d_name[0] != '.') prefixes.emplace_back(e->d_name);
-  ::closedir(top);
+  KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> prefixes, list_dir(base));
   for (const auto& prefix : prefixes) {
-    std::string sub = base + "/" + prefix;
-    DIR* d = ::opendir(sub.c_str());
-    if (!d) continue;
-    while (dirent* e = ::readdir(d)) {
-      std::string_view name(e->d_name);
-      if (is_sha256_hex(name) && name.substr(0, 2) == prefix) out.push_back(Digest::from_hex(std::string(name)));
-    }
-    ::closedir(d);
+    if (prefix[0] == '.') continue;
+    auto names = list_dir(base + "/" + prefix);
+    if (!names.ok()) continue;  // not a directory of blobs: nothing of ours in it
+    for (const auto& name : *names)
+      if (is_sha256_hex(name) && name.substr(0, 2) == prefix) out.push_back(Digest::from_hex(name));
   }
   return out;
 }

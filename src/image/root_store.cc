@@ -1,6 +1,5 @@
 #include "image/root_store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
@@ -167,16 +166,9 @@ Status RootStore::release(const std::string& id) {
 Result<std::vector<RootFs>> RootStore::list() const {
   std::vector<RootFs> out;
   std::string base = root_ + "/roots";
-  DIR* d = ::opendir(base.c_str());
-  if (!d) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno("list " + base);
-  }
-  std::vector<std::string> ids;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ids.emplace_back(e->d_name);
-  ::closedir(d);
+  KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> ids, list_dir(base));
   for (const auto& id : ids) {
+    if (id[0] == '.') continue;
     auto r = read_meta(id);
     if (r.ok()) out.push_back(std::move(*r));
   }

@@ -1,6 +1,5 @@
 #include "image/snapshot_store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -122,14 +121,9 @@ Result<std::vector<Digest>> SnapshotStore::prepare(const std::vector<LayerRef>& 
 Result<std::vector<Digest>> SnapshotStore::list() const {
   std::vector<Digest> out;
   std::string base = root_ + "/snapshots";
-  DIR* d = ::opendir(base.c_str());
-  if (!d) {
-    if (errno == ENOENT) return out;
-    return Error::from_errno("list " + base);
-  }
-  while (dirent* e = ::readdir(d))
-    if (is_sha256_hex(e->d_name)) out.push_back(Digest::from_hex(e->d_name));
-  ::closedir(d);
+  KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> names, list_dir(base));
+  for (const auto& name : names)
+    if (is_sha256_hex(name)) out.push_back(Digest::from_hex(name));
   return out;
 }
 
