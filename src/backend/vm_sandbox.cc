@@ -11,6 +11,7 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/paths.h"
 #include "base/process_ref.h"
 
 namespace krunbox {
@@ -29,21 +30,24 @@ Result<std::vector<std::string>> sweep_vm_run_dirs(const std::string& dir, const
   if (!is_directory(dir)) return removed;
   KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> names, list_dir(dir));
   for (const auto& name : names) {
-    if (name[0] == '.') continue;
     std::string sdir = join_path(dir, name);
+    if (is_lease_temp_name(name)) {
+      // A run dir cut off between its mkdir and its rename.
+      if (temp_lease_state(sdir) == LeaseState::kAbandoned && remove_tree(sdir).ok()) removed.push_back("removed " + sdir);
+      continue;
+    }
+    if (name[0] == '.') continue;
     auto state = read_json_file(join_path(sdir, "state.json"), 64 * 1024);
     auto ref_of = [&](const std::string& key) -> std::optional<ProcessRef> {
       if (!state.ok() || !state->contains(key)) return std::nullopt;
       const Json& j = (*state)[key];
       return ProcessRef{j.value("pid", 0), j.value("start_time", uint64_t{0})};
     };
+    // Held: a live krunbox process (of this run dir or another) owns it,
+    // however young. The owner check also covers run dirs made before
+    // leases (no owner.lock).
+    if (lease_state(sdir) == LeaseState::kHeld) continue;
     if (auto owner = ref_of("owner"); owner && process_alive(*owner)) continue;
-    if (!state.ok()) {
-      // A run dir without a readable state is either being created right now
-      // or was cut off before the state was written; only sweep old ones.
-      struct stat st {};
-      if (::stat(sdir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 60) continue;
-    }
     if (auto helper = ref_of(helper_key); helper && process_alive(*helper)) {
       ::kill(helper->pid, SIGKILL);
       removed.push_back("killed " + helper_label + " " + std::to_string(helper->pid) + " of sandbox " + name.substr(0, 12));
@@ -222,6 +226,13 @@ void VmSandbox::discard_helper() {
   if (agent) agent->close();
 }
 
+Status VmSandbox::make_run_dir() {
+  if (run_lease_.held()) return {};
+  KRUNBOX_TRY(ensure_private_dir(dirname_of(run_dir())));
+  KRUNBOX_ASSIGN_OR_RETURN(run_lease_, DirLease::create(run_dir(), 0700));
+  return {};
+}
+
 void VmSandbox::teardown() {
   const std::string& dir = run_dir();
   std::unique_ptr<proto::AgentClient> agent;
@@ -233,6 +244,7 @@ void VmSandbox::teardown() {
   if (!dir.empty() && path_exists(dir)) {
     if (auto st = remove_tree(dir); !st.ok()) KB_WARN("removing {}: {}", dir, st.error().what());
   }
+  run_lease_.release();
 }
 
 }  // namespace krunbox

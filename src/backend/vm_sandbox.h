@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/sandbox.h"
+#include "base/dir_lease.h"
 #include "base/unique_pid.h"
 #include "proto/agent_client.h"
 
@@ -63,6 +64,11 @@ class VmSandbox : public Sandbox {
   void discard_helper();
   // The sandbox's private directory, removed by teardown().
   virtual const std::string& run_dir() const = 0;
+  // Makes run_dir() (and its parent), leased to this process until
+  // teardown(): the sweep of another krunbox process leaves a held run dir
+  // alone, however young, and takes an unheld one for a leftover. A boot
+  // that tries again keeps the one it made.
+  Status make_run_dir();
 
  private:
   bool wait_exit(std::chrono::milliseconds timeout);
@@ -71,6 +77,7 @@ class VmSandbox : public Sandbox {
   std::unique_ptr<proto::AgentClient> end_helper_locked();
 
   std::mutex mu_;
+  DirLease run_lease_;
   UniquePid helper_;
   std::unique_ptr<proto::AgentClient> agent_;
   std::optional<ExitStatus> exit_status_;

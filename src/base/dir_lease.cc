@@ -3,7 +3,11 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <string_view>
 
 #include "base/fs.h"
 
@@ -58,6 +62,18 @@ LeaseState lease_state(const std::string& path) {
   if (!lock) return LeaseState::kAbandoned;  // never leased, or half removed
   if (::flock(lock.get(), LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK ? LeaseState::kHeld : LeaseState::kAbandoned;
   return LeaseState::kAbandoned;
+}
+
+LeaseState temp_lease_state(const std::string& path) {
+  std::string name = path.substr(path.rfind('/') + 1);
+  auto at = name.rfind(kTempMarker);
+  if (at == std::string::npos) return lease_state(path);
+  std::string digits = name.substr(at + std::string_view(kTempMarker).size());
+  char* end = nullptr;
+  long pid = std::strtol(digits.c_str(), &end, 10);
+  if (!digits.empty() && *end == '\0' && pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM))
+    return LeaseState::kHeld;
+  return lease_state(path);
 }
 
 bool is_lease_temp_name(const std::string& name) {

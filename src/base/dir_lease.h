@@ -47,5 +47,8 @@ LeaseState lease_state(const std::string& path);
 // The hidden temporary directories DirLease::create makes in `parent`
 // (".<name>.lease-<pid>"), for sweeps to skip or clean.
 bool is_lease_temp_name(const std::string& name);
+// For such a directory: held while the process named in it lives (its lock
+// is taken a moment after the mkdir), else as lease_state.
+LeaseState temp_lease_state(const std::string& path);
 
 }  // namespace krunbox

@@ -77,6 +77,15 @@ TEST_F(DirLeaseTest, RefusesAnExistingDirectoryAndBadNames) {
   EXPECT_EQ(testing::dir_entries(tmp_.path()), (std::set<std::string>{"sb"}));
 }
 
+TEST_F(DirLeaseTest, ATempDirectoryIsHeldWhileItsProcessLives) {
+  std::string mine = tmp_.path() + "/.sb.lease-" + std::to_string(::getpid());
+  ASSERT_TRUE(make_dirs(mine).ok());
+  EXPECT_EQ(temp_lease_state(mine), LeaseState::kHeld);  // no lock yet, but its maker lives
+  std::string dead = tmp_.path() + "/.sb.lease-999999999";
+  ASSERT_TRUE(make_dirs(dead).ok());
+  EXPECT_EQ(temp_lease_state(dead), LeaseState::kAbandoned);
+}
+
 TEST_F(DirLeaseTest, TempNames) {
   EXPECT_TRUE(is_lease_temp_name(".sb.lease-123"));
   EXPECT_FALSE(is_lease_temp_name("sb"));

@@ -62,8 +62,7 @@ class KrunSandbox : public VmSandbox {
     KRUNBOX_ASSIGN_OR_RETURN(std::string vmm, find_helper("krunbox-vmm"));
     KRUNBOX_ASSIGN_OR_RETURN(std::string agent_bin, find_helper("krunbox-agent"));
     if (!is_directory(spec_.rootfs)) return Error(ErrorCode::kNotFound, "rootfs " + spec_.rootfs + " is not a directory");
-    KRUNBOX_TRY(ensure_private_dir(join_path(run_root(), "krun")));
-    KRUNBOX_TRY(ensure_private_dir(run_dir_));
+    KRUNBOX_TRY(make_run_dir());
 
     std::string agent_socket = join_path(run_dir_, "agent.sock");
     KRUNBOX_ASSIGN_OR_RETURN(UniqueFd listener, listen_unix_socket(agent_socket, 4));

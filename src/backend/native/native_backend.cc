@@ -11,6 +11,7 @@
 
 #include "backend/native/cgroups.h"
 #include "backend/native/mount_plan.h"
+#include "base/dir_lease.h"
 #include "backend/native/native_sandbox.h"
 #include "backend/native/run_state.h"
 #include "base/fs.h"
@@ -67,16 +68,11 @@ std::unique_ptr<Backend> make_native_backend() { return std::make_unique<NativeB
 
 namespace native {
 
-namespace {
-constexpr time_t kEmptyCgroupGraceSeconds = 30;
-}  // namespace
-
 Result<std::vector<std::string>> sweep_leftovers(const SweepOptions& options) {
   std::string root = options.run_root.empty() ? run_root() : options.run_root;
   std::string cgroup_root = options.cgroup_root.empty() ? "/sys/fs/cgroup" : options.cgroup_root;
   std::string dir = sandboxes_dir(root);
   std::vector<std::string> removed;
-  std::vector<std::string> live_ids;
   Status first;
   auto keep = [&](Status s) {
     if (!s.ok() && first.ok()) first = std::move(s);
@@ -84,22 +80,19 @@ Result<std::vector<std::string>> sweep_leftovers(const SweepOptions& options) {
 
   KRUNBOX_ASSIGN_OR_RETURN(std::vector<std::string> ids, list_dir(dir));
   for (const auto& id : ids) {
-    if (id[0] == '.') continue;
     std::string run_dir = join_path(dir, id);
-    auto state = read_run_state(run_dir);
-    if (state.ok() && process_alive(state->owner)) {
-      live_ids.push_back(id);
+    if (is_lease_temp_name(id)) {
+      // A run dir cut off between its mkdir and its rename.
+      if (temp_lease_state(run_dir) == LeaseState::kAbandoned && remove_tree(run_dir).ok())
+        removed.push_back("removed " + run_dir);
       continue;
     }
-    if (!state.ok()) {
-      // A state file is written right after the directory; a directory younger
-      // than a few seconds without one may belong to a sandbox being created.
-      struct stat st {};
-      if (::stat(run_dir.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime < 10) {
-        live_ids.push_back(id);
-        continue;
-      }
-    }
+    if (id[0] == '.') continue;
+    // Held: a live krunbox process owns it, however young it is. The owner
+    // check also covers run dirs made before leases (no owner.lock).
+    if (lease_state(run_dir) == LeaseState::kHeld) continue;
+    auto state = read_run_state(run_dir);
+    if (state.ok() && process_alive(state->owner)) continue;
     // The owner is gone. Its sandbox normally died with it (parent-death
     // signal), but make sure before removing the files under it.
     if (state.ok() && state->pid1 && process_alive(*state->pid1)) {
@@ -109,32 +102,22 @@ Result<std::vector<std::string>> sweep_leftovers(const SweepOptions& options) {
                                             ") survived SIGKILL for 5 s"));
     }
     std::string cg_root = state.ok() && !state->cgroup_root.empty() ? state->cgroup_root : cgroup_root;
-    for (const auto& cg : cgroup_dirs_for(cg_root, id)) keep(remove_cgroup_dir(cg));
+    bool groups_gone = true;
+    for (const auto& cg : cgroup_dirs_for(cg_root, id)) {
+      Status st = remove_cgroup_dir(cg);
+      groups_gone = groups_gone && st.ok();
+      keep(std::move(st));
+    }
+    // The run dir names the groups: it stays until they are gone, for the next sweep.
+    if (!groups_gone) continue;
     auto gone = remove_tree(run_dir);
     if (gone.ok()) removed.push_back("sandbox " + id + ": removed " + run_dir);
     keep(std::move(gone));
   }
 
-  // Groups whose run directory is gone entirely (the owner died between
-  // removing the directory and the group, or the run dir was on a tmpfs that
-  // did not survive a reboot while /sys/fs/cgroup groups cannot).
-  // Only empty groups go: a group with processes in it belongs to a live
-  // sandbox of another run dir (another KRUNBOX_RUN_DIR on this host), since
-  // an owner that died took its sandbox's processes with it.
-  for (const auto& id : list_cgroup_sandbox_ids(cgroup_root)) {
-    if (path_exists(join_path(dir, id))) continue;
-    for (const auto& cg : cgroup_dirs_for(cgroup_root, id)) {
-      if (!is_directory(cg) || cgroup_has_processes(cg)) continue;
-      // A group is empty for a moment while its sandbox is created, before
-      // PID 1 joins, and that sandbox may be another world's: only groups
-      // that stayed empty for a while are leftovers.
-      struct stat made {};
-      if (::stat(cg.c_str(), &made) == 0 && ::time(nullptr) - made.st_mtime < kEmptyCgroupGraceSeconds) continue;
-      auto st = remove_cgroup_dir(cg);
-      if (st.ok()) removed.push_back("sandbox " + id + ": removed cgroup " + cg);
-      keep(std::move(st));
-    }
-  }
+  // A group never outlives its run dir (cleanup and this sweep keep the run
+  // dir until its groups are gone), so a group with no run dir here is
+  // another run dir's sandbox's, and is left alone.
   if (!first.ok()) return std::move(first).error().wrap("sweeping native sandbox leftovers in " + dir);
   return removed;
 }

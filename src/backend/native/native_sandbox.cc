@@ -154,12 +154,15 @@ Status NativeSandbox::start_locked() {
   (void)default_seccomp();  // starts the compile
 
   KRUNBOX_TRY(ensure_private_dir(sandboxes_dir(options_.run_root), 0700));
-  if (::mkdir(run_dir_.c_str(), 0700) != 0) {
-    if (errno == EEXIST)
+  // Leased from before it appears: another krunbox process's sweep leaves it
+  // alone however young it is, and takes it for a leftover once we are gone.
+  auto lease = DirLease::create(run_dir_, 0700);
+  if (!lease) {
+    if (lease.error().code() == ErrorCode::kAlreadyExists)
       return Error(ErrorCode::kAlreadyExists, "a sandbox with id " + id() + " already exists (" + run_dir_ + ")");
-    return Error::from_errno("creating " + run_dir_);
+    return std::move(lease).error();
   }
-  dir_created_ = true;
+  run_lease_ = std::move(*lease);
   RunState state{id(), *process_ref(::getpid()), std::nullopt, options_.cgroup_root};
   KRUNBOX_TRY(write_run_state(run_dir_, state));
 
@@ -520,12 +523,15 @@ Status NativeSandbox::cleanup_locked() {
   if (agent_) agent_->close();
   for (auto& r : relays_) r->stop();
   relays_.clear();
-  keep(cgroup_.destroy());
-  if (dir_created_) {
+  Status groups = cgroup_.destroy();
+  // The run dir names the groups: it stays while they do, so the sweep
+  // finds and retries them (the sweep never removes a group without one).
+  if (run_lease_.held() && groups.ok()) {
     auto removed = remove_tree(run_dir_);
-    if (removed.ok()) dir_created_ = false;
+    if (removed.ok()) run_lease_.release();
     keep(std::move(removed));
   }
+  keep(std::move(groups));
   if (!first.ok()) return std::move(first).error().wrap("cleaning up sandbox " + short_id_);
   return {};
 }

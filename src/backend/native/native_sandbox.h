@@ -15,6 +15,7 @@
 #include "backend/native/mount_plan.h"
 #include "backend/native/port_relay.h"
 #include "backend/sandbox.h"
+#include "base/dir_lease.h"
 #include "base/unique_fd.h"
 #include "base/unique_pid.h"
 #include "proto/agent_client.h"
@@ -70,7 +71,7 @@ class NativeSandbox final : public Sandbox {
   UniqueFd pidfd_;
   std::optional<ExitStatus> exit_status_;
   bool stop_requested_ = false;
-  bool dir_created_ = false;
+  DirLease run_lease_;  // held while run_dir_ is ours
   SandboxCgroup cgroup_;
   std::unique_ptr<proto::AgentClient> agent_;
   std::vector<std::unique_ptr<PortRelay>> relays_;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "backend/native/native_backend.h"
+#include "base/dir_lease.h"
 #include "base/fs.h"
 #include "base/temp_dir.h"
 
@@ -70,9 +71,9 @@ TEST(SweepTest, RemovesDeadOwnersLeftoversAndKeepsLiveOnes) {
   };
   make_sandbox("dead", dead_process());
   make_sandbox("live", *process_ref(::getpid()));
-  // A group whose run directory is gone altogether.
-  ASSERT_TRUE(make_dirs(join_path(cg->path(), "memory/krunbox/orphan")).ok());
-  make_old(join_path(cg->path(), "memory/krunbox/orphan"));
+  // A group without a run directory here is another run dir's: kept.
+  ASSERT_TRUE(make_dirs(join_path(cg->path(), "memory/krunbox/elsewhere")).ok());
+  make_old(join_path(cg->path(), "memory/krunbox/elsewhere"));
 
   auto swept = sweep_leftovers({run->path(), cg->path()});
   ASSERT_TRUE(swept.ok()) << swept.error().what();
@@ -80,49 +81,50 @@ TEST(SweepTest, RemovesDeadOwnersLeftoversAndKeepsLiveOnes) {
   EXPECT_FALSE(path_exists(join_path(cg->path(), "pids/krunbox/dead")));
   EXPECT_TRUE(path_exists(join_path(sandboxes, "live")));
   EXPECT_TRUE(path_exists(join_path(cg->path(), "pids/krunbox/live")));
-  EXPECT_FALSE(path_exists(join_path(cg->path(), "memory/krunbox/orphan")));
-  EXPECT_EQ(swept->size(), 2u);
+  EXPECT_TRUE(path_exists(join_path(cg->path(), "memory/krunbox/elsewhere")));
+  EXPECT_EQ(swept->size(), 1u);
 }
 
-TEST(SweepTest, GroupWithProcessesOfAnotherRunDirIsKept) {
+TEST(SweepTest, GroupsWithoutARunDirHereAreAnotherRunDirsAndKept) {
   auto run = TempDir::create();
   auto cg = TempDir::create();
   ASSERT_TRUE(run.ok() && cg.ok());
-  // A live sandbox started with another KRUNBOX_RUN_DIR: its group has
-  // processes but no run directory under ours.
+  // Live sandboxes of another KRUNBOX_RUN_DIR, one with processes and one
+  // whose PID 1 has not joined yet, however old their groups look.
   std::string other = join_path(cg->path(), "pids/krunbox/other-run-dir");
   ASSERT_TRUE(make_dirs(other).ok());
   ASSERT_TRUE(write_file_atomic(join_path(other, "cgroup.procs"), std::to_string(::getpid()) + "\n").ok());
-  std::string empty = join_path(cg->path(), "pids/krunbox/empty-orphan");
-  ASSERT_TRUE(make_dirs(empty).ok());
-  ASSERT_TRUE(write_file_atomic(join_path(empty, "cgroup.procs"), "").ok());
-  // Empty only for now: a sandbox of another run dir is being created and
-  // its PID 1 has not joined yet.
   std::string joining = join_path(cg->path(), "pids/krunbox/being-created-elsewhere");
   ASSERT_TRUE(make_dirs(joining).ok());
   ASSERT_TRUE(write_file_atomic(join_path(joining, "cgroup.procs"), "").ok());
-  make_old(empty);
   make_old(other);
+  make_old(joining);
   auto swept = sweep_leftovers({run->path(), cg->path()});
   ASSERT_TRUE(swept.ok()) << swept.error().what();
   EXPECT_TRUE(path_exists(other));
   EXPECT_TRUE(path_exists(joining));
-  EXPECT_FALSE(path_exists(empty));
 }
 
-TEST(SweepTest, YoungDirectoryWithoutStateIsLeftForItsCreator) {
+TEST(SweepTest, ALeasedDirectoryIsItsOwnersHoweverYoungAndAnUnleasedOneALeftover) {
   auto run = TempDir::create();
   auto cg = TempDir::create();
   ASSERT_TRUE(run.ok() && cg.ok());
+  ASSERT_TRUE(make_dirs(sandboxes_dir(run->path())).ok());
+  // Being created: leased, no state file yet.
   std::string d = join_path(sandboxes_dir(run->path()), "being-created");
-  ASSERT_TRUE(make_dirs(d).ok());
+  auto lease = DirLease::create(d, 0700);
+  ASSERT_TRUE(lease.ok()) << lease.error().what();
   ASSERT_TRUE(sweep_leftovers({run->path(), cg->path()}).ok());
   EXPECT_TRUE(path_exists(d));
-  // Once old, the same directory is a leftover.
-  struct timespec old[2] = {{1, 0}, {1, 0}};
-  ASSERT_EQ(::utimensat(AT_FDCWD, d.c_str(), old, 0), 0);
+  // Its creator is gone: a leftover at once, young as it is.
+  lease->release();
   ASSERT_TRUE(sweep_leftovers({run->path(), cg->path()}).ok());
   EXPECT_FALSE(path_exists(d));
+  // A directory cut off before its rename goes once its lock is free.
+  std::string cut = join_path(sandboxes_dir(run->path()), ".x.lease-999999999");
+  ASSERT_TRUE(make_dirs(cut).ok());
+  ASSERT_TRUE(sweep_leftovers({run->path(), cg->path()}).ok());
+  EXPECT_FALSE(path_exists(cut));
 }
 
 }  // namespace

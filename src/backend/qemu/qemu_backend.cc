@@ -124,8 +124,7 @@ class QemuSandbox : public VmSandbox {
     if (mode_ == Mode::kSandbox) {
       KRUNBOX_ASSIGN_OR_RETURN(image, ensure_root_image(spec_.rootfs, root_image_cache_dir(), spec_.rootfs_content_key));
     }
-    KRUNBOX_TRY(ensure_private_dir(join_path(run_root(), "qemu")));
-    KRUNBOX_TRY(ensure_private_dir(run_dir_));
+    KRUNBOX_TRY(make_run_dir());
     KRUNBOX_TRY(ensure_private_dir(vm_dir_));
     std::string sid = id().substr(0, 12);
     KB_INFO("qemu sandbox {}: {} ({})", sid, plan.why, assets.kernel_version);
