@@ -1,0 +1,82 @@
+// krunbox serve: the REST API over a Unix socket (and TCP with a token), in
+// the foreground. Sandboxes stay with their monitors: the server holds no
+// state of its own, so killing it leaves them running. See docs/api.md.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/paths.h"
+#include "cli/command.h"
+#include "serve/api.h"
+#include "serve/auth.h"
+#include "serve/server.h"
+
+namespace krunbox::cli {
+namespace {
+
+struct Options {
+  std::string socket;
+  std::string listen;
+  std::string token_file;
+  size_t max_connections = 256;
+  unsigned grace_s = 30;
+};
+
+Status run_serve(const Options& o) {
+  serve::ServerOptions s;
+  s.socket_path = o.socket.empty() ? join_path(run_root(), "api.sock") : o.socket;
+  if (o.socket.empty()) KRUNBOX_TRY_CTX(ensure_private_dir(run_root()), "preparing the run dir for api.sock");
+  if (!o.listen.empty()) {
+    if (o.token_file.empty())
+      return Error(ErrorCode::kInvalidArgument,
+                   "--listen needs --token-file: a TCP port is open to every local user (or the network), so "
+                   "each request there must carry the token");
+    KRUNBOX_ASSIGN_OR_RETURN(s.token, serve::load_token_file(o.token_file));
+    s.listen = o.listen;
+  } else if (!o.token_file.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "--token-file is for --listen; the Unix socket needs no token");
+  }
+  if (o.max_connections == 0) return Error(ErrorCode::kInvalidArgument, "--max-connections must be at least 1");
+  s.max_connections = o.max_connections;
+  s.shutdown_grace = std::chrono::seconds(o.grace_s);
+  serve::Api api(KRUNBOX_VERSION);
+  auto outcome = serve::serve(s, api);
+  if (!outcome) return std::move(outcome).error().wrap("krunbox serve");
+  if (outcome->abandoned) {
+    // Their threads still use the handler and the server's state: end here,
+    // without destructors pulling those away under them.
+    std::fflush(nullptr);
+    ::_exit(0);
+  }
+  return {};
+}
+
+void setup_serve(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand("serve", "Serve the REST API (docs/api.md) in the foreground");
+  cmd->footer(
+      "  krunbox serve                                   Unix socket <run dir>/api.sock, mode 0600\n"
+      "  krunbox serve --listen 127.0.0.1:2375 --token-file /etc/krunbox/token\n"
+      "Sandboxes outlive the server: each is owned by its own monitor.");
+  cmd->add_option("--socket", opts->socket, "Unix socket path (default <run dir>/api.sock)");
+  cmd->add_option("--listen", opts->listen, "Also listen on TCP HOST:PORT (needs --token-file)");
+  cmd->add_option("--token-file", opts->token_file, "File with the bearer token TCP clients must send (mode 0600)");
+  cmd->add_option("--max-connections", opts->max_connections, "Connections served at once; more get 503 (default 256)");
+  cmd->add_option("--shutdown-grace", opts->grace_s, "Seconds requests in flight get after SIGTERM (default 30)");
+  cmd->callback([&ctx, opts] {
+    // One line per request is the server's output: on unless asked otherwise.
+    if (ctx.log_level.empty() && !::getenv("KRUNBOX_LOG") && log_level() > LogLevel::kInfo)
+      set_log_level(LogLevel::kInfo);
+    if (auto st = run_serve(*opts); !st.ok()) ctx.exit_code = report_error(st.error());
+  });
+}
+
+}  // namespace
+
+KRUNBOX_COMMAND(serve, setup_serve);
+
+}  // namespace krunbox::cli

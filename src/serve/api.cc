@@ -1,0 +1,195 @@
+#include "serve/api.h"
+
+#include <optional>
+#include <vector>
+
+#include "base/json.h"
+#include "sandbox/lifecycle.h"
+#include "sandbox/provision.h"
+#include "serve/errors.h"
+#include "serve/request_parse.h"
+#include "serve/sandbox_doc.h"
+
+namespace krunbox::serve {
+namespace {
+
+HttpResponse json_response(int status, const Json& j) {
+  HttpResponse r;
+  r.status = status;
+  r.body = dump_json(j);
+  return r;
+}
+
+HttpResponse no_route(const HttpRequest& req) {
+  return error_response(404, "no_route", "there is no endpoint " + req.path + "; see docs/api.md for the API under /v1");
+}
+
+HttpResponse bad_method(const HttpRequest& req, std::string allow) {
+  HttpResponse r = error_response(405, "method_not_allowed", req.method + " is not allowed on " + req.path +
+                                                                 "; allowed: " + allow);
+  r.headers.emplace_back("Allow", std::move(allow));
+  return r;
+}
+
+// The path's segments after "/v1", each %-decoded; nullopt when the path is
+// not under /v1 or has empty segments ("//", a trailing "/").
+Result<std::optional<std::vector<std::string>>> split_path(std::string_view path) {
+  constexpr std::string_view kPrefix = "/v1/";
+  if (path.substr(0, kPrefix.size()) != kPrefix) return std::optional<std::vector<std::string>>();
+  std::vector<std::string> out;
+  std::string_view rest = path.substr(kPrefix.size());
+  for (;;) {
+    size_t slash = rest.find('/');
+    std::string_view seg = rest.substr(0, slash);
+    if (seg.empty()) return std::optional<std::vector<std::string>>();
+    KRUNBOX_ASSIGN_OR_RETURN(std::string decoded, percent_decode(seg, "the path"));
+    out.push_back(std::move(decoded));
+    if (slash == std::string_view::npos) break;
+    rest = rest.substr(slash + 1);
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+// Action endpoints take no body; an empty JSON object is accepted too, as
+// some clients always send one with POST.
+Status check_no_body(const std::string& body) {
+  size_t i = body.find_first_not_of(" \t\r\n");
+  if (i == std::string::npos) return {};
+  auto j = parse_json(body, "the request body");
+  if (j.ok() && j->is_object() && j->empty()) return {};
+  return Error(ErrorCode::kInvalidArgument, "this endpoint takes no request body (parameters go in the query)");
+}
+
+// Sandbox endpoints, the id already checked.
+class SandboxCalls {
+ public:
+  Result<HttpResponse> create(const HttpRequest& req) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {}));
+    (void)query;
+    KRUNBOX_ASSIGN_OR_RETURN(CreateBody body, parse_create_body(req.body));
+    auto id = create_sandbox(lc_, std::move(body.request));
+    if (!id) return std::move(id).error();
+    if (body.start) {
+      // The monitor holds the secrets since create; start needs them only for
+      // a new monitor.
+      if (auto st = lc_.start(*id, {}); !st.ok()) {
+        (void)lc_.remove(*id, true);
+        return std::move(st).error().wrap("starting the new sandbox " + id->substr(0, 12) + " (it was removed)");
+      }
+    }
+    KRUNBOX_ASSIGN_OR_RETURN(SandboxView view, lc_.view(*id));
+    HttpResponse r = json_response(201, sandbox_document(view));
+    r.headers.emplace_back("Location", "/v1/sandboxes/" + *id);
+    return r;
+  }
+
+  Result<HttpResponse> list(const HttpRequest& req) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {"label"}));
+    KRUNBOX_ASSIGN_OR_RETURN(auto filters, parse_label_filters(query));
+    KRUNBOX_ASSIGN_OR_RETURN(auto views, lc_.list());
+    Json out = Json::array();
+    for (const auto& v : views)
+      if (matches_labels(v.config.labels, filters)) out.push_back(sandbox_document(v));
+    return json_response(200, out);
+  }
+
+  Result<HttpResponse> get(const std::string& key, const HttpRequest& req) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {}));
+    (void)query;
+    KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc_.resolve(key));
+    return document(id);
+  }
+
+  Result<HttpResponse> remove(const std::string& key, const HttpRequest& req) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {}));
+    (void)query;
+    KRUNBOX_TRY(check_no_body(req.body));
+    KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc_.resolve(key));
+    KRUNBOX_ASSIGN_OR_RETURN(auto swept, lc_.remove(id, /*force=*/true));
+    (void)swept;
+    HttpResponse r;
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+  }
+
+  Result<HttpResponse> action(const std::string& key, const std::string& verb, const HttpRequest& req) {
+    std::vector<std::string_view> allowed;
+    if (verb == "stop") allowed = {"timeout"};
+    if (verb == "kill") allowed = {"signal"};
+    KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, allowed));
+    KRUNBOX_TRY(check_no_body(req.body));
+    KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc_.resolve(key));
+    if (verb == "start") {
+      KRUNBOX_TRY(lc_.start(id, {}));
+    } else if (verb == "stop") {
+      KRUNBOX_ASSIGN_OR_RETURN(auto grace, parse_stop_timeout(query));
+      KRUNBOX_TRY(lc_.stop(id, grace));
+    } else if (verb == "kill") {
+      KRUNBOX_ASSIGN_OR_RETURN(int sig, parse_kill_signal(query));
+      KRUNBOX_TRY(lc_.kill(id, sig));
+    } else if (verb == "pause") {
+      KRUNBOX_TRY(lc_.pause(id));
+    } else {
+      KRUNBOX_TRY(lc_.resume(id));
+    }
+    return document(id);
+  }
+
+ private:
+  Result<HttpResponse> document(const std::string& id) {
+    KRUNBOX_ASSIGN_OR_RETURN(SandboxView view, lc_.view(id));
+    return json_response(200, sandbox_document(view));
+  }
+
+  Lifecycle lc_;
+};
+
+bool is_action(const std::string& s) {
+  return s == "start" || s == "stop" || s == "pause" || s == "resume" || s == "kill";
+}
+
+Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto segments, split_path(req.path));
+  if (!segments || segments->empty()) return no_route(req);
+  const auto& seg = *segments;
+  const std::string& m = req.method;
+  if (seg.size() == 1 && seg[0] == "version") {
+    if (m != "GET") return bad_method(req, "GET");
+    return json_response(200, {{"version", version}, {"api_version", "v1"}});
+  }
+  if (seg.size() == 1 && seg[0] == "health") {
+    if (m != "GET") return bad_method(req, "GET");
+    // Healthy means the records can be read: that is what every call needs.
+    KRUNBOX_ASSIGN_OR_RETURN(auto ids, Lifecycle().store().list());
+    return json_response(200, {{"status", "ok"}, {"sandboxes", ids.size()}});
+  }
+  if (seg[0] != "sandboxes" || seg.size() > 3) return no_route(req);
+  SandboxCalls calls;
+  if (seg.size() == 1) {
+    if (m == "GET") return calls.list(req);
+    if (m == "POST") return calls.create(req);
+    return bad_method(req, "GET, POST");
+  }
+  KRUNBOX_TRY(check_sandbox_key(seg[1]));
+  if (seg.size() == 2) {
+    if (m == "GET") return calls.get(seg[1], req);
+    if (m == "DELETE") return calls.remove(seg[1], req);
+    return bad_method(req, "GET, DELETE");
+  }
+  if (!is_action(seg[2])) return no_route(req);
+  if (m != "POST") return bad_method(req, "POST");
+  return calls.action(seg[1], seg[2], req);
+}
+
+}  // namespace
+
+size_t Api::body_limit(std::string_view method, std::string_view path) const { return kMaxJsonBody; }
+
+HttpResponse Api::handle(const HttpRequest& request) {
+  auto r = route(request, version_);
+  if (!r) return error_response(r.error());
+  return std::move(*r);
+}
+
+}  // namespace krunbox::serve

@@ -1,0 +1,46 @@
+// The API's view of HTTP, free of the HTTP library: the listener
+// (server.cc, the only file that includes Boost.Beast) turns each request
+// into an HttpRequest and writes back the HttpResponse the Handler returns.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace krunbox::serve {
+
+struct HttpRequest {
+  std::string method;  // as sent: "GET", "POST", ...
+  std::string path;    // the target before '?', not yet decoded
+  std::string query;   // after '?', not yet decoded
+  std::string accept;  // the Accept header
+  std::string body;
+};
+
+// Writes one chunk of a streamed body; false once the client is gone (the
+// producer should then stop).
+using ChunkWriter = std::function<bool(std::string_view)>;
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Set: the body is streamed with chunked transfer encoding by calling this
+  // once, on the connection's thread, after the status line and headers.
+  std::function<void(const ChunkWriter&)> stream;
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // How many body bytes the request with this method and path may carry;
+  // asked once the header is read, so a larger body is refused unread (413).
+  virtual size_t body_limit(std::string_view method, std::string_view path) const = 0;
+  // Runs on the connection's own thread and may block (a create boots a VM).
+  virtual HttpResponse handle(const HttpRequest& request) = 0;
+};
+
+}  // namespace krunbox::serve

@@ -1,0 +1,59 @@
+// What API clients send, turned into the library's requests. Everything a
+// client sends is untrusted: each parser checks types, ranges and unknown
+// fields, and its errors (kInvalidArgument) name the field as the client
+// spelled it ("ports[1].guest_port"), so a 400 says what to fix.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "krunbox/error.h"
+#include "sandbox/provision.h"
+#include "sandbox/state_store.h"
+
+namespace krunbox::serve {
+
+// The largest JSON body the sandbox endpoints read.
+inline constexpr size_t kMaxJsonBody = 1u << 20;
+
+// POST /v1/sandboxes.
+struct CreateBody {
+  CreateRequest request;
+  bool start = true;
+};
+Result<CreateBody> parse_create_body(std::string_view body);
+
+// A query string ("label=a%3Db&label=c") as decoded (name, value) pairs, in
+// order. `allowed` names the parameters the endpoint knows; any other is an
+// error naming it.
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+Result<QueryParams> parse_query(std::string_view query, const std::vector<std::string_view>& allowed);
+
+// %XX decoding; '+' stays '+' (paths and query values are not forms).
+// Malformed escapes and NUL bytes are errors naming `what`.
+Result<std::string> percent_decode(std::string_view text, std::string_view what);
+
+// A sandbox id, id prefix or name as it may appear in a URL path: 1-128
+// bytes of [A-Za-z0-9_.-], not starting with '.' or '-', so no path
+// segment ("..", "a/b", "%2e%2e") ever reaches the state store.
+Status check_sandbox_key(std::string_view key);
+
+// ?label=KEY[=VALUE], repeatable.
+Result<std::vector<LabelFilter>> parse_label_filters(const QueryParams& query);
+
+// POST .../stop?timeout=SECONDS (0-3600; default 10).
+Result<std::chrono::milliseconds> parse_stop_timeout(const QueryParams& query);
+// POST .../kill?signal=KILL|SIGKILL|9 (default SIGKILL).
+Result<int> parse_kill_signal(const QueryParams& query);
+
+// --listen HOST:PORT ("127.0.0.1:2375", "[::1]:2375"; port 1-65535).
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+Result<ListenAddress> parse_listen_address(std::string_view text);
+
+}  // namespace krunbox::serve
