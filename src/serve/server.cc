@@ -234,13 +234,40 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     return !run_op([&](auto h) { net::async_write(stream_, http::make_chunk_last(), h); });
   }
 
+  // Answers a request whose rest is left unread, then ends the connection.
   void reply_error(int status, std::string_view code, const std::string& message,
                    std::chrono::steady_clock::time_point start,
                    std::vector<std::pair<std::string, std::string>> headers = {}) {
     HttpResponse res = error_response(status, code, message);
     res.headers = std::move(headers);
-    (void)write(res, 11, false);
+    if (write(res, 11, false)) linger();
     log_request(method_.empty() ? "-" : method_, path_.empty() ? "-" : path_, status, start);
+  }
+
+  // A client still sending the body we refused would get a reset on close,
+  // which can destroy our answer before it reads it. So: no more writes,
+  // and what it still sends is read and dropped, up to a bound in bytes and
+  // time, before the socket closes.
+  void linger() {
+    error_code ec;
+    stream_.socket().shutdown(net::socket_base::shutdown_send, ec);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    size_t total = 0;
+    char scratch[16384];
+    while (total < (16u << 20)) {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) break;
+      stream_.expires_after(left);
+      size_t got = 0;
+      ec = run_op([&](auto h) {
+        stream_.async_read_some(net::buffer(scratch), [&got, h](error_code e, std::size_t n) mutable {
+          got = n;
+          h(e, n);
+        });
+      });
+      if (ec) break;
+      total += got;
+    }
   }
 
   Shared& shared_;
