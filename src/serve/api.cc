@@ -118,10 +118,17 @@ class SandboxCalls {
     if (verb == "stop") allowed = {"timeout"};
     if (verb == "kill") allowed = {"signal"};
     KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, allowed));
-    KRUNBOX_TRY(check_no_body(req.body));
+    std::vector<Secret> secrets;
+    if (verb == "start") {
+      KRUNBOX_ASSIGN_OR_RETURN(secrets, parse_start_body(req.body));
+    } else {
+      KRUNBOX_TRY(check_no_body(req.body));
+    }
     KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc_.resolve(key));
     if (verb == "start") {
-      KRUNBOX_TRY(lc_.start(id, {}));
+      Status st = lc_.start(id, secrets);
+      wipe(secrets);
+      KRUNBOX_TRY(std::move(st));
     } else if (verb == "stop") {
       KRUNBOX_ASSIGN_OR_RETURN(auto grace, parse_stop_timeout(query));
       KRUNBOX_TRY(lc_.stop(id, grace));

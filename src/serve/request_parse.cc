@@ -143,9 +143,7 @@ Result<std::vector<std::string>> parse_env(const Json& v, const std::string& fie
   return out;
 }
 
-}  // namespace
-
-Result<CreateBody> parse_create_body(std::string_view body) {
+Result<Json> parse_object(std::string_view body) {
   if (body.size() > kMaxJsonBody)
     return Error(ErrorCode::kLimitExceeded, "the request body is over " + std::to_string(kMaxJsonBody) + " bytes");
   Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
@@ -153,6 +151,32 @@ Result<CreateBody> parse_create_body(std::string_view body) {
     return Error(ErrorCode::kInvalidArgument, "the request body is not valid JSON; send one JSON object");
   if (!j.is_object()) return Error(ErrorCode::kInvalidArgument, "the request body must be a JSON object, not " +
                                                                     std::string(j.type_name()));
+  return j;
+}
+
+Result<std::vector<Secret>> parse_secrets_field(const Json& v, const std::string& field) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto map, as_string_map(v, field));
+  std::vector<Secret> out;
+  for (auto& [name, value] : map) out.push_back(Secret{name, std::move(value)});
+  if (auto st = check_secret_values(out); !st.ok()) return field_error(field, ": " + st.error().message());
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Secret>> parse_start_body(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return std::vector<Secret>();
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
+  std::vector<Secret> out;
+  KRUNBOX_TRY(each_field(j, "", {"secrets"}, [&](const std::string&, const Json& v, const std::string& field) -> Status {
+    KRUNBOX_ASSIGN_OR_RETURN(out, parse_secrets_field(v, field));
+    return {};
+  }));
+  return out;
+}
+
+Result<CreateBody> parse_create_body(std::string_view body) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
   CreateBody out;
   CreateRequest& r = out.request;
   ProvisionRequest& p = r.provision;
@@ -193,10 +217,7 @@ Result<CreateBody> parse_create_body(std::string_view body) {
         } else if (key == "env") {
           KRUNBOX_ASSIGN_OR_RETURN(p.env, parse_env(v, field));
         } else if (key == "secrets") {
-          KRUNBOX_ASSIGN_OR_RETURN(auto map, as_string_map(v, field));
-          for (auto& [name, value] : map) r.secrets.push_back(Secret{name, std::move(value)});
-          if (auto st = check_secret_values(r.secrets); !st.ok())
-            return field_error(field, ": " + st.error().message());
+          KRUNBOX_ASSIGN_OR_RETURN(r.secrets, parse_secrets_field(v, field));
         } else if (key == "volumes") {
           if (!v.is_array()) return wrong_type(field, v, "a list of {host_path, guest_path, read_only}");
           for (size_t i = 0; i < v.size(); ++i) {

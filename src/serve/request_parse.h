@@ -12,6 +12,7 @@
 
 #include "krunbox/error.h"
 #include "sandbox/provision.h"
+#include "sandbox/secrets.h"
 #include "sandbox/state_store.h"
 
 namespace krunbox::serve {
@@ -25,6 +26,10 @@ struct CreateBody {
   bool start = true;
 };
 Result<CreateBody> parse_create_body(std::string_view body);
+
+// POST .../start: no body, {} or {"secrets": {...}} (needed again when the
+// sandbox's monitor ended: only the monitor ever held them).
+Result<std::vector<Secret>> parse_start_body(std::string_view body);
 
 // A query string ("label=a%3Db&label=c") as decoded (name, value) pairs, in
 // order. `allowed` names the parameters the endpoint knows; any other is an

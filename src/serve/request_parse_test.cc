@@ -146,6 +146,19 @@ TEST(CreateBody, OversizedBodyIsALimit) {
   EXPECT_EQ(b.error().code(), ErrorCode::kLimitExceeded);
 }
 
+TEST(StartBody, SecretsOnly) {
+  EXPECT_TRUE(parse_start_body("").ok());
+  EXPECT_TRUE(parse_start_body(" \n").ok());
+  EXPECT_TRUE(parse_start_body("{}")->empty());
+  auto s = parse_start_body(R"({"secrets": {"TOKEN": "x"}})");
+  ASSERT_TRUE(s.ok()) << s.error().what();
+  ASSERT_EQ(s->size(), 1u);
+  EXPECT_EQ((*s)[0].value, "x");
+  EXPECT_NE(error_of(parse_start_body(R"({"env": {}})")).find("\"env\" is not a known field"), std::string::npos);
+  EXPECT_NE(error_of(parse_start_body(R"({"secrets": ["A=1"]})")).find("\"secrets\""), std::string::npos);
+  EXPECT_FALSE(parse_start_body("[").ok());
+}
+
 TEST(Query, DecodesAndRefusesUnknownNames) {
   auto q = parse_query("label=a%3Db&label=c&&label=", {"label"});
   ASSERT_TRUE(q.ok()) << q.error().what();

@@ -108,6 +108,20 @@ def test_actions_and_wrong_states(api):
     assert api.delete("/v1/sandboxes/" + sid).status_code == 204
 
 
+def test_secrets_again_for_a_new_monitor(api):
+    doc = create(api, secrets={"API_TOKEN": "s3cret"}, labels={"case": "secrets"})
+    sid = doc["id"]
+    assert "s3cret" not in str(doc)
+    assert api.post("/v1/sandboxes/%s/stop" % sid, params={"timeout": "1"}).json()["state"] == "stopped"
+    # The stopped sandbox's monitor ended, and with it the only copy of the secret.
+    assert_error(api.post("/v1/sandboxes/%s/start" % sid), 400, "invalid_argument", "API_TOKEN")
+    again = api.post("/v1/sandboxes/%s/start" % sid, json={"secrets": {"API_TOKEN": "s3cret"}})
+    assert again.status_code == 200, again.text
+    assert again.json()["state"] == "running"
+    assert_error(api.post("/v1/sandboxes/%s/start" % sid, json={"env": {}}), 400, "invalid_argument", "env")
+    assert api.delete("/v1/sandboxes/" + sid).status_code == 204
+
+
 def test_create_errors_from_the_library(api):
     create(api, name="dup", labels={"case": "dup"})
     assert_error(api.post("/v1/sandboxes", json=dict(SLEEPER, name="dup")), 409, "already_exists", "dup")
