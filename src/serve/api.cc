@@ -124,23 +124,28 @@ class SandboxCalls {
     } else {
       KRUNBOX_TRY(check_no_body(req.body));
     }
-    KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc_.resolve(key));
+    // All of the input is checked before the sandbox is looked up.
+    KRUNBOX_ASSIGN_OR_RETURN(auto grace, parse_stop_timeout(query));
+    KRUNBOX_ASSIGN_OR_RETURN(int sig, parse_kill_signal(query));
+    auto id = lc_.resolve(key);
+    if (!id) {
+      wipe(secrets);
+      return std::move(id).error();
+    }
     if (verb == "start") {
-      Status st = lc_.start(id, secrets);
+      Status st = lc_.start(*id, secrets);
       wipe(secrets);
       KRUNBOX_TRY(std::move(st));
     } else if (verb == "stop") {
-      KRUNBOX_ASSIGN_OR_RETURN(auto grace, parse_stop_timeout(query));
-      KRUNBOX_TRY(lc_.stop(id, grace));
+      KRUNBOX_TRY(lc_.stop(*id, grace));
     } else if (verb == "kill") {
-      KRUNBOX_ASSIGN_OR_RETURN(int sig, parse_kill_signal(query));
-      KRUNBOX_TRY(lc_.kill(id, sig));
+      KRUNBOX_TRY(lc_.kill(*id, sig));
     } else if (verb == "pause") {
-      KRUNBOX_TRY(lc_.pause(id));
+      KRUNBOX_TRY(lc_.pause(*id));
     } else {
-      KRUNBOX_TRY(lc_.resume(id));
+      KRUNBOX_TRY(lc_.resume(*id));
     }
-    return document(id);
+    return document(*id);
   }
 
  private:
