@@ -6,6 +6,7 @@
 #include "base/json.h"
 #include "sandbox/lifecycle.h"
 #include "sandbox/provision.h"
+#include "serve/api_workload.h"
 #include "serve/errors.h"
 #include "serve/request_parse.h"
 #include "serve/sandbox_doc.h"
@@ -148,6 +149,13 @@ class SandboxCalls {
     return document(*id);
   }
 
+  // exec and files: the sandbox resolved, the rest the endpoint's.
+  template <typename Endpoint>
+  Result<HttpResponse> in_sandbox(const std::string& key, const HttpRequest& req, Endpoint endpoint) {
+    KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc_.resolve(key));
+    return endpoint(lc_, id, req);
+  }
+
  private:
   Result<HttpResponse> document(const std::string& id) {
     KRUNBOX_ASSIGN_OR_RETURN(SandboxView view, lc_.view(id));
@@ -176,7 +184,7 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
     KRUNBOX_ASSIGN_OR_RETURN(auto ids, Lifecycle().store().list());
     return json_response(200, {{"status", "ok"}, {"sandboxes", ids.size()}});
   }
-  if (seg[0] != "sandboxes" || seg.size() > 3) return no_route(req);
+  if (seg[0] != "sandboxes" || seg.size() > 4) return no_route(req);
   SandboxCalls calls;
   if (seg.size() == 1) {
     if (m == "GET") return calls.list(req);
@@ -189,14 +197,35 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
     if (m == "DELETE") return calls.remove(seg[1], req);
     return bad_method(req, "GET, DELETE");
   }
+  if (seg.size() == 4) {
+    if (seg[2] != "files" || seg[3] != "stat") return no_route(req);
+    if (m != "GET") return bad_method(req, "GET");
+    return calls.in_sandbox(seg[1], req, stat_endpoint);
+  }
+  if (seg[2] == "exec") {
+    if (m != "POST") return bad_method(req, "POST");
+    return calls.in_sandbox(seg[1], req, exec_endpoint);
+  }
+  if (seg[2] == "files") {
+    if (m != "GET" && m != "PUT") return bad_method(req, "GET, PUT");
+    return calls.in_sandbox(seg[1], req, files_endpoint);
+  }
   if (!is_action(seg[2])) return no_route(req);
   if (m != "POST") return bad_method(req, "POST");
   return calls.action(seg[1], seg[2], req);
 }
 
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
 }  // namespace
 
-size_t Api::body_limit(std::string_view method, std::string_view path) const { return kMaxJsonBody; }
+size_t Api::body_limit(std::string_view method, std::string_view path) const {
+  if (method == "POST" && ends_with(path, "/exec")) return kMaxExecBody;
+  if (method == "PUT" && ends_with(path, "/files")) return kMaxFileBytes;
+  return kMaxJsonBody;
+}
 
 HttpResponse Api::handle(const HttpRequest& request) {
   auto r = route(request, version_);

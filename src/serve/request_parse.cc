@@ -143,9 +143,9 @@ Result<std::vector<std::string>> parse_env(const Json& v, const std::string& fie
   return out;
 }
 
-Result<Json> parse_object(std::string_view body) {
-  if (body.size() > kMaxJsonBody)
-    return Error(ErrorCode::kLimitExceeded, "the request body is over " + std::to_string(kMaxJsonBody) + " bytes");
+Result<Json> parse_object(std::string_view body, size_t limit = kMaxJsonBody) {
+  if (body.size() > limit)
+    return Error(ErrorCode::kLimitExceeded, "the request body is over " + std::to_string(limit) + " bytes");
   Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return Error(ErrorCode::kInvalidArgument, "the request body is not valid JSON; send one JSON object");
@@ -163,6 +163,78 @@ Result<std::vector<Secret>> parse_secrets_field(const Json& v, const std::string
 }
 
 }  // namespace
+
+Result<ExecBody> parse_exec_body(std::string_view body) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body, kMaxExecBody));
+  ExecBody out;
+  Workload& w = out.params.workload;
+  bool has_argv = false, has_cmd = false;
+  KRUNBOX_TRY(each_field(
+      j, "", {"argv", "cmd", "env", "cwd", "user", "timeout_s", "stdin", "output_encoding"},
+      [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+        if (key == "argv") {
+          KRUNBOX_ASSIGN_OR_RETURN(w.argv, as_string_list(v, field));
+          if (w.argv.empty()) return field_error(field, "must name a program: a non-empty list of strings");
+          has_argv = true;
+        } else if (key == "cmd") {
+          KRUNBOX_ASSIGN_OR_RETURN(std::string line, as_string(v, field));
+          if (line.empty()) return field_error(field, "must be a non-empty command line for /bin/sh -c");
+          w.argv = {"/bin/sh", "-c", std::move(line)};
+          has_cmd = true;
+        } else if (key == "env") {
+          KRUNBOX_ASSIGN_OR_RETURN(w.env, parse_env(v, field));
+        } else if (key == "cwd") {
+          KRUNBOX_ASSIGN_OR_RETURN(w.cwd, as_string(v, field));
+        } else if (key == "user") {
+          KRUNBOX_ASSIGN_OR_RETURN(w.user, as_string(v, field));
+        } else if (key == "timeout_s") {
+          KRUNBOX_ASSIGN_OR_RETURN(uint64_t n, as_uint(v, field, 0, kMaxExecTimeout));
+          out.params.timeout = std::chrono::seconds(n);
+        } else if (key == "stdin") {
+          if (!v.is_string()) return wrong_type(field, v, "a string");
+          out.params.stdin_data = v.get<std::string>();
+        } else {
+          KRUNBOX_ASSIGN_OR_RETURN(std::string enc, as_string(v, field));
+          if (enc != "text" && enc != "base64") return field_error(field, "must be text or base64");
+          out.base64 = enc == "base64";
+        }
+        return {};
+      }));
+  if (has_argv == has_cmd)
+    return Error(ErrorCode::kInvalidArgument,
+                 "give exactly one of \"argv\" (a list: the program and its arguments) and \"cmd\" (a string for "
+                 "/bin/sh -c)");
+  return out;
+}
+
+Result<FileQuery> parse_file_query(const std::string& query, bool for_put) {
+  std::vector<std::string_view> allowed = {"path"};
+  if (for_put) allowed = {"path", "mode", "parents"};
+  KRUNBOX_ASSIGN_OR_RETURN(auto q, parse_query(query, allowed));
+  FileQuery out;
+  bool has_path = false;
+  for (const auto& [name, value] : q) {
+    if (name == "path") {
+      out.path = value;
+      has_path = true;
+    } else if (name == "mode") {
+      uint32_t mode = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), mode, 8);
+      if (value.empty() || ec != std::errc() || end != value.data() + value.size() || mode > 07777)
+        return Error(ErrorCode::kInvalidArgument,
+                     "query parameter \"mode\" must be octal permission bits (0644, 755), not \"" + value + "\"");
+      out.mode = mode;
+    } else {
+      if (value != "true" && value != "false")
+        return Error(ErrorCode::kInvalidArgument, "query parameter \"parents\" must be true or false");
+      out.make_parents = value == "true";
+    }
+  }
+  if (!has_path || out.path.empty() || out.path[0] != '/')
+    return Error(ErrorCode::kInvalidArgument,
+                 "query parameter \"path\" is required: an absolute path inside the sandbox (path=/etc/hostname)");
+  return out;
+}
 
 Result<std::vector<Secret>> parse_start_body(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return std::vector<Secret>();

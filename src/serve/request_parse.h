@@ -13,6 +13,7 @@
 #include "krunbox/error.h"
 #include "sandbox/provision.h"
 #include "sandbox/secrets.h"
+#include "serve/exec_call.h"
 #include "sandbox/state_store.h"
 
 namespace krunbox::serve {
@@ -30,6 +31,28 @@ Result<CreateBody> parse_create_body(std::string_view body);
 // POST .../start: no body, {} or {"secrets": {...}} (needed again when the
 // sandbox's monitor ended: only the monitor ever held them).
 Result<std::vector<Secret>> parse_start_body(std::string_view body);
+
+// POST .../exec: the largest body (stdin travels in it), and the most
+// output the collected (non-streamed) form keeps of each stream.
+inline constexpr size_t kMaxExecBody = 8u << 20;
+inline constexpr size_t kMaxCollectedOutput = 4u << 20;
+inline constexpr uint64_t kMaxExecTimeout = 86400;
+
+// {argv | cmd, env, cwd, user, timeout_s, stdin, output_encoding}
+struct ExecBody {
+  ExecParams params;
+  bool base64 = false;  // output_encoding "base64" (else "text")
+};
+Result<ExecBody> parse_exec_body(std::string_view body);
+
+// ?path=/abs (files endpoints); PUT also takes mode=0644 (octal) and
+// parents=true|false.
+struct FileQuery {
+  std::string path;
+  uint32_t mode = 0644;
+  bool make_parents = false;
+};
+Result<FileQuery> parse_file_query(const std::string& query, bool for_put);
 
 // A query string ("label=a%3Db&label=c") as decoded (name, value) pairs, in
 // order. `allowed` names the parameters the endpoint knows; any other is an

@@ -1,0 +1,118 @@
+#include "serve/api_workload.h"
+
+#include "base/json.h"
+#include "image/registry_auth.h"
+#include "sandbox/files_client.h"
+#include "serve/errors.h"
+#include "serve/exec_call.h"
+#include "serve/request_parse.h"
+#include "serve/sandbox_doc.h"
+
+namespace krunbox::serve {
+namespace {
+
+Json end_fields(const ExecEnd& end) {
+  return {{"exit_code", end.exit_code}, {"signal", end.signal}, {"timed_out", end.timed_out}};
+}
+
+bool wants_ndjson(const std::string& accept) {
+  return accept.find("application/x-ndjson") != std::string::npos;
+}
+
+// The collected form: output kept up to kMaxCollectedOutput per stream.
+Result<HttpResponse> collected(ExecCall& call, bool base64) {
+  std::string out, err;
+  bool out_cut = false, err_cut = false;
+  KRUNBOX_ASSIGN_OR_RETURN(ExecEnd end, call.run([&](OutputStream s, std::string_view data) {
+    std::string& buf = s == OutputStream::kStdout ? out : err;
+    bool& cut = s == OutputStream::kStdout ? out_cut : err_cut;
+    size_t room = kMaxCollectedOutput - std::min(kMaxCollectedOutput, buf.size());
+    if (data.size() > room) cut = true;
+    buf.append(data.substr(0, room));
+    return true;
+  }));
+  Json j = end_fields(end);
+  j["stdout"] = base64 ? image::base64_encode(out) : out;
+  j["stderr"] = base64 ? image::base64_encode(err) : err;
+  j["stdout_truncated"] = out_cut;
+  j["stderr_truncated"] = err_cut;
+  HttpResponse r;
+  r.body = dump_json(j);
+  return r;
+}
+
+// The streamed form: one JSON event per line, written as it happens.
+HttpResponse streamed(std::shared_ptr<ExecCall> call) {
+  HttpResponse r;
+  r.content_type = "application/x-ndjson";
+  r.stream = [call](const ChunkWriter& write) {
+    auto line = [&](const Json& j) { return write(dump_json(j) + "\n"); };
+    if (!line({{"type", "start"}, {"pid", call->pid()}})) return;
+    auto end = call->run([&](OutputStream s, std::string_view data) {
+      return line({{"type", s == OutputStream::kStdout ? "stdout" : "stderr"}, {"data", image::base64_encode(data)}});
+    });
+    if (!end) {
+      // The status line went out with the start event: the error is an event.
+      (void)line({{"type", "error"},
+                  {"error", {{"code", error_code_name(end.error().code())}, {"message", end.error().what()}}}});
+      return;
+    }
+    Json exit = end_fields(*end);
+    exit["type"] = "exit";
+    (void)line(exit);
+  };
+  return r;
+}
+
+Json stat_json(const std::string& path, const FileStat& st) {
+  const char* type = st.type == FileStat::Type::kFile        ? "file"
+                     : st.type == FileStat::Type::kDirectory ? "directory"
+                     : st.type == FileStat::Type::kSymlink   ? "symlink"
+                                                             : "other";
+  Json j = {{"path", path}, {"type", type}, {"mode", st.mode}, {"size", st.size},
+            {"uid", st.uid}, {"gid", st.gid}, {"mtime_ns", st.mtime_ns}};
+  if (st.type == FileStat::Type::kSymlink) j["symlink_target"] = st.symlink_target;
+  return j;
+}
+
+}  // namespace
+
+Result<HttpResponse> exec_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {}));
+  (void)query;
+  KRUNBOX_ASSIGN_OR_RETURN(ExecBody body, parse_exec_body(req.body));
+  bool base64 = body.base64;
+  KRUNBOX_ASSIGN_OR_RETURN(auto call, ExecCall::start(lc, id, std::move(body.params)));
+  if (wants_ndjson(req.accept)) return streamed(std::shared_ptr<ExecCall>(std::move(call)));
+  return collected(*call, base64);
+}
+
+Result<HttpResponse> files_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
+  if (req.method == "PUT") {
+    KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, true));
+    PutFileOptions o;
+    o.mode = q.mode;
+    o.make_parents = q.make_parents;
+    KRUNBOX_TRY(put_file(lc, id, q.path, req.body, o));
+    HttpResponse r;
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+  }
+  KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, false));
+  KRUNBOX_ASSIGN_OR_RETURN(std::string data, get_file(lc, id, q.path, kMaxFileBytes));
+  HttpResponse r;
+  r.content_type = "application/octet-stream";
+  r.body = std::move(data);
+  return r;
+}
+
+Result<HttpResponse> stat_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
+  KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, false));
+  KRUNBOX_ASSIGN_OR_RETURN(FileStat st, stat_file(lc, id, q.path));
+  HttpResponse r;
+  r.body = dump_json(stat_json(q.path, st));
+  return r;
+}
+
+}  // namespace krunbox::serve

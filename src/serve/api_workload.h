@@ -1,0 +1,22 @@
+// The endpoints that reach into a running sandbox (exec, files), apart from
+// api.cc's lifecycle routes. Internal to the API.
+#pragma once
+
+#include <string>
+
+#include "krunbox/error.h"
+#include "sandbox/lifecycle.h"
+#include "serve/http.h"
+
+namespace krunbox::serve {
+
+// POST .../exec; `id` resolved.
+Result<HttpResponse> exec_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
+// GET|PUT .../files and GET .../files/stat.
+Result<HttpResponse> files_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
+Result<HttpResponse> stat_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
+
+// The largest file GET .../files returns and PUT accepts.
+inline constexpr size_t kMaxFileBytes = 64u << 20;
+
+}  // namespace krunbox::serve
