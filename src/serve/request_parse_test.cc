@@ -159,6 +159,43 @@ TEST(StartBody, SecretsOnly) {
   EXPECT_FALSE(parse_start_body("[").ok());
 }
 
+TEST(ExecBody, ArgvOrCmd) {
+  auto a = parse_exec_body(R"({"argv": ["ls", "-l"], "env": {"A": "1"}, "cwd": "/w", "user": "5",
+                               "timeout_s": 7, "stdin": "in", "output_encoding": "base64"})");
+  ASSERT_TRUE(a.ok()) << a.error().what();
+  EXPECT_EQ(a->params.workload.argv, (std::vector<std::string>{"ls", "-l"}));
+  EXPECT_EQ(a->params.workload.env, (std::vector<std::string>{"A=1"}));
+  EXPECT_EQ(a->params.workload.cwd, "/w");
+  EXPECT_EQ(a->params.workload.user, "5");
+  EXPECT_EQ(a->params.timeout, std::chrono::seconds(7));
+  EXPECT_EQ(a->params.stdin_data, "in");
+  EXPECT_TRUE(a->base64);
+  auto c = parse_exec_body(R"({"cmd": "echo hi | wc"})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->params.workload.argv, (std::vector<std::string>{"/bin/sh", "-c", "echo hi | wc"}));
+  EXPECT_FALSE(c->params.stdin_data.has_value());
+  EXPECT_FALSE(c->base64);
+  for (const char* bad : {"{}", R"({"argv": ["a"], "cmd": "b"})", R"({"argv": []})", R"({"cmd": ""})",
+                          R"({"argv": "ls"})", R"({"argv": ["ls"], "timeout_s": 86401})",
+                          R"({"argv": ["ls"], "stdin": 5})", R"({"argv": ["ls"], "output_encoding": "hex"})",
+                          R"({"argv": ["ls"], "tty": true})", "[]", "{"})
+    EXPECT_FALSE(parse_exec_body(bad).ok()) << bad;
+}
+
+TEST(FileQuery, PathModeParents) {
+  auto g = parse_file_query("path=%2Fetc%2Fhostname", false);
+  ASSERT_TRUE(g.ok()) << g.error().what();
+  EXPECT_EQ(g->path, "/etc/hostname");
+  EXPECT_FALSE(parse_file_query("path=/a&mode=0600", false).ok());
+  auto p = parse_file_query("path=/a/b&mode=0600&parents=true", true);
+  ASSERT_TRUE(p.ok()) << p.error().what();
+  EXPECT_EQ(p->mode, 0600u);
+  EXPECT_TRUE(p->make_parents);
+  for (const char* bad : {"", "path=", "path=rel", "path=/a&mode=8", "path=/a&mode=77777", "path=/a&mode=",
+                          "path=/a&parents=yes", "path=/a&x=1"})
+    EXPECT_FALSE(parse_file_query(bad, true).ok()) << bad;
+}
+
 TEST(Query, DecodesAndRefusesUnknownNames) {
   auto q = parse_query("label=a%3Db&label=c&&label=", {"label"});
   ASSERT_TRUE(q.ok()) << q.error().what();

@@ -1,5 +1,6 @@
-// The API server's parsers of what a client sends: create bodies, query
-// strings, path ids, the listen address and the Authorization header.
+// The API server's parsers of what a client sends: create, exec and start
+// bodies, query strings, file queries, path ids, the listen address and the
+// Authorization header.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -11,6 +12,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace krunbox::serve;
   std::string_view in(reinterpret_cast<const char*>(data), size);
   (void)parse_create_body(in);
+  (void)parse_exec_body(in);
+  (void)parse_start_body(in);
+  (void)parse_file_query(std::string(in), true);
   if (auto q = parse_query(in, {"label", "timeout", "signal"}); q.ok()) {
     (void)parse_label_filters(*q);
     (void)parse_stop_timeout(*q);

@@ -246,15 +246,15 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
 
   // A client still sending the body we refused would get a reset on close,
   // which can destroy our answer before it reads it. So: no more writes,
-  // and what it still sends is read and dropped, up to a bound in bytes and
-  // time, before the socket closes.
+  // and what it still sends is read and dropped, up to twice the largest
+  // body any route takes and 2 s, before the socket closes.
   void linger() {
     error_code ec;
     stream_.socket().shutdown(net::socket_base::shutdown_send, ec);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     size_t total = 0;
     char scratch[16384];
-    while (total < (16u << 20)) {
+    while (total < (128u << 20)) {
       auto left = deadline - std::chrono::steady_clock::now();
       if (left <= std::chrono::steady_clock::duration::zero()) break;
       stream_.expires_after(left);

@@ -171,5 +171,12 @@ def test_qemu_sandbox(api):
     assert doc["state"] == "running", doc
     listed = api.get("/v1/sandboxes", params={"label": "case=qemu"}).json()
     assert [d["state"] for d in listed] == ["running"]
+    # exec and files reach the guest's agent through the VM's monitor too.
+    out = api.post("/v1/sandboxes/%s/exec" % doc["id"], json={"cmd": "uname -s; cat /tmp/in"}, timeout=120)
+    assert out.status_code == 200, out.text
+    assert api.put("/v1/sandboxes/%s/files" % doc["id"], params={"path": "/tmp/in"},
+                   content=b"from the host\n").status_code == 204
+    out = api.post("/v1/sandboxes/%s/exec" % doc["id"], json={"cmd": "uname -s; cat /tmp/in"}, timeout=120)
+    assert out.json()["stdout"] == "Linux\nfrom the host\n", out.text
     assert api.delete("/v1/sandboxes/" + doc["id"], timeout=120).status_code == 204
     assert api.get("/v1/sandboxes", params={"label": "case=qemu"}).json() == []

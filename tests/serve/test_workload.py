@@ -1,0 +1,134 @@
+"""exec and files in a running sandbox through the API."""
+import base64
+import json
+import socket
+import time
+
+import pytest
+
+from conftest import assert_error
+
+
+@pytest.fixture(scope="module")
+def box(api):
+    r = api.post("/v1/sandboxes", json={"backend": "native", "cmd": ["sleep", "600"], "name": "wl"})
+    assert r.status_code == 201, r.text
+    yield r.json()["id"]
+    api.delete("/v1/sandboxes/wl")
+
+
+def test_exec_collected(api, box):
+    r = api.post("/v1/sandboxes/wl/exec", json={"cmd": "echo hi; echo err >&2; exit 3"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"exit_code": 3, "signal": 0, "timed_out": False, "stdout": "hi\n", "stderr": "err\n",
+                        "stdout_truncated": False, "stderr_truncated": False}
+    r = api.post("/v1/sandboxes/%s/exec" % box, json={"argv": ["sh", "-c", 'echo "$A $B" $PWD'],
+                                                      "env": {"A": "1", "B": "two"}, "cwd": "/tmp"})
+    assert r.json()["stdout"] == "1 two /tmp\n", r.text
+
+
+def test_exec_stdin_and_binary_output(api, box):
+    r = api.post("/v1/sandboxes/wl/exec", json={"argv": ["cat"], "stdin": "line one\nline two\n"})
+    assert r.json()["stdout"] == "line one\nline two\n", r.text
+    r = api.post("/v1/sandboxes/wl/exec", json={"cmd": "printf '\\377\\000x'", "output_encoding": "base64"})
+    assert base64.b64decode(r.json()["stdout"]) == b"\xff\x00x", r.text
+
+
+def test_exec_timeout(api, box):
+    t = time.time()
+    r = api.post("/v1/sandboxes/wl/exec", json={"argv": ["sleep", "60"], "timeout_s": 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["timed_out"] is True
+    assert r.json()["exit_code"] == 124
+    assert r.json()["signal"] == 9
+    assert time.time() - t < 15
+
+
+def test_exec_output_cap(api, box):
+    r = api.post("/v1/sandboxes/wl/exec", json={"cmd": "head -c 5000000 /dev/zero"})
+    j = r.json()
+    assert j["exit_code"] == 0
+    assert j["stdout_truncated"] is True
+    assert len(j["stdout"]) == 4 << 20
+
+
+def test_exec_streamed(api, box):
+    events = []
+    with api.stream("POST", "/v1/sandboxes/wl/exec", json={"cmd": "echo a; sleep 0.3; echo b >&2; exit 2"},
+                    headers={"Accept": "application/x-ndjson"}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/x-ndjson"
+        assert r.headers["transfer-encoding"] == "chunked"
+        for line in r.iter_lines():
+            if line:
+                events.append((time.time(), json.loads(line)))
+    kinds = [e["type"] for _, e in events]
+    assert kinds == ["start", "stdout", "stderr", "exit"], events
+    assert base64.b64decode(events[1][1]["data"]) == b"a\n"
+    assert base64.b64decode(events[2][1]["data"]) == b"b\n"
+    assert events[3][1]["exit_code"] == 2
+    # Output arrived as it happened, not all at the end.
+    assert events[2][0] - events[1][0] > 0.2
+
+
+def test_exec_errors(api, box):
+    assert_error(api.post("/v1/sandboxes/wl/exec", json={}), 400, "invalid_argument", "argv")
+    assert_error(api.post("/v1/sandboxes/wl/exec", json={"argv": ["a"], "cmd": "b"}), 400, "invalid_argument")
+    assert_error(api.post("/v1/sandboxes/wl/exec", json={"argv": []}), 400, "invalid_argument", "argv")
+    assert_error(api.post("/v1/sandboxes/wl/exec", json={"argv": ["true"], "tty": True}), 400, None, "tty")
+    assert_error(api.post("/v1/sandboxes/wl/exec", json={"argv": ["true"], "timeout_s": -1}), 400, None, "timeout_s")
+    assert_error(api.post("/v1/sandboxes/nope/exec", json={"argv": ["true"]}), 404)
+    assert_error(api.get("/v1/sandboxes/wl/exec"), 405)
+    r = api.post("/v1/sandboxes/wl/exec", json={"argv": ["/no/such/program"]})
+    assert r.status_code in (200, 400, 404), r.text
+    stopped = api.post("/v1/sandboxes", json={"backend": "native", "cmd": ["sleep", "600"], "start": False}).json()
+    assert_error(api.post("/v1/sandboxes/%s/exec" % stopped["id"], json={"argv": ["true"]}), 409)
+    api.delete("/v1/sandboxes/" + stopped["id"])
+
+
+def test_files(api, box):
+    data = bytes(range(256)) * 1000
+    r = api.put("/v1/sandboxes/wl/files", params={"path": "/tmp/dir/f.bin", "parents": "true", "mode": "0640"},
+                content=data)
+    assert r.status_code == 204, r.text
+    got = api.get("/v1/sandboxes/wl/files", params={"path": "/tmp/dir/f.bin"})
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "application/octet-stream"
+    assert got.content == data
+    st = api.get("/v1/sandboxes/wl/files/stat", params={"path": "/tmp/dir/f.bin"}).json()
+    assert st["type"] == "file" and st["size"] == len(data) and st["mode"] == 0o640, st
+    assert api.get("/v1/sandboxes/wl/files/stat", params={"path": "/tmp/dir"}).json()["type"] == "directory"
+    # What exec sees is what was written.
+    r = api.post("/v1/sandboxes/wl/exec", json={"cmd": "wc -c < /tmp/dir/f.bin"})
+    assert r.json()["stdout"].strip() == str(len(data))
+
+
+def test_file_errors(api, box):
+    assert_error(api.get("/v1/sandboxes/wl/files", params={"path": "/no/such"}), 404)
+    assert_error(api.get("/v1/sandboxes/wl/files/stat", params={"path": "/no/such"}), 404)
+    assert_error(api.get("/v1/sandboxes/wl/files"), 400, "invalid_argument", "path")
+    assert_error(api.get("/v1/sandboxes/wl/files", params={"path": "relative"}), 400, "invalid_argument", "path")
+    assert_error(api.put("/v1/sandboxes/wl/files", params={"path": "/tmp/m", "mode": "9"}, content=b"x"), 400,
+                 None, "mode")
+    assert_error(api.put("/v1/sandboxes/wl/files", params={"path": "/no/parent/f"}, content=b"x"), 404)
+    assert_error(api.delete("/v1/sandboxes/wl/files", params={"path": "/tmp/m"}), 405)
+
+
+def test_file_over_the_limit(world, api, box):
+    # Refused from its Content-Length, before the body is read.
+    size = (64 << 20) + 1
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(world.socket)
+        s.sendall(b"PUT /v1/sandboxes/wl/files?path=/tmp/big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+        chunk = b"x" * (1 << 20)
+        sent = 0
+        while sent < size:
+            sent += s.send(chunk[:size - sent])
+        assert s.recv(4096).startswith(b"HTTP/1.1 413 ")
+
+    # Chunked, so only counting tells.
+    def chunks():
+        for _ in range(65):
+            yield b"x" * (1 << 20)
+    assert_error(api.put("/v1/sandboxes/wl/files", params={"path": "/tmp/big"}, content=chunks()), 413)
+    assert_error(api.get("/v1/sandboxes/wl/files/stat", params={"path": "/tmp/big"}), 404)
