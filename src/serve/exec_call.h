@@ -1,8 +1,6 @@
-// One command in a running sandbox for the API: the request goes to the
-// sandbox's monitor, stdin is given whole, output goes to a callback as it
-// arrives, and the API's timeout is kept here. Unlike the CLI's
-// exec_in_sandbox there is no terminal and no signal forwarding: a server
-// must not take its own SIGTERM for the command's.
+// One command in a running sandbox for the API, over the library's
+// ExecSession (no terminal, no signal forwarding: the server keeps its own
+// SIGTERM): stdin given whole, output to a callback as it arrives.
 #pragma once
 
 #include <chrono>
@@ -11,9 +9,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
-#include "base/unique_fd.h"
 #include "krunbox/error.h"
+#include "sandbox/exec_session.h"
 #include "sandbox/lifecycle.h"
 #include "sandbox/workload.h"
 
@@ -22,7 +21,7 @@ namespace krunbox::serve {
 struct ExecParams {
   Workload workload;                      // argv, env, cwd, user
   std::optional<std::string> stdin_data;  // given, then closed; nullopt: no stdin
-  std::chrono::seconds timeout{0};        // 0: none; then the command is killed
+  std::chrono::seconds timeout{0};        // 0: none; then the agent kills the command
 };
 
 struct ExecEnd {
@@ -32,7 +31,7 @@ struct ExecEnd {
 };
 
 enum class OutputStream { kStdout, kStderr };
-// False: stop (the client went away); the command is killed.
+// False: stop (the client went away); the command is then ended.
 using OutputSink = std::function<bool(OutputStream, std::string_view)>;
 
 class ExecCall {
@@ -44,20 +43,20 @@ class ExecCall {
   ExecCall(const ExecCall&) = delete;
   ExecCall& operator=(const ExecCall&) = delete;
 
-  int64_t pid() const { return pid_; }
+  int64_t pid() const { return session_->pid(); }
   // Hands output to `sink` until the command ends.
   Result<ExecEnd> run(const OutputSink& sink);
 
  private:
-  ExecCall(std::string id, UniqueFd conn, ExecParams params, int64_t pid);
-  Status kill();
+  ExecCall(std::unique_ptr<ExecSession> session, std::string id, ExecParams params)
+      : session_(std::move(session)), id_(std::move(id)), params_(std::move(params)) {}
 
+  std::unique_ptr<ExecSession> session_;
   std::string id_;
-  UniqueFd conn_;
   ExecParams params_;
-  int64_t pid_ = 0;
-  struct Writer;
-  std::unique_ptr<Writer> writer_;
+  // Stdin goes from its own thread: a command that writes before it reads
+  // would otherwise fill the connection both ways and stall.
+  std::thread stdin_writer_;
 };
 
 }  // namespace krunbox::serve
