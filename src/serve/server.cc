@@ -65,7 +65,7 @@ void log_request(std::string_view method, std::string_view path, int status,
 }
 
 template <typename Protocol>
-class Connection : public ConnectionBase, public std::enable_shared_from_this<Connection<Protocol>> {
+class Connection : public ConnectionBase {
  public:
   Connection(Shared& shared, Protocol protocol, int fd, bool tcp) : shared_(shared), stream_(ioc_), tcp_(tcp) {
     error_code ec;
