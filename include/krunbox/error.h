@@ -33,6 +33,17 @@ enum class ErrorCode {
 
 std::string_view to_string(ErrorCode code);
 
+// The one input an error is about, in the library's own terms: a SandboxSpec
+// field ("network", "ports", ...) or a named option ("restart", "pull",
+// "secret", "isolation"), and the value given, spelled as the library parses
+// it (empty where it must not be repeated, e.g. a secret's). The message
+// already names both for any reader; a front end uses this to add its own
+// spelling (the CLI: its flag) without parsing the text.
+struct ErrorField {
+  std::string name;   // empty: the error is about no single input
+  std::string value;
+};
+
 class Error {
  public:
   Error(ErrorCode code, std::string message, int sys_errno = 0)
@@ -55,8 +66,19 @@ class Error {
     return std::move(*this);
   }
 
+  // Names the input the error is about (see ErrorField).
+  Error& with_field(std::string name, std::string value = {}) & {
+    field_ = {std::move(name), std::move(value)};
+    return *this;
+  }
+  Error&& with_field(std::string name, std::string value = {}) && {
+    field_ = {std::move(name), std::move(value)};
+    return std::move(*this);
+  }
+
   ErrorCode code() const { return code_; }
   int sys_errno() const { return sys_errno_; }
+  const ErrorField& field() const { return field_; }
   const std::string& message() const { return message_; }
   const std::vector<std::string>& context() const { return context_; }
 
@@ -68,6 +90,7 @@ class Error {
   int sys_errno_;
   std::string message_;
   std::vector<std::string> context_;
+  ErrorField field_;
 };
 
 template <typename T>

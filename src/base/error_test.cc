@@ -35,6 +35,17 @@ TEST(ErrorTest, FromErrnoKeepsErrnoAndMapsCode) {
   EXPECT_EQ(Error::from_errno("x", EACCES).code(), ErrorCode::kPermissionDenied);
 }
 
+TEST(ErrorTest, FieldNamesTheInputAndSurvivesWrapping) {
+  EXPECT_TRUE(Error(ErrorCode::kInternal, "x").field().name.empty());
+  Status st = Error(ErrorCode::kUnsupported, "network mode host is not possible").with_field("network", "host");
+  Status wrapped = std::move(st).wrap("starting sandbox abc");
+  ASSERT_FALSE(wrapped.ok());
+  EXPECT_EQ(wrapped.error().field().name, "network");
+  EXPECT_EQ(wrapped.error().field().value, "host");
+  // The text for every reader stays the message and its context.
+  EXPECT_EQ(wrapped.error().what(), "starting sandbox abc: network mode host is not possible");
+}
+
 TEST(ErrorTest, ResultCarriesValueOrError) {
   auto good = doubled(4);
   ASSERT_TRUE(good.ok());
