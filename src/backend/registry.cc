@@ -50,15 +50,20 @@ Result<BackendChoice> select_backend(std::string_view requested, bool require_vm
   if (requested != "auto") {
     for (const auto& e : entries()) {
       if (requested != e.name) continue;
+      auto backend = e.make();
+      // By the backend's nature first: no probe can make a container a VM.
+      if (require_vm) KRUNBOX_TRY(check_vm_isolation(backend->capabilities(), all_backend_capabilities()));
       BackendReport report = e.quick_probe ? e.quick_probe() : e.probe();
       if (!report.usable)
         return Error(ErrorCode::kUnavailable, "backend " + std::string(requested) + " is not usable here: " +
                                                   reasons_text(report) + " (see krunbox doctor)");
+      // And by what it is here (a libkrun test double is no VM).
       if (require_vm && report.level < IsolationLevel::kVm)
-        return Error(ErrorCode::kInvalidArgument, "--isolation vm: backend " + std::string(requested) +
+        return Error(ErrorCode::kInvalidArgument, "isolation vm is required, but backend " + std::string(requested) +
                                                       " gives " + std::string(to_string(report.level)) +
-                                                      " isolation, not a VM");
-      return BackendChoice{e.make(), std::move(report)};
+                                                      " isolation here, not a VM (" + report.isolation + ")")
+            .with_field(spec_field::kIsolation, "vm");
+      return BackendChoice{std::move(backend), std::move(report)};
     }
     std::string known;
     for (const auto& n : backend_names()) known += (known.empty() ? "" : ", ") + n;
@@ -82,13 +87,23 @@ Result<BackendChoice> select_backend(std::string_view requested, bool require_vm
     for (const auto& r : reports)
       if (r.level != IsolationLevel::kNone) why += (why.empty() ? "" : "; ") + r.backend + ": " + reasons_text(r);
     if (require_vm)
-      return Error(ErrorCode::kUnavailable, "--isolation vm: no VM backend is usable here (" + why +
-                                                "); krunbox will not fall back to a container (see krunbox doctor)");
+      return Error(ErrorCode::kUnavailable, "isolation vm is required, but no VM backend is usable here (" + why +
+                                                "); krunbox will not fall back to a container (see krunbox doctor)")
+          .with_field(spec_field::kIsolation, "vm");
     return Error(ErrorCode::kUnavailable, "no isolating backend is usable here (" + why + "); see krunbox doctor");
   }
   for (const auto& e : entries())
     if (pick->backend == e.name) return BackendChoice{e.make(), *pick};
   return Error(ErrorCode::kInternal, "picked backend " + pick->backend + " is not registered");
+}
+
+const std::vector<BackendCapabilities>& all_backend_capabilities() {
+  static const std::vector<BackendCapabilities> all = [] {
+    std::vector<BackendCapabilities> out;
+    for (const auto& e : entries()) out.push_back(e.make()->capabilities());
+    return out;
+  }();
+  return all;
 }
 
 std::vector<std::string> sweep_backend_leftovers() {

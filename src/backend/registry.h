@@ -26,6 +26,9 @@ struct BackendChoice {
 // requested: "auto" or a name from backend_names(). require_vm: --isolation vm.
 Result<BackendChoice> select_backend(std::string_view requested, bool require_vm);
 
+// Every backend's capability table, strongest first (check_spec's advice, doctor).
+const std::vector<BackendCapabilities>& all_backend_capabilities();
+
 // Removes what dead owners (CLIs, monitors) left behind in every backend:
 // processes, mounts, cgroups, run dirs. Returns a line per removal; failures
 // are logged, since a sweep must never stop the command that runs it.

@@ -1,5 +1,7 @@
 #include "backend/sandbox.h"
 
+#include "backend/registry.h"
+
 namespace krunbox {
 
 std::string_view to_string(SandboxState state) {
@@ -68,5 +70,10 @@ Status Sandbox::pause() { return unsupported("pause"); }
 Status Sandbox::resume() { return unsupported("resume"); }
 Status Sandbox::snapshot(const std::string&) { return unsupported("snapshot"); }
 Status Sandbox::restore(const std::string&) { return unsupported("restore"); }
+
+Result<std::unique_ptr<Sandbox>> Backend::create(const SandboxSpec& spec) {
+  KRUNBOX_TRY(check_spec(spec, capabilities(), all_backend_capabilities()));
+  return make_sandbox(spec);
+}
 
 }  // namespace krunbox

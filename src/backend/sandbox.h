@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "backend/capabilities.h"
 #include "backend/probe.h"
 #include "backend/sandbox_spec.h"
 #include "base/unique_pid.h"
@@ -98,7 +99,16 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
   virtual BackendReport probe() const = 0;
-  virtual Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec) = 0;
+  // What the backend can do by its nature (see capabilities.h).
+  virtual BackendCapabilities capabilities() const = 0;
+  // The one gate every spec passes, whoever the caller: check_spec against
+  // capabilities(), then make_sandbox.
+  Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec);
+
+ protected:
+  // Makes the sandbox of a spec that passed check_spec; what is left to check
+  // here is the host's side (paths that must exist, and the like).
+  virtual Result<std::unique_ptr<Sandbox>> make_sandbox(const SandboxSpec& spec) = 0;
 };
 
 }  // namespace krunbox

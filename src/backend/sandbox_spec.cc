@@ -60,6 +60,14 @@ std::string_view to_string(VmAccel accel) {
   return "auto";
 }
 
+std::string_view to_string(PortProtocol protocol) { return protocol == PortProtocol::kUdp ? "udp" : "tcp"; }
+
+std::string to_string(const PortMapping& m) {
+  bool v6 = m.host_ip.find(':') != std::string::npos;
+  return (v6 ? "[" + m.host_ip + "]" : m.host_ip) + ":" + std::to_string(m.host_port) + ":" +
+         std::to_string(m.guest_port) + "/" + std::string(to_string(m.protocol));
+}
+
 std::string_view to_string(NetworkMode mode) {
   switch (mode) {
     case NetworkMode::kNone: return "none";

@@ -37,6 +37,9 @@ struct PortMapping {
   PortProtocol protocol = PortProtocol::kTcp;
   bool operator==(const PortMapping&) const = default;
 };
+std::string_view to_string(PortProtocol protocol);  // "tcp", "udp"
+// IP:HOST:GUEST/PROTOCOL, as parse_port_mapping reads it.
+std::string to_string(const PortMapping& mapping);
 
 struct VolumeMount {
   std::string host_path;

@@ -73,6 +73,17 @@ TEST(PortMappingTest, Spellings) {
   EXPECT_EQ(c->host_port, 0);
 }
 
+TEST(PortMappingTest, ToStringIsReadBackAsTheSameMapping) {
+  for (const char* text : {"8080:80", "0.0.0.0:53:53/udp", "[::1]:0:80/tcp"}) {
+    auto m = parse_port_mapping(text);
+    ASSERT_TRUE(m.ok()) << text;
+    auto again = parse_port_mapping(to_string(*m));
+    ASSERT_TRUE(again.ok()) << to_string(*m) << ": " << again.error().what();
+    EXPECT_EQ(*again, *m) << text;
+  }
+  EXPECT_EQ(to_string(*parse_port_mapping("8080:80")), "127.0.0.1:8080:80/tcp");
+}
+
 TEST(PortMappingTest, HostileInput) {
   for (const char* bad : {"", ":", "80", "a:b", "70000:80", "80:0", "-1:80", "80:80/sctp", "1.2.3:80:80",
                           "999.1.1.1:80:80", "[::1:80:80", "80:80:80:80", "8080 :80", "0x50:80", "80:80/"}) {

@@ -99,7 +99,7 @@ TEST_F(OneShotTest, IsolationVmRefusesContainers) {
   o.spec = *spec;
   auto r = run_one_shot(o);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().what().find("--isolation vm"), std::string::npos) << r.error().what();
+  EXPECT_NE(r.error().what().find("isolation vm"), std::string::npos) << r.error().what();
 }
 
 }  // namespace

@@ -83,8 +83,6 @@ class KrunSandbox : public VmSandbox {
     cfg["vsock_ports"] = Json::array({{{"port", kAgentVsockPort}, {"path", agent_socket}, {"listen", false}}});
     Json port_map = Json::array();
     for (const auto& p : spec_.ports) {
-      if (p.protocol != PortProtocol::kTcp)
-        return Error(ErrorCode::kUnsupported, "the krun backend publishes TCP ports only (libkrun's TSI)");
       uint16_t host = p.host_port;
       if (host == 0) {
         KRUNBOX_ASSIGN_OR_RETURN(host, free_tcp_port());
@@ -166,21 +164,24 @@ class KrunBackend : public Backend {
  public:
   std::string_view name() const override { return "krun"; }
   BackendReport probe() const override { return probe_krun(); }
-  Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec) override {
-    if (spec.network == NetworkMode::kHost)
-      return Error(ErrorCode::kInvalidArgument, "--net host is not possible with a VM backend; use --net user");
-    if (spec.user_namespace) return Error(ErrorCode::kInvalidArgument, "--userns applies to the native backend only");
-    if (spec.network == NetworkMode::kUser)
-      return Error(ErrorCode::kUnsupported,
-                   "outbound networking on the krun backend is libkrun's TSI, which reaches the host's loopback "
-                   "(the guest's 127.0.0.1 is the host's); ask for that with network user,host-loopback, or use "
-                   "the qemu backend, whose user network keeps the host's loopback out");
-    if (spec.accel == VmAccel::kTcg)
-      return Error(ErrorCode::kInvalidArgument,
-                   "accelerator tcg: libkrun runs only on KVM; use the qemu backend for emulation");
-    if (!spec.volumes.empty())
-      return Error(ErrorCode::kUnsupported, "volumes (-v) are not supported by the krun backend yet; copy files in "
-                                            "with the agent's put instead");
+  BackendCapabilities capabilities() const override {
+    BackendCapabilities c;
+    c.backend = "krun";
+    c.vm_isolation = true;
+    // libkrun's TSI proxies the guest's sockets through the host's: it listens
+    // on TCP only, and what it connects reaches the host's loopback too, so
+    // plain "user" (whose promise is to keep that out) is refused.
+    c.port_protocols = {PortProtocol::kTcp};
+    c.network_modes = {NetworkMode::kNone, NetworkMode::kUserWithHostLoopback};
+    c.accels = {VmAccel::kAuto, VmAccel::kKvm};  // libkrun runs on KVM only
+    c.cpu_limit = true;
+    c.memory_limit = true;
+    c.tty = true;
+    return c;
+  }
+
+ protected:
+  Result<std::unique_ptr<Sandbox>> make_sandbox(const SandboxSpec& spec) override {
     return std::unique_ptr<Sandbox>(new KrunSandbox(spec));
   }
 };

@@ -65,7 +65,27 @@ int MockBackend::call_count(MockOp op) const {
   return it == counts_.end() ? 0 : it->second;
 }
 
-Result<std::unique_ptr<Sandbox>> MockBackend::create(const SandboxSpec& spec) {
+BackendCapabilities mock_capabilities() {
+  BackendCapabilities c;
+  c.backend = "mock";
+  c.fake = true;
+  // The agent runs in the rootfs as its cwd, or in ours without one.
+  c.needs_rootfs = false;
+  c.volumes = c.volume_read_only = c.volume_suid = c.volume_devices = true;
+  c.port_protocols = {PortProtocol::kTcp, PortProtocol::kUdp};
+  c.network_modes = {NetworkMode::kNone, NetworkMode::kHost, NetworkMode::kUser, NetworkMode::kUserWithHostLoopback};
+  c.accels = {VmAccel::kAuto, VmAccel::kKvm, VmAccel::kTcg};
+  c.user_namespace = c.pids_limit = c.cpu_limit = c.memory_limit = true;
+  c.tty = true;
+  // These two it does for real: SIGSTOP/SIGCONT, and a JSON note of the state.
+  c.pause_resume = true;
+  c.snapshot = true;
+  return c;
+}
+
+BackendCapabilities MockBackend::capabilities() const { return config_.capabilities.value_or(mock_capabilities()); }
+
+Result<std::unique_ptr<Sandbox>> MockBackend::make_sandbox(const SandboxSpec& spec) {
   KRUNBOX_TRY(enter(MockOp::kCreate, spec.id));
   return std::unique_ptr<Sandbox>(new MockSandbox(spec, this));
 }

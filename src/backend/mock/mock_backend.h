@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -36,7 +37,13 @@ struct MockConfig {
   std::map<MockOp, MockFault> faults;
   // Start krunbox-agent as a child so agent() works; off for pure state-machine tests.
   bool run_agent = true;
+  // What capabilities() states; default: mock_capabilities(). A test narrows
+  // it to stand in for a real backend's refusals.
+  std::optional<BackendCapabilities> capabilities;
 };
+
+// A fake's table: every field taken, none applied (BackendCapabilities::fake).
+BackendCapabilities mock_capabilities();
 
 class MockBackend;
 
@@ -75,11 +82,14 @@ class MockBackend : public Backend {
   ~MockBackend() override;
   std::string_view name() const override { return "mock"; }
   BackendReport probe() const override { return probe_mock(); }
-  Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec) override;
+  BackendCapabilities capabilities() const override;
 
   // "create", "start", ... in call order, each with the sandbox id prefix.
   std::vector<std::string> calls() const;
   int call_count(MockOp op) const;
+
+ protected:
+  Result<std::unique_ptr<Sandbox>> make_sandbox(const SandboxSpec& spec) override;
 
  private:
   friend class MockSandbox;

@@ -11,9 +11,10 @@
 
 #include "backend/native/cgroups.h"
 #include "backend/native/mount_plan.h"
-#include "base/dir_lease.h"
+#include "backend/native/native_capabilities.h"
 #include "backend/native/native_sandbox.h"
 #include "backend/native/run_state.h"
+#include "base/dir_lease.h"
 #include "base/fs.h"
 #include "base/paths.h"
 #include "base/unique_fd.h"
@@ -28,25 +29,12 @@ class NativeBackend final : public Backend {
   std::string_view name() const override { return "native"; }
   BackendReport probe() const override { return probe_native(); }
 
-  Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec) override {
-    if (spec.id.empty()) return Error(ErrorCode::kInvalidArgument, "sandbox spec has no id; build it with SandboxSpecBuilder");
-    if (spec.rootfs.empty())
-      return Error(ErrorCode::kInvalidArgument, "the native backend needs a root file system (--rootfs DIR or an image)");
+  BackendCapabilities capabilities() const override { return native::capabilities(); }
+
+ protected:
+  Result<std::unique_ptr<Sandbox>> make_sandbox(const SandboxSpec& spec) override {
     if (!is_directory(spec.rootfs))
       return Error(ErrorCode::kNotFound, "rootfs " + spec.rootfs + " is not a directory");
-    if (is_outbound(spec.network))
-      return Error(ErrorCode::kUnsupported, "--net user is for VM backends; the native backend has none or host");
-    if (spec.accel != VmAccel::kAuto)
-      return Error(ErrorCode::kInvalidArgument, "accelerator " + std::string(to_string(spec.accel)) +
-                                                    " applies to VM backends; the native backend runs no VM");
-    for (const auto& p : spec.ports) {
-      if (p.protocol != PortProtocol::kTcp)
-        return Error(ErrorCode::kUnsupported, "the native backend publishes TCP ports only (-p " +
-                                                  std::to_string(p.host_port) + ":" + std::to_string(p.guest_port) +
-                                                  "/udp)");
-    }
-    if (spec.network == NetworkMode::kHost && !spec.ports.empty())
-      return Error(ErrorCode::kInvalidArgument, "-p has no meaning with --net host: the sandbox already uses the host's ports");
     KRUNBOX_TRY(native::resolve_volumes(spec.volumes));
     return std::unique_ptr<Sandbox>(new native::NativeSandbox(spec, native::NativeOptions{}));
   }

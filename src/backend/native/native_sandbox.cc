@@ -140,11 +140,6 @@ Status NativeSandbox::start() {
 }
 
 Status NativeSandbox::start_locked() {
-  if (spec_.network == NetworkMode::kHost && !spec_.ports.empty())
-    return Error(ErrorCode::kInvalidArgument,
-                 "-p has no meaning with --net host: the sandbox already uses the host's ports");
-  if (is_outbound(spec_.network))
-    return Error(ErrorCode::kUnsupported, "--net user is for VM backends; the native backend has none or host");
   if (!is_directory(spec_.rootfs)) return Error(ErrorCode::kNotFound, "rootfs " + spec_.rootfs + " is not a directory");
   for (const auto& p : spec_.ports) {
     KRUNBOX_ASSIGN_OR_RETURN(auto relay, PortRelay::bind(p));

@@ -432,14 +432,24 @@ class QemuBackend : public Backend {
  public:
   std::string_view name() const override { return "qemu"; }
   BackendReport probe() const override { return probe_qemu(); }
-  Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec) override {
-    if (spec.network == NetworkMode::kHost)
-      return Error(ErrorCode::kInvalidArgument, "--net host is not possible with a VM backend; use --net user");
-    if (spec.user_namespace) return Error(ErrorCode::kInvalidArgument, "--userns applies to the native backend only");
-    if (!spec.volumes.empty())
-      return Error(ErrorCode::kUnsupported,
-                   "volumes (-v) are not supported by the qemu backend; copy files in "
-                   "with the agent's put instead");
+  BackendCapabilities capabilities() const override {
+    BackendCapabilities c;
+    c.backend = "qemu";
+    c.vm_isolation = true;  // under TCG too: the guest kernel is still the boundary
+    // TCP: slirp hostfwd or passt; UDP: the relay over its own virtio-serial port.
+    c.port_protocols = {PortProtocol::kTcp, PortProtocol::kUdp};
+    c.network_modes = {NetworkMode::kNone, NetworkMode::kUser, NetworkMode::kUserWithHostLoopback};
+    c.accels = {VmAccel::kAuto, VmAccel::kKvm, VmAccel::kTcg};
+    // The VM's vCPUs and RAM. The jail cgroup's pids limit is QEMU's own, not the guest's.
+    c.cpu_limit = true;
+    c.memory_limit = true;
+    c.tty = true;
+    c.pause_resume = true;  // QMP stop/cont
+    return c;
+  }
+
+ protected:
+  Result<std::unique_ptr<Sandbox>> make_sandbox(const SandboxSpec& spec) override {
     return std::unique_ptr<Sandbox>(new QemuSandbox(spec));
   }
 };
