@@ -32,7 +32,7 @@ BackendReport probe_mock() {
   r.level = IsolationLevel::kNone;
   r.isolation = "none (in-process fake for tests)";
   r.usable = true;
-  r.checks.push_back({"in-process", true, "always available; never picked by --backend auto"});
+  r.checks.push_back({"in-process", true, "always available; never picked when the backend is auto"});
   return r;
 }
 

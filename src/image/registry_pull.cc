@@ -145,7 +145,9 @@ Result<PullPolicy> parse_pull_policy(std::string_view text) {
   if (text == "missing") return PullPolicy::kMissing;
   if (text == "always") return PullPolicy::kAlways;
   if (text == "never") return PullPolicy::kNever;
-  return Error(ErrorCode::kInvalidArgument, "--pull must be missing, always or never, not \"" + std::string(text.substr(0, 40)) + "\"");
+  std::string shown(text.substr(0, 40));
+  return Error(ErrorCode::kInvalidArgument, "pull policy \"" + shown + "\" is not missing, always or never")
+      .with_field(kPullField, shown);
 }
 
 Result<PullResult> pull_image(ImageStore& store, const std::string& ref_text, const PullOptions& options) {

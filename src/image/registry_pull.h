@@ -56,7 +56,9 @@ struct PullResult {
 Result<PullResult> pull_image(ImageStore& store, const std::string& ref, const PullOptions& options = {});
 
 enum class PullPolicy { kMissing, kAlways, kNever };
+// "missing", "always", "never". Errors name kPullField.
 Result<PullPolicy> parse_pull_policy(std::string_view text);
+inline constexpr const char* kPullField = "pull";
 
 // What `run IMAGE` calls: the image from the store, pulled first when the
 // policy says so (kMissing: only when no local tag matches).

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "backend/capabilities.h"
 #include "base/inet.h"
 #include "base/unique_fd.h"
 
@@ -14,21 +15,26 @@ namespace {
 
 // Binds ip:port once to learn whether it is free (and which port 0 gives).
 Result<uint16_t> probe_bind(const PortMapping& p) {
-  KRUNBOX_ASSIGN_OR_RETURN(SocketAddress address, parse_socket_address(p.host_ip, p.host_port).wrap("-p " + describe(p)));
+  KRUNBOX_ASSIGN_OR_RETURN(SocketAddress address,
+                           parse_socket_address(p.host_ip, p.host_port).wrap("published port " + describe(p)));
   int type = p.protocol == PortProtocol::kUdp ? SOCK_DGRAM : SOCK_STREAM;
   UniqueFd fd(::socket(address.family, type | SOCK_CLOEXEC, 0));
-  if (!fd) return Error::from_errno("socket for -p " + describe(p));
+  if (!fd) return Error::from_errno("socket for published port " + describe(p));
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(fd.get(), address.get(), address.length) != 0) {
     int err = errno;
     if (err == EADDRINUSE)
-      return Error(ErrorCode::kAlreadyExists, "host port " + p.host_ip + ":" + std::to_string(p.host_port) +
-                                                  " is already in use; pick another (-p " + describe(p) +
-                                                  ") or 0 for a free one", err);
-    return Error::from_errno("binding " + p.host_ip + ":" + std::to_string(p.host_port) + " for -p", err);
+      return Error(ErrorCode::kAlreadyExists,
+                   "host port " + p.host_ip + ":" + std::to_string(p.host_port) + " of published port " +
+                       describe(p) + " is already in use; pick another, or 0 for a free one",
+                   err)
+          .with_field(spec_field::kPorts, to_string(p));
+    return Error::from_errno(
+        "binding " + p.host_ip + ":" + std::to_string(p.host_port) + " for published port " + describe(p), err);
   }
-  if (type == SOCK_STREAM && ::listen(fd.get(), 1) != 0) return Error::from_errno("listen for -p " + describe(p));
+  if (type == SOCK_STREAM && ::listen(fd.get(), 1) != 0)
+    return Error::from_errno("listen for published port " + describe(p));
   if (::getsockname(fd.get(), address.get(), &address.length) != 0) return Error::from_errno("getsockname");
   return address.port();
 }
@@ -45,7 +51,8 @@ Result<std::vector<PortMapping>> reserve_host_ports(const std::vector<PortMappin
   for (auto p : ports) {
     for (const auto& q : out)
       if (p.host_port != 0 && q.host_port == p.host_port && q.protocol == p.protocol && q.host_ip == p.host_ip)
-        return Error(ErrorCode::kInvalidArgument, "-p " + describe(p) + " publishes the same host port twice");
+        return Error(ErrorCode::kInvalidArgument, "published port " + describe(p) + " uses the same host port twice")
+            .with_field(spec_field::kPorts, to_string(p));
     KRUNBOX_ASSIGN_OR_RETURN(p.host_port, probe_bind(p));
     out.push_back(std::move(p));
   }

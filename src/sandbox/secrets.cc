@@ -20,36 +20,45 @@ bool valid_env_name(std::string_view n) {
 Result<Secret> parse_secret(std::string_view text) {
   size_t eq = text.find('=');
   if (eq == std::string_view::npos)
-    return Error(ErrorCode::kInvalidArgument, "--secret needs NAME=VALUE or NAME=@FILE");
+    return Error(ErrorCode::kInvalidArgument, "a secret is NAME=VALUE or NAME=@FILE").with_field(kSecretField);
   Secret s;
   s.name = std::string(text.substr(0, eq));
   if (!valid_env_name(s.name))
-    return Error(ErrorCode::kInvalidArgument,
-                 "--secret: '" + s.name + "' is not a valid variable name (letters, digits, _; not starting with a digit)");
+    return Error(ErrorCode::kInvalidArgument, "secret name '" + s.name +
+                                                  "' is not a valid variable name (letters, digits, _; not "
+                                                  "starting with a digit)")
+        .with_field(kSecretField);
   std::string_view value = text.substr(eq + 1);
   if (!value.empty() && value[0] == '@') {
     std::string file(value.substr(1));
     auto content = read_file(file, kMaxSecretBytes);
-    if (!content) return std::move(content).error().wrap("--secret " + s.name + ": reading " + file);
+    // One message, so the field names it whole rather than the file's error inside it.
+    if (!content)
+      return Error(content.error().code(), "secret " + s.name + ": reading " + content.error().what())
+          .with_field(kSecretField, s.name);
     s.value = std::move(*content);
     if (!s.value.empty() && s.value.back() == '\n') s.value.pop_back();
   } else {
     s.value = std::string(value);
   }
   if (s.value.size() > kMaxSecretBytes)
-    return Error(ErrorCode::kLimitExceeded, "--secret " + s.name + ": the value is over 64 KiB");
+    return Error(ErrorCode::kLimitExceeded, "secret " + s.name + ": the value is over 64 KiB")
+        .with_field(kSecretField, s.name);
   if (s.value.find('\0') != std::string::npos)
-    return Error(ErrorCode::kInvalidArgument, "--secret " + s.name + ": the value contains a NUL byte");
+    return Error(ErrorCode::kInvalidArgument, "secret " + s.name + ": the value contains a NUL byte")
+        .with_field(kSecretField, s.name);
   return s;
 }
 
 Result<std::vector<Secret>> parse_secrets(const std::vector<std::string>& texts) {
-  if (texts.size() > kMaxSecrets) return Error(ErrorCode::kLimitExceeded, "more than 256 --secret flags");
+  if (texts.size() > kMaxSecrets)
+    return Error(ErrorCode::kLimitExceeded, "more than 256 secrets").with_field(kSecretField);
   std::vector<Secret> out;
   for (const auto& t : texts) {
     KRUNBOX_ASSIGN_OR_RETURN(auto s, parse_secret(t));
     for (const auto& other : out)
-      if (other.name == s.name) return Error(ErrorCode::kInvalidArgument, "--secret " + s.name + " given twice");
+      if (other.name == s.name)
+        return Error(ErrorCode::kInvalidArgument, "secret " + s.name + " is given twice").with_field(kSecretField, s.name);
     out.push_back(std::move(s));
   }
   return out;

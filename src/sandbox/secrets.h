@@ -19,6 +19,8 @@ struct Secret {
 
 inline constexpr size_t kMaxSecretBytes = 64u << 10;
 inline constexpr size_t kMaxSecrets = 256;
+// ErrorField::name of the errors below; its value is the secret's name, never its value.
+inline constexpr const char* kSecretField = "secret";
 
 // NAME must be a valid environment variable name; @FILE is read (at most
 // kMaxSecretBytes, one trailing newline dropped); no NUL bytes in the value.

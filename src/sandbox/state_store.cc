@@ -65,8 +65,9 @@ Result<RestartPolicy> parse_restart_policy(std::string_view text) {
       if (ec == std::errc() && end == n.data() + n.size()) return p;
     }
   }
-  return Error(ErrorCode::kInvalidArgument,
-               "--restart " + std::string(text) + ": expected no, on-failure, on-failure:N (N up to 999999) or always");
+  return Error(ErrorCode::kInvalidArgument, "restart policy '" + std::string(text) +
+                                                "' is not no, on-failure, on-failure:N (N up to 999999) or always")
+      .with_field(kRestartField, std::string(text));
 }
 
 std::string to_string(const RestartPolicy& p) {

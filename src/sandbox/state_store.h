@@ -30,8 +30,9 @@ struct RestartPolicy {
   uint32_t max_retries = 0;  // on-failure:N; 0 = unlimited
   bool operator==(const RestartPolicy&) const = default;
 };
-// "no", "on-failure", "on-failure:N", "always".
+// "no", "on-failure", "on-failure:N", "always". Errors name kRestartField.
 Result<RestartPolicy> parse_restart_policy(std::string_view text);
+inline constexpr const char* kRestartField = "restart";
 std::string to_string(const RestartPolicy& policy);
 
 struct SandboxConfig {
