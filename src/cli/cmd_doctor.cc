@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "backend/probe.h"
+#include "backend/registry.h"
 #include "base/log.h"
 #include "base/paths.h"
 #include "cli/command.h"
@@ -14,6 +15,13 @@ struct DoctorOptions {
   bool json = false;
 };
 
+// What the backend can do by its nature, beside what the probe found here.
+const BackendCapabilities* capabilities_of(const std::string& backend) {
+  for (const auto& c : all_backend_capabilities())
+    if (c.backend == backend) return &c;
+  return nullptr;
+}
+
 int run_doctor(const DoctorOptions& opts) {
   auto reports = probe_all_backends();
   auto pick = pick_auto_backend(reports);
@@ -21,7 +29,11 @@ int run_doctor(const DoctorOptions& opts) {
     Json out;
     out["schema_version"] = 1;
     Json backends = Json::array();
-    for (const auto& r : reports) backends.push_back(r.to_json());
+    for (const auto& r : reports) {
+      Json b = r.to_json();
+      if (const auto* caps = capabilities_of(r.backend)) b["capabilities"] = caps->to_json();
+      backends.push_back(std::move(b));
+    }
     out["backends"] = backends;
     out["auto"] = pick ? Json{{"backend", pick->backend},
                               {"isolation", to_string(pick->level)},
@@ -38,6 +50,8 @@ int run_doctor(const DoctorOptions& opts) {
       for (const auto& c : r.checks)
         std::printf("        [%s] %s: %s\n", c.ok ? "ok" : "--", terminal_safe_line(c.name).c_str(),
                     terminal_safe_line(c.detail).c_str());
+      if (const auto* caps = capabilities_of(r.backend))
+        std::printf("        capabilities: %s\n", caps->summary().c_str());
     }
     std::printf("\ndata root: %s\nrun dir:   %s\n", data_root().c_str(), run_root().c_str());
     if (pick) {

@@ -39,8 +39,9 @@ struct CommandRegistrar {
   }
 };
 
-// Prints "krunbox: <error>" to stderr and returns the exit code for it (125,
-// as docker and podman do for errors of the tool itself).
+// Prints "krunbox: <error>" to stderr, with the flag the error is about in
+// our spelling (flag_names.h), and returns the exit code for it (125, as
+// docker and podman do for errors of the tool itself).
 int report_error(const Error& error);
 constexpr int kExitToolError = 125;
 

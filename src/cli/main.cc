@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "cli/command.h"
+#include "cli/flag_names.h"
 
 namespace krunbox::cli {
 
@@ -15,7 +16,7 @@ std::vector<CommandEntry>& command_registry() {
 }
 
 int report_error(const Error& error) {
-  std::fprintf(stderr, "krunbox: %s\n", terminal_safe(error.what()).c_str());
+  std::fprintf(stderr, "krunbox: %s\n", terminal_safe(with_flag_names(error).what()).c_str());
   return kExitToolError;
 }
 

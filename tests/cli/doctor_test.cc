@@ -37,6 +37,22 @@ TEST(DoctorTest, JsonHasOneEntryPerBackendWithUsableAndReasons) {
   }
 }
 
+TEST(DoctorTest, EachBackendListsWhatItTakesByItsNature) {
+  Json doc = doctor_json();
+  for (auto [name, vm] : {std::pair{"krun", true}, {"qemu", true}, {"native", false}, {"mock", false}}) {
+    const Json* b = find_backend(doc, name);
+    ASSERT_NE(b, nullptr) << name;
+    ASSERT_TRUE((*b).contains("capabilities")) << name;
+    const Json& caps = (*b)["capabilities"];
+    EXPECT_EQ(caps["vm_isolation"].get<bool>(), vm) << name;
+    EXPECT_TRUE(caps["network"].is_array()) << name;
+  }
+  EXPECT_EQ(find_backend(doc, "native")->at("capabilities")["network"], Json::array({"none", "host"}));
+  auto text = run_capture({testing::krunbox_bin(), "doctor"});
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->out.find("capabilities: VM isolation"), std::string::npos) << text->out;
+}
+
 TEST(DoctorTest, NoKvmMeansNoKrunAndSaysWhy) {
   if (::access("/dev/kvm", F_OK) == 0) GTEST_SKIP() << "this host has /dev/kvm";
   Json doc = doctor_json();
