@@ -71,8 +71,12 @@ Status Sandbox::resume() { return unsupported("resume"); }
 Status Sandbox::snapshot(const std::string&) { return unsupported("snapshot"); }
 Status Sandbox::restore(const std::string&) { return unsupported("restore"); }
 
+Status Backend::check(const SandboxSpec& spec) const {
+  return check_spec(spec, capabilities(), all_backend_capabilities());
+}
+
 Result<std::unique_ptr<Sandbox>> Backend::create(const SandboxSpec& spec) {
-  KRUNBOX_TRY(check_spec(spec, capabilities(), all_backend_capabilities()));
+  KRUNBOX_TRY(check(spec));
   return make_sandbox(spec);
 }
 

@@ -101,8 +101,12 @@ class Backend {
   virtual BackendReport probe() const = 0;
   // What the backend can do by its nature (see capabilities.h).
   virtual BackendCapabilities capabilities() const = 0;
-  // The one gate every spec passes, whoever the caller: check_spec against
-  // capabilities(), then make_sandbox.
+  // Whether this backend can run the spec, by its nature: check_spec against
+  // capabilities(), with the other backends named in the advice.
+  Status check(const SandboxSpec& spec) const;
+  // The one gate every spec passes, whoever the caller: check(), then
+  // make_sandbox. (A sandbox recorded now and started later is checked when
+  // it is recorded too, so it fails before anything is kept.)
   Result<std::unique_ptr<Sandbox>> create(const SandboxSpec& spec);
 
  protected:

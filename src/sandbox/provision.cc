@@ -122,6 +122,9 @@ Result<std::string> create_sandbox(Lifecycle& lc, CreateRequest request) {
   KRUNBOX_TRY(lc.store().check_name_free(request.provision.base.name));
   // The root is released on every way out below until the record holds it.
   KRUNBOX_ASSIGN_OR_RETURN(auto prepared, provision(request.provision));
+  // Now, not when the monitor makes the engine: a spec this backend cannot
+  // run is refused before it is recorded, in this process, with its field.
+  KRUNBOX_TRY(choice.backend->check(prepared.spec));
   SandboxConfig config;
   config.image = prepared.image_label();
   config.spec = std::move(prepared.spec);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "base/subprocess.h"
+#include "base/temp_dir.h"
 #include "cli_env.h"
 
 namespace krunbox {
@@ -32,6 +33,35 @@ TEST(CliTest, BadLogLevelIsRejected) {
   ASSERT_TRUE(out.ok());
   EXPECT_NE(out->status.code, 0);
   EXPECT_NE(out->err.find("shouty"), std::string::npos);
+}
+
+// A spec the backend cannot run is refused when it is recorded, and the
+// CLI's message leads with the flag the user typed.
+TEST(CliTest, RefusalsByABackendsNatureNameTheFlagAndRecordNothing) {
+  auto data = TempDir::create("krunbox-cli-test-");
+  ASSERT_TRUE(data.ok());
+  RunOptions o;
+  o.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "KRUNBOX_ROOT=" + data->path() + "/data",
+                                   "KRUNBOX_RUN_DIR=" + data->path() + "/run"};
+  auto created = run_capture({testing::krunbox_bin(), "create", "--backend", "native", "--net", "user", "--rootfs",
+                              "/", "--", "true"},
+                             o);
+  ASSERT_TRUE(created.ok());
+  if (created->err.find("not usable here") != std::string::npos) GTEST_SKIP() << created->err;
+  EXPECT_EQ(created->status.code, 125);
+  EXPECT_NE(created->err.find("krunbox: --net user: network mode user is not possible on the native backend"),
+            std::string::npos)
+      << created->err;
+  auto ps = run_capture({testing::krunbox_bin(), "ps", "-a", "-q"}, o);
+  ASSERT_TRUE(ps.ok());
+  EXPECT_EQ(ps->out, "") << "a refused sandbox was recorded";
+
+  auto vm = run_capture({testing::krunbox_bin(), "run", "--backend", "native", "--isolation", "vm", "--rootfs", "/",
+                         "--", "true"},
+                        o);
+  ASSERT_TRUE(vm.ok());
+  EXPECT_EQ(vm->status.code, 125);
+  EXPECT_NE(vm->err.find("krunbox: --isolation vm: isolation vm is required"), std::string::npos) << vm->err;
 }
 
 }  // namespace
