@@ -24,6 +24,19 @@ std::string log_tail(const std::string& path, size_t max_bytes) {
   return t;
 }
 
+std::string last_line_with(const std::string& path, std::string_view needle) {
+  auto text = read_file(path, 64u << 20);
+  if (!text) return "";
+  size_t at = text->rfind(needle);
+  if (at == std::string::npos) return "";
+  size_t begin = text->rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  size_t end = text->find('\n', at);
+  std::string line = text->substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  return line;
+}
+
 Result<std::vector<std::string>> sweep_vm_run_dirs(const std::string& dir, const std::string& helper_key,
                                                    const std::string& helper_label, const VmLeftoverCleanup& after_kill) {
   std::vector<std::string> removed;

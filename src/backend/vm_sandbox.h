@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend/sandbox.h"
@@ -96,5 +97,8 @@ Result<std::vector<std::string>> sweep_vm_run_dirs(const std::string& dir, const
 
 // The last `max_bytes` of a log file without trailing newlines ("" if none).
 std::string log_tail(const std::string& path, size_t max_bytes = 2048);
+// The last line of the log at `path` holding `needle` (without its newline),
+// or "".
+std::string last_line_with(const std::string& path, std::string_view needle);
 
 }  // namespace krunbox

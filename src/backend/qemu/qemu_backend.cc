@@ -394,8 +394,13 @@ class QemuSandbox : public VmSandbox {
   }
 
   std::string crash_reason(const std::optional<ExitStatus>& status) override {
-    std::string tail = log_tail(join_path(vm_dir_, "console.log"));
+    std::string console = join_path(vm_dir_, "console.log");
+    std::string tail = log_tail(console);
+    // A long call trace can push the panic's own line out of the tail; it is
+    // the one line that says why, so it leads.
+    std::string panic = last_line_with(console, "Kernel panic - not syncing");
     return "QEMU " + (status ? status->describe() : std::string("ended")) +
+           (panic.empty() || tail.find(panic) != std::string::npos ? "" : "; guest kernel: " + panic) +
            (tail.empty() ? "" : "; guest console: " + tail);
   }
 
