@@ -3,8 +3,6 @@
 // an internal one.
 #include <stdlib.h>
 
-#include <thread>
-
 #include "api/convert.h"
 #include "base/paths.h"
 #include "krunbox/krunbox.h"
@@ -118,8 +116,7 @@ ExecOutcome public_outcome(const WorkloadOutcome& o) {
   return out;
 }
 
-// Runs the command to its end, giving its stdin at once (on a thread, so a
-// command that writes before it reads cannot block the feed).
+// Runs the command to its end, giving it its stdin at once.
 Result<ExecOutcome> run_exec(Lifecycle& lc, const std::string& id, const ExecOptions& o,
                              const ExecSession::Output& output) {
   if (o.argv.empty()) return Error(ErrorCode::kInvalidArgument, "exec: argv is empty");
@@ -132,14 +129,8 @@ Result<ExecOutcome> run_exec(Lifecycle& lc, const std::string& id, const ExecOpt
   w.stdin_open = o.stdin_data.has_value();
   w.timeout = o.timeout;
   KRUNBOX_ASSIGN_OR_RETURN(auto session, ExecSession::start(lc, id, w));
-  std::thread feeder;
-  if (o.stdin_data) {
-    feeder = std::thread([&session, &data = *o.stdin_data] {
-      if (session->write_stdin(data).ok()) (void)session->close_stdin();
-    });
-  }
+  if (o.stdin_data) session->feed_stdin(*o.stdin_data);
   auto outcome = session->wait(output);
-  if (feeder.joinable()) feeder.join();
   if (!outcome) return std::move(outcome).error();
   if (outcome->crashed()) return Error(ErrorCode::kUnavailable, outcome->reason());
   return public_outcome(*outcome);

@@ -124,7 +124,7 @@ void expect_mentions(const Error& e, std::initializer_list<const char*> words) {
     EXPECT_EQ(e.what().find(flag), std::string::npos) << flag << " in: " << e.what();
 }
 
-TEST(CapabilitiesTest, RefusalsNameFieldValueBackendAndWhatToDo) {
+TEST(CapabilitiesTest, RefusalsNameFieldValueBackendAndTheWayOut) {
   Error host = refusal("qemu", [](SandboxSpec& s) { s.network = NetworkMode::kHost; });
   EXPECT_EQ(host.code(), ErrorCode::kUnsupported);
   EXPECT_EQ(host.field().name, spec_field::kNetwork);

@@ -4,6 +4,7 @@
 
 #include "sandbox/exec_request.h"
 #include "sandbox/monitor_messages.h"
+#include "sandbox/secrets.h"
 
 namespace krunbox {
 
@@ -27,7 +28,21 @@ Result<std::unique_ptr<ExecSession>> ExecSession::start(Lifecycle& lc, const std
   return std::unique_ptr<ExecSession>(new ExecSession(std::move(conn), short_id, started.pid));
 }
 
-ExecSession::~ExecSession() = default;
+ExecSession::~ExecSession() {
+  if (stdin_feeder_.joinable()) {
+    // Unblocks a stdin write the monitor no longer reads.
+    abandon();
+    stdin_feeder_.join();
+  }
+  wipe(stdin_data_);
+}
+
+void ExecSession::feed_stdin(std::string data) {
+  stdin_data_ = std::move(data);
+  stdin_feeder_ = std::thread([this] {
+    if (write_stdin(stdin_data_).ok()) (void)close_stdin();
+  });
+}
 
 Status ExecSession::send(FrameType type, std::string_view payload) {
   std::lock_guard lock(write_mu_);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "base/unique_fd.h"
 #include "krunbox/error.h"
@@ -36,6 +37,11 @@ class ExecSession final : public StdioTarget {
   Status close_stdin() override;
   Status signal(int sig) override;
   Status resize(uint16_t rows, uint16_t cols) override;
+  // Writes `data` to the command's stdin, then closes it, on a thread of its
+  // own so a command that writes before it reads cannot block the feed.
+  // Call at most once, before wait(); the destructor ends and joins it and
+  // wipes the data (it may carry credentials).
+  void feed_stdin(std::string data);
 
   struct Output {
     std::function<void(std::string_view)> on_stdout;
@@ -57,6 +63,8 @@ class ExecSession final : public StdioTarget {
   std::string short_id_;
   int64_t pid_ = 0;
   std::mutex write_mu_;
+  std::string stdin_data_;
+  std::thread stdin_feeder_;
 };
 
 }  // namespace krunbox

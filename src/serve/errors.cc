@@ -27,26 +27,6 @@ int http_status(ErrorCode code) {
   return 500;
 }
 
-std::string_view error_code_name(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kAlreadyExists: return "already_exists";
-    case ErrorCode::kPermissionDenied: return "permission_denied";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kCancelled: return "cancelled";
-    case ErrorCode::kIo: return "io";
-    case ErrorCode::kProtocol: return "protocol";
-    case ErrorCode::kLimitExceeded: return "limit_exceeded";
-    case ErrorCode::kCorrupt: return "corrupt";
-    case ErrorCode::kIllegalState: return "illegal_state";
-    case ErrorCode::kInternal: return "internal";
-  }
-  return "internal";
-}
-
 std::string error_body(std::string_view code, std::string_view message) {
   // Messages can carry bytes from a guest or a client; replacing invalid
   // UTF-8 keeps the body valid JSON whatever they hold.

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "krunbox/error.h"
+#include "proto/messages.h"
 #include "serve/http.h"
 
 namespace krunbox::serve {
@@ -14,8 +15,9 @@ namespace krunbox::serve {
 // kAlreadyExists/kIllegalState 409, kLimitExceeded 413, kUnsupported 422,
 // kUnavailable/kCancelled 503, kTimeout 504, everything else 500.
 int http_status(ErrorCode code);
-// The "code" field: "invalid_argument", "not_found", ...
-std::string_view error_code_name(ErrorCode code);
+// The "code" field is proto::error_code_name's ("invalid_argument", "not_found", ...),
+// the names the monitor's replies use too.
+using proto::error_code_name;
 
 // A JSON error response with `status` and the code named by `code`.
 HttpResponse error_response(int status, std::string_view code, std::string_view message);

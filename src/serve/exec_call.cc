@@ -7,7 +7,6 @@ namespace krunbox::serve {
 ExecCall::~ExecCall() {
   // Unblocks a stdin write the monitor no longer reads.
   session_->abandon();
-  if (stdin_writer_.joinable()) stdin_writer_.join();
   // Exec's env may carry the client's credentials.
   for (auto& e : params_.workload.env) wipe(e);
   if (params_.stdin_data) wipe(*params_.stdin_data);
@@ -19,12 +18,7 @@ Result<std::unique_ptr<ExecCall>> ExecCall::start(Lifecycle& lc, const std::stri
   params.workload.timeout = params.timeout;
   KRUNBOX_ASSIGN_OR_RETURN(auto session, ExecSession::start(lc, id, params.workload));
   std::unique_ptr<ExecCall> call(new ExecCall(std::move(session), id, std::move(params)));
-  if (call->params_.stdin_data) {
-    ExecCall* self = call.get();
-    call->stdin_writer_ = std::thread([self] {
-      if (self->session_->write_stdin(*self->params_.stdin_data).ok()) (void)self->session_->close_stdin();
-    });
-  }
+  if (call->params_.stdin_data) call->session_->feed_stdin(*call->params_.stdin_data);
   return call;
 }
 

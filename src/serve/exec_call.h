@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "krunbox/error.h"
 #include "sandbox/exec_session.h"
@@ -54,9 +53,6 @@ class ExecCall {
   std::unique_ptr<ExecSession> session_;
   std::string id_;
   ExecParams params_;
-  // Stdin goes from its own thread: a command that writes before it reads
-  // would otherwise fill the connection both ways and stall.
-  std::thread stdin_writer_;
 };
 
 }  // namespace krunbox::serve
