@@ -205,10 +205,13 @@ Result<Reference> parse_reference(std::string_view text, size_t max_len) {
     }
     path += (path.empty() ? "" : "/") + std::string(p);
   }
-  if (domain.empty() && parts.size() == 1 && is_hex64(path))
-    return invalid("a 64-character hexadecimal string is an image ID, not a repository name");
   if (domain.empty() || domain == "index.docker.io") domain = "docker.io";
   if (domain == "docker.io" && path.find('/') == std::string::npos) path = "library/" + path;
+  // An official-library name that is 64 hex characters would print back in
+  // its familiar form as a bare image ID, however it was typed
+  // ("docker.io/<hex>", "docker.io/library/<hex>").
+  if (domain == "docker.io" && path.starts_with("library/") && is_hex64(std::string_view(path).substr(8)))
+    return invalid("a 64-character hexadecimal string is an image ID, not a repository name");
   r.name = domain + "/" + path;
   if (r.tag.empty() && !r.digest) r.tag = "latest";
   return r;

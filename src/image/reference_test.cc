@@ -120,7 +120,11 @@ TEST(ReferenceTest, RejectsInvalid) {
                                                   "ho_st.com/x", "-host.com/x", "host-.com/x", "a b", "a\nb",
                                                   std::string("a\0b", 3), "a:" + std::string(129, 't'), "a@", "a@sha256:",
                                                   "a@sha256:" + std::string(64, 'F'), "a@sha256:" + std::string(63, 'f'),
-                                                  "[::1/x", "[zz]/x", "[]/x", "[::1]x/y", "a:b:c", "a@b@sha256:" + kHex})
+                                                  "[::1/x", "[zz]/x", "[]/x", "[::1]x/y", "a:b:c", "a@b@sha256:" + kHex,
+                                                  // an image ID however the library namespace is spelt
+                                                  std::string(64, 'e'), "docker.io/" + std::string(64, 'e'),
+                                                  "docker.io/library/" + std::string(64, 'e'),
+                                                  "index.docker.io/" + std::string(64, 'e')})
     EXPECT_FALSE(parse_reference(bad).ok()) << bad;
 }
 

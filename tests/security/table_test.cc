@@ -97,11 +97,15 @@ class TableEscapeTest : public ::testing::Test {
 };
 
 TEST_F(TableEscapeTest, PsShowsHostileCommandsOnOneLineWithoutEscapes) {
-  // The image's Cmd, and the same bytes as a command after --, with a name.
+  // The image's Cmd, and the same bytes in a command after --, with a name.
+  // The image has no /bin/sleep and exits at once; the command line's sandbox
+  // keeps running (the bytes are its $0), so `ps` and `ps -q` list the same
+  // sandboxes however slow the machine is.
   std::string from_image = trim(ok({"run", "-d", "--backend", "mock", "evil:1.0"}).out);
   ASSERT_EQ(from_image.size(), 64u);
-  std::string from_cli =
-      trim(ok({"run", "-d", "--backend", "mock", "--rootfs", "/", "--name", "x", "--", "sh", "-c", kHostile}).out);
+  std::string from_cli = trim(
+      ok({"run", "-d", "--backend", "mock", "--rootfs", "/", "--name", "x", "--", "sh", "-c", "sleep 600", kHostile})
+          .out);
   ASSERT_EQ(from_cli.size(), 64u);
   // A name carrying the escapes is refused, and its error does not replay them.
   auto named = world_->kb({"run", "-d", "--backend", "mock", "--rootfs", "/", "--name", "y" + kHostile, "--", "true"});
