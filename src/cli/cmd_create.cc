@@ -18,6 +18,8 @@ Result<std::string> create_sandbox(const SandboxFlags& flags, const CreateFlags&
   KRUNBOX_ASSIGN_OR_RETURN(request.provision, flags.request(command));
   KRUNBOX_ASSIGN_OR_RETURN(request.restart, parse_restart_policy(flags.restart));
   KRUNBOX_ASSIGN_OR_RETURN(request.labels, flags.label_map());
+  request.ttl = std::chrono::seconds(flags.ttl_s);
+  request.idle_timeout = std::chrono::seconds(flags.idle_timeout_s);
   request.backend = create.backend;
   if (create.isolation == "container" && request.backend == "auto") request.backend = "native";
   request.require_vm = create.isolation == "vm";

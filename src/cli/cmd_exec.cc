@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "cli/sandbox_flags.h"
 #include "sandbox/exec_client.h"
+#include "sandbox/kept_exec.h"
 
 namespace krunbox::cli {
 namespace {
@@ -18,9 +19,12 @@ struct Options {
   std::string user;
   bool interactive = false;
   bool tty = false;
+  bool detach = false;
 };
 
-const char* lookup_env(const char* key) { return std::getenv(key); }
+const char* lookup_env(const char* key) {
+  return std::getenv(key);
+}
 
 int run_exec(const Options& o, const Context& ctx) {
   if (o.args.empty()) return report_error(Error(ErrorCode::kInvalidArgument, "exec needs a sandbox id"));
@@ -40,6 +44,20 @@ int run_exec(const Options& o, const Context& ctx) {
   Lifecycle lc;
   auto id = lc.resolve(o.args[0]);
   if (!id) return report_error(id.error());
+  if (o.detach) {
+    if (o.interactive)
+      return report_error(Error(ErrorCode::kInvalidArgument, "-d runs the command without this terminal: drop -i"));
+    Workload w;
+    w.argv = e.argv;
+    w.env = e.env;
+    w.cwd = e.cwd;
+    w.user = e.user;
+    w.tty = e.tty;
+    auto started = start_kept_exec(lc, *id, w);
+    if (!started) return report_error(started.error());
+    std::printf("%s\n", started->exec_id.c_str());
+    return 0;
+  }
   auto result = exec_in_sandbox(lc, *id, e);
   if (!result) return report_error(result.error());
   if (result->crashed()) return report_error(Error(ErrorCode::kCancelled, result->reason()));
@@ -56,6 +74,9 @@ void setup_exec(CLI::App& app, Context& ctx) {
   cmd->add_option("-u,--user", opts->user, "UID[:GID] or user name inside the sandbox");
   cmd->add_flag("-i,--interactive", opts->interactive, "Attach stdin");
   cmd->add_flag("-t,--tty", opts->tty, "Allocate a pseudo-terminal");
+  cmd->add_flag("-d,--detach", opts->detach,
+                "Run the command in the background and print its exec id; the sandbox keeps it and its output "
+                "(the API reads them: docs/api.md)");
   cmd->callback([&ctx, opts] { ctx.exit_code = run_exec(*opts, ctx); });
 }
 

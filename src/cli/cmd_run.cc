@@ -46,6 +46,10 @@ int run_run(RunOptions& opts, Context& ctx) {
     return report_error(Error(ErrorCode::kInvalidArgument, "--restart applies to long-lived sandboxes: add -d"));
   if (!opts.sandbox.labels.empty())
     return report_error(Error(ErrorCode::kInvalidArgument, "--label applies to long-lived sandboxes: add -d"));
+  if (opts.sandbox.ttl_s != 0 || opts.sandbox.idle_timeout_s != 0)
+    return report_error(Error(ErrorCode::kInvalidArgument,
+                              "--ttl and --idle-timeout apply to long-lived sandboxes: add -d (a one-shot run ends "
+                              "with its command; --timeout bounds that)"));
   auto secrets = parse_secrets(opts.sandbox.secrets);
   if (!secrets) return report_error(secrets.error());
   auto prepared = opts.sandbox.prepare(ctx.command);
@@ -85,11 +89,12 @@ void setup_run(CLI::App& app, Context& ctx) {
       "  krunbox run -i --rootfs DIR -- sh        your own root filesystem, stdin attached\n"
       "Exit status: the command's, 128+N if signal N killed it, 124 on --timeout, 125 for krunbox's own errors.");
   add_sandbox_flags(cmd, opts->sandbox);
-  cmd->add_option("--backend", opts->backend, "auto (strongest usable), or one of: " + [] {
-    std::string s;
-    for (const auto& n : backend_names()) s += (s.empty() ? "" : ", ") + n;
-    return s;
-  }());
+  cmd->add_option(
+      "--backend", opts->backend, "auto (strongest usable), or one of: " + [] {
+        std::string s;
+        for (const auto& n : backend_names()) s += (s.empty() ? "" : ", ") + n;
+        return s;
+      }());
   cmd->add_option("--isolation", opts->isolation, "vm: refuse to run without a hardware VM; container; any")
       ->check(CLI::IsMember({"vm", "container", "any"}));
   cmd->add_flag("-i,--interactive", opts->interactive, "Attach stdin");

@@ -13,7 +13,7 @@ namespace {
 struct FlagName {
   std::string_view field;  // ErrorField::name
   std::string_view flag;
-  bool shows_value;        // false: a switch, whose value would say nothing
+  bool shows_value;  // false: a switch, whose value would say nothing
 };
 
 // One row per field the library names in its errors. The flags themselves
@@ -30,6 +30,8 @@ constexpr FlagName kFlags[] = {
     {spec_field::kIsolation, "--isolation", true},
     {kSecretField, "--secret", true},
     {kRestartField, "--restart", true},
+    {kTtlField, "--ttl", false},
+    {kIdleTimeoutField, "--idle-timeout", false},
     {image::kPullField, "--pull", true},
 };
 

@@ -10,7 +10,9 @@
 namespace krunbox::cli {
 namespace {
 
-const char* lookup_env(const char* key) { return std::getenv(key); }
+const char* lookup_env(const char* key) {
+  return std::getenv(key);
+}
 
 Result<std::vector<std::string>> read_env_files(const std::vector<std::string>& files) {
   std::vector<std::string> out;
@@ -57,7 +59,9 @@ void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
   cmd->add_option("-m,--memory", f.memory_mib, "Memory limit in MiB");
   cmd->add_option("--pids-limit", f.pids_limit, "Maximum number of processes (native)");
   cmd->add_option("-p,--publish", f.ports, "Publish a port: [IP:]HOST:GUEST[/tcp|udp] (IP defaults to 127.0.0.1)");
-  cmd->add_option("-v,--volume", f.volumes, "Bind-mount a host path: HOST:GUEST[:OPTIONS], OPTIONS comma-separated from ro, rw, suid, dev (native sandboxes mount volumes nosuid,nodev unless suid/dev is given)");
+  cmd->add_option("-v,--volume", f.volumes,
+                  "Bind-mount a host path: HOST:GUEST[:OPTIONS], OPTIONS comma-separated from ro, rw, suid, dev "
+                  "(native sandboxes mount volumes nosuid,nodev unless suid/dev is given)");
   cmd->add_option("--hostname", f.hostname, "Host name inside the sandbox");
   cmd->add_option("--name", f.name, "Name of the sandbox");
   cmd->add_option("--net", f.network,
@@ -70,6 +74,14 @@ void add_sandbox_flags(CLI::App* cmd, SandboxFlags& f) {
   cmd->add_option("-l,--label", f.labels, "Set a label on a long-lived sandbox: KEY=VALUE (see ps --filter label=)");
   cmd->add_option("--restart", f.restart, "Restart policy of a long-lived sandbox: no, on-failure[:N], always");
   cmd->add_option("--timeout", f.timeout_s, "Kill the command after this many seconds")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--ttl", f.ttl_s,
+                  "Long-lived sandboxes: stop each run this many seconds after its start (0: never; the sandbox's "
+                  "monitor enforces it)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--idle-timeout", f.idle_timeout_s,
+                  "Long-lived sandboxes: stop a run once no exec, file transfer or other client request has used it "
+                  "for this many seconds (0: never)")
+      ->check(CLI::NonNegativeNumber);
   add_accel_flag(cmd, f);
 }
 

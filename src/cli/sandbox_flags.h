@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <map>
 #include <optional>
 #include <string>
@@ -38,6 +37,8 @@ struct SandboxFlags {
   std::vector<std::string> secrets;  // NAME=VALUE or NAME=@FILE; never in the spec
   std::string restart = "no";        // long-lived sandboxes only (create, run -d)
   std::vector<std::string> labels;   // KEY=VALUE (long-lived sandboxes)
+  int64_t ttl_s = 0;                 // long-lived sandboxes: stop each run after this long
+  int64_t idle_timeout_s = 0;        // long-lived sandboxes: stop when unused this long
 
   // The request the flags describe; `command` is what followed "--" (empty:
   // the image's Entrypoint and Cmd). Every flag is parsed here, so bad input

@@ -10,6 +10,22 @@ namespace krunbox {
 
 using monitor::FrameType;
 
+Result<std::unique_ptr<ExecSession>> ExecSession::attach(Lifecycle& lc, const std::string& id,
+                                                         const std::string& exec_id, bool follow, uint64_t offset) {
+  std::string short_id = id.substr(0, 12);
+  if (!monitor::is_exec_id(exec_id))
+    return Error(ErrorCode::kInvalidArgument, "'" + exec_id + "' is not an exec id (16 lowercase hex digits)");
+  KRUNBOX_ASSIGN_OR_RETURN(auto v, lc.view(id));
+  KRUNBOX_TRY(require_running(v, id));
+  KRUNBOX_ASSIGN_OR_RETURN(auto conn, lc.open_request(id, monitor::AttachRequest{exec_id, follow, offset}));
+  KRUNBOX_ASSIGN_OR_RETURN(Json body, read_monitor_reply(conn.get(), id).wrap("attaching to " + exec_id));
+  KRUNBOX_ASSIGN_OR_RETURN(auto started, monitor::parse_attach_started(body).wrap("attaching to " + exec_id));
+  auto session = std::unique_ptr<ExecSession>(new ExecSession(std::move(conn), short_id, 0));
+  session->from_ = started.from;
+  session->first_kept_ = started.first_kept;
+  return session;
+}
+
 Result<std::unique_ptr<ExecSession>> ExecSession::start(Lifecycle& lc, const std::string& id, const Workload& w) {
   std::string short_id = id.substr(0, 12);
   KRUNBOX_ASSIGN_OR_RETURN(auto v, lc.view(id));
@@ -59,7 +75,9 @@ Status ExecSession::write_stdin(std::string_view data) {
   return {};
 }
 
-Status ExecSession::close_stdin() { return send(FrameType::kStdinClose, {}); }
+Status ExecSession::close_stdin() {
+  return send(FrameType::kStdinClose, {});
+}
 
 Status ExecSession::signal(int sig) {
   return send(FrameType::kSignal, monitor::encode_frame_body(monitor::SignalFrame{sig}));
@@ -69,9 +87,19 @@ Status ExecSession::resize(uint16_t rows, uint16_t cols) {
   return send(FrameType::kResize, monitor::encode_frame_body(monitor::ResizeFrame{rows, cols}));
 }
 
-void ExecSession::abandon() { ::shutdown(conn_.get(), SHUT_RDWR); }
+void ExecSession::abandon() {
+  ::shutdown(conn_.get(), SHUT_RDWR);
+}
 
 Result<WorkloadOutcome> ExecSession::wait(const Output& output) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto outcome, read_output(output));
+  if (!outcome)
+    return Error(ErrorCode::kProtocol,
+                 "the monitor of sandbox " + short_id_ + " ended the output of a running command");
+  return std::move(*outcome);
+}
+
+Result<std::optional<WorkloadOutcome>> ExecSession::read_output(const Output& output) {
   for (;;) {
     auto frame = monitor::read_frame(conn_.get());
     if (!frame) {
@@ -90,6 +118,9 @@ Result<WorkloadOutcome> ExecSession::wait(const Output& output) {
       abandon();
       if (!exit) return std::move(exit).error().wrap("exec in sandbox " + short_id_);
       return WorkloadOutcome::from_exit(*exit);
+    } else if (f.type == FrameType::kOutputEnd) {
+      abandon();
+      return std::optional<WorkloadOutcome>();
     }
   }
   abandon();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -27,7 +28,18 @@ class ExecSession final : public StdioTarget {
   // when the request is too big or the sandbox is not running.
   static Result<std::unique_ptr<ExecSession>> start(Lifecycle& lifecycle, const std::string& id,
                                                     const Workload& workload);
+  // Attaches to background command `exec_id` (kept_exec.h): its output from
+  // byte `offset` (what was dropped skipped; see first_kept()), and with
+  // `follow` on until it ends. Input goes to it; the session's end, or
+  // abandon(), leaves it running.
+  static Result<std::unique_ptr<ExecSession>> attach(Lifecycle& lifecycle, const std::string& id,
+                                                     const std::string& exec_id, bool follow, uint64_t offset);
   ~ExecSession() override;
+
+  // An attachment's start: the offset of its first byte, and of the first
+  // byte still kept (earlier ones were dropped).
+  uint64_t from() const { return from_; }
+  uint64_t first_kept() const { return first_kept_; }
 
   // The command's pid inside the sandbox.
   int64_t pid() const { return pid_; }
@@ -50,6 +62,9 @@ class ExecSession final : public StdioTarget {
   // Hands the output to `output` as it arrives (on this thread) until the
   // command ends; its outcome. A sandbox that goes away first: kCrashed.
   Result<WorkloadOutcome> wait(const Output& output);
+  // For an attachment without follow: as wait(), but nullopt once the
+  // output kept so far went and the command still runs.
+  Result<std::optional<WorkloadOutcome>> read_output(const Output& output);
   // Ends the connection: a wait() in progress returns, and the monitor
   // ends the command, as for any client that goes away.
   void abandon();
@@ -62,6 +77,8 @@ class ExecSession final : public StdioTarget {
   UniqueFd conn_;
   std::string short_id_;
   int64_t pid_ = 0;
+  uint64_t from_ = 0;
+  uint64_t first_kept_ = 0;
   std::mutex write_mu_;
   std::string stdin_data_;
   std::thread stdin_feeder_;

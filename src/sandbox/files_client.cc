@@ -27,11 +27,9 @@ Status check_path(const std::string& path) {
     return Error(ErrorCode::kInvalidArgument,
                  "the path '" + path + "' is not absolute; paths in a sandbox start at its root (/)");
   if (path.size() > proto::kMaxPath)
-    return Error(ErrorCode::kLimitExceeded,
-                 "the path is " + std::to_string(path.size()) + " bytes, over the limit of " +
-                     std::to_string(proto::kMaxPath));
-  if (path.find('\0') != std::string::npos)
-    return Error(ErrorCode::kInvalidArgument, "the path holds a NUL byte");
+    return Error(ErrorCode::kLimitExceeded, "the path is " + std::to_string(path.size()) +
+                                                " bytes, over the limit of " + std::to_string(proto::kMaxPath));
+  if (path.find('\0') != std::string::npos) return Error(ErrorCode::kInvalidArgument, "the path holds a NUL byte");
   return {};
 }
 
@@ -42,25 +40,14 @@ Result<UniqueFd> open(Lifecycle& lc, const std::string& id, const monitor::Reque
   return lc.open_request(id, request);
 }
 
-// The frame after the data: the reply, or what became of the connection.
-Result<Json> read_reply(int fd, const std::string& id) {
-  KRUNBOX_ASSIGN_OR_RETURN(auto frame, monitor::read_frame(fd));
-  if (!frame)
-    return Error(ErrorCode::kCancelled, "the monitor of sandbox " + id.substr(0, 12) +
-                                            " ended the connection before it answered (see krunbox ps -a)");
-  if (frame->type != FrameType::kReply)
-    return Error(ErrorCode::kProtocol, "the monitor of sandbox " + id.substr(0, 12) + " sent frame type " +
-                                           std::to_string(static_cast<int>(frame->type)) + " instead of its reply");
-  return monitor::parse_reply(frame->payload);
-}
-
 using Source = std::function<Result<size_t>(char* buf, size_t size)>;
 
 Status put_from(Lifecycle& lc, const std::string& id, const std::string& path, const PutFileOptions& o,
                 const Source& source) {
   KRUNBOX_TRY(check_path(path));
   if (o.mode > 07777)
-    return Error(ErrorCode::kInvalidArgument, "the mode " + std::to_string(o.mode) + " is more than permission bits (07777)");
+    return Error(ErrorCode::kInvalidArgument,
+                 "the mode " + std::to_string(o.mode) + " is more than permission bits (07777)");
   KRUNBOX_ASSIGN_OR_RETURN(auto conn, open(lc, id, monitor::PutRequest{path, o.mode, o.make_parents}));
   std::string buf(kPutChunk, '\0');
   Status sent;
@@ -77,7 +64,7 @@ Status put_from(Lifecycle& lc, const std::string& id, const std::string& path, c
   }
   // A monitor that refused (not running, the agent's error) answered and
   // closed: its reply says more than the failed write.
-  auto reply = read_reply(conn.get(), id);
+  auto reply = read_monitor_reply(conn.get(), id);
   if (!reply) return sent.ok() ? Status(std::move(reply).error()) : sent;
   KRUNBOX_TRY(sent);
   KRUNBOX_TRY(monitor::parse_put_done(*reply));
@@ -170,7 +157,7 @@ Result<FileStat> stat_file(Lifecycle& lc, const std::string& id, const std::stri
   auto run = [&]() -> Result<FileStat> {
     KRUNBOX_TRY(check_path(guest_path));
     KRUNBOX_ASSIGN_OR_RETURN(auto conn, open(lc, id, monitor::StatRequest{guest_path}));
-    KRUNBOX_ASSIGN_OR_RETURN(Json body, read_reply(conn.get(), id));
+    KRUNBOX_ASSIGN_OR_RETURN(Json body, read_monitor_reply(conn.get(), id));
     KRUNBOX_ASSIGN_OR_RETURN(auto st, monitor::parse_stat_reply(body));
     FileStat out;
     out.type = stat_type(st.type);

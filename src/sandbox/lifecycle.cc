@@ -97,6 +97,7 @@ Json inspect_json(const SandboxView& v, const StateStore& store) {
                 {"MonitorAlive", v.monitor_alive}};
   if (s.monitor && v.monitor_alive) state["MonitorPid"] = s.monitor->pid;
   if (s.exit_status) state["ExitCode"] = s.exit_status->shell_code();
+  if (s.deadline && !is_terminal(s.state)) state["Deadline"] = s.deadline;
   Json spec = to_json(c.spec);
   spec.erase("id");
   spec.erase("name");
@@ -109,6 +110,8 @@ Json inspect_json(const SandboxView& v, const StateStore& store) {
       {"State", state},
       {"Config", spec},
       {"RestartPolicy", to_string(c.restart)},
+      {"TimeToLive", c.ttl.count()},
+      {"IdleTimeout", c.idle_timeout.count()},
       {"Labels", c.labels},
       {"Secrets", c.secret_names},
       {"Ports", port_list(s.ports.empty() ? c.spec.ports : s.ports)},
@@ -179,10 +182,18 @@ Result<Json> Lifecycle::call(const std::string& id, const monitor::Request& requ
   KRUNBOX_ASSIGN_OR_RETURN(auto fd, open_request(id, request));
   timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  auto frame = monitor::read_frame(fd.get());
+  return read_monitor_reply(fd.get(), id);
+}
+
+Result<Json> read_monitor_reply(int fd, const std::string& id) {
+  auto frame = monitor::read_frame(fd);
   if (!frame) return std::move(frame).error().wrap("waiting for the monitor of sandbox " + id.substr(0, 12));
-  if (!*frame || (*frame)->type != monitor::FrameType::kReply)
-    return Error(ErrorCode::kProtocol, "the monitor of sandbox " + id.substr(0, 12) + " ended without answering");
+  if (!*frame)
+    return Error(ErrorCode::kCancelled, "the monitor of sandbox " + id.substr(0, 12) +
+                                            " ended the connection before it answered (see krunbox ps -a)");
+  if ((*frame)->type != monitor::FrameType::kReply)
+    return Error(ErrorCode::kProtocol, "the monitor of sandbox " + id.substr(0, 12) + " sent frame type " +
+                                           std::to_string(static_cast<int>((*frame)->type)) + " instead of its reply");
   return monitor::parse_reply((*frame)->payload);
 }
 
@@ -261,6 +272,13 @@ Status Lifecycle::pause(const std::string& id) {
     return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is already paused");
   KRUNBOX_TRY(require_running(v, id));
   return status_of(call(id, monitor::PauseRequest{}, kControlTimeout));
+}
+
+Status Lifecycle::set_ttl(const std::string& id, std::chrono::seconds ttl) {
+  KRUNBOX_TRY(check_sandbox_timeouts(ttl, std::chrono::seconds(0)));
+  KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
+  if (!(v.monitor_alive && v.status.state == SandboxState::kPaused)) KRUNBOX_TRY(require_running(v, id));
+  return status_of(call(id, monitor::TimeoutRequest{ttl}, kControlTimeout));
 }
 
 Status Lifecycle::resume(const std::string& id) {

@@ -35,6 +35,11 @@ Json inspect_json(const SandboxView& view, const StateStore& store);
 // running gets, with the way out for a paused one.
 Status require_running(const SandboxView& view, const std::string& id);
 
+// The monitor's reply on `fd` (after whatever frames came before it): the
+// body of an ok reply, the error of a failed one, or what became of the
+// connection, naming sandbox `id`.
+Result<Json> read_monitor_reply(int fd, const std::string& id);
+
 class Lifecycle {
  public:
   // `image_store_root`: the image store that holds the sandboxes' roots
@@ -53,6 +58,9 @@ class Lifecycle {
   // Freezes a running sandbox (its processes, or the VM's vCPUs) and thaws it.
   Status pause(const std::string& id);
   Status resume(const std::string& id);
+  // A running sandbox's time to live, from now (0: none); its monitor stops
+  // it then, as it stops one that was never extended.
+  Status set_ttl(const std::string& id, std::chrono::seconds ttl);
   // Removes every trace, its image root included; a running sandbox only
   // with force. Returns what the leftover sweeps removed.
   Result<std::vector<std::string>> remove(const std::string& id, bool force);
@@ -64,11 +72,12 @@ class Lifecycle {
   // A connection to the monitor, after sending `request` (the reply is not read).
   Result<UniqueFd> open_request(const std::string& id, const monitor::Request& request);
   bool monitor_alive(const std::string& id) const;
+  // One request and its reply: the body of the monitor's ok reply, its
+  // error otherwise, waiting at most `timeout` for it.
+  Result<Json> call(const std::string& id, const monitor::Request& request, std::chrono::milliseconds timeout);
 
  private:
   Status spawn_monitor(const std::string& id, const std::vector<Secret>& secrets, UniqueFd lock);
-  // The body of the monitor's ok reply; its error otherwise.
-  Result<Json> call(const std::string& id, const monitor::Request& request, std::chrono::milliseconds timeout);
   std::string monitor_lock_path(const std::string& id) const;
 
   StateStore store_;

@@ -1,7 +1,7 @@
 // The monitor's control socket: one thread per connection, one typed
 // request (monitor_messages.h), dispatched to the main thread (start, stop,
 // remove), to the supervisor (kill, pause, resume, status) or to a relay
-// (exec, put, get, stat).
+// (exec, put, get, stat) and kept execs (attach and the rest, monitor_kept.cc).
 #include <sys/socket.h>
 
 #include <cstring>
@@ -48,6 +48,17 @@ void Monitor::handle_connection(UniqueFd conn) {
     (void)monitor::write_frame(fd, FrameType::kReply, monitor::encode_reply(Status(std::move(request).error())));
     return;
   }
+  // What clients do keeps the sandbox from its idle timeout; status reads
+  // (ps, inspect, every list) do not.
+  bool counts = !std::holds_alternative<monitor::StatusRequest>(*request);
+  if (counts) client_began();
+  struct ClientEnd {
+    Monitor* m;
+    bool counts;
+    ~ClientEnd() {
+      if (counts) m->client_ended();
+    }
+  } client_end{this, counts};
   auto reply = [fd](const Status& st) { (void)monitor::write_frame(fd, FrameType::kReply, monitor::encode_reply(st)); };
   auto stop_event = [this, fd](MonitorEvent::Kind kind, std::chrono::milliseconds grace) {
     MonitorEvent ev(kind);
@@ -73,6 +84,15 @@ void Monitor::handle_connection(UniqueFd conn) {
                  [&](monitor::PutRequest& r) { relay_put(fd, r); },
                  [&](monitor::GetRequest& r) { relay_get(fd, r); },
                  [&](monitor::StatRequest& r) { relay_stat(fd, r); },
+                 [&](monitor::AttachRequest& r) { relay_attach(fd, r); },
+                 [&](monitor::ExecsRequest&) {
+                   (void)monitor::write_frame(fd, FrameType::kReply,
+                                              monitor::encode_reply(monitor::ExecsReply{kept_.list()}));
+                 },
+                 [&](monitor::ExecStdinRequest& r) { relay_exec_stdin(fd, r); },
+                 [&](monitor::ExecSignalRequest& r) { reply(exec_signal(r)); },
+                 [&](monitor::ExecResizeRequest& r) { reply(exec_resize(r)); },
+                 [&](monitor::TimeoutRequest& r) { reply(handle_timeout(r.ttl)); },
              },
              *request);
 }

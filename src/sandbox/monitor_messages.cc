@@ -13,7 +13,9 @@ constexpr int64_t kMaxGraceMs = 24ll * 3600 * 1000;
 constexpr int64_t kMaxExecTimeoutSeconds = 7ll * 24 * 3600;
 constexpr int kMaxSignal = 64;
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 // Reads the fields of one message; every error names the message and field.
 class Fields {
@@ -96,12 +98,14 @@ Result<Json> object(std::string_view payload, std::string_view what) {
 
 Json exec_json(const ExecRequest& r) {
   const Workload& w = r.workload;
-  Json j = {{"argv", w.argv}, {"env", w.env}, {"cwd", w.cwd}, {"user", w.user}, {"tty", w.tty}, {"stdin", w.stdin_open}};
+  Json j = {{"argv", w.argv}, {"env", w.env}, {"cwd", w.cwd},
+            {"user", w.user}, {"tty", w.tty}, {"stdin", w.stdin_open}};
   if (w.tty_size) {
     j["rows"] = w.tty_size->first;
     j["cols"] = w.tty_size->second;
   }
   if (w.timeout.count() > 0) j["timeout_s"] = w.timeout.count();
+  if (r.keep) j["keep"] = true;
   return j;
 }
 
@@ -124,7 +128,32 @@ Result<ExecRequest> parse_exec(const Fields& f) {
     KRUNBOX_ASSIGN_OR_RETURN(int64_t seconds, f.integer<int64_t>("timeout_s", 1, kMaxExecTimeoutSeconds));
     w.timeout = std::chrono::seconds(seconds);
   }
+  if (f.has("keep")) {
+    KRUNBOX_ASSIGN_OR_RETURN(r.keep, f.boolean("keep"));
+  }
   return r;
+}
+
+Result<std::string> parse_exec_id(const Fields& f) {
+  KRUNBOX_ASSIGN_OR_RETURN(std::string id, f.str("exec_id", 64));
+  if (!is_exec_id(id)) return f.error("exec_id", "is not an exec id (16 lowercase hex digits)");
+  return id;
+}
+
+Json exit_json(const proto::ExitMessage& e) {
+  return {{"code", e.status.code},
+          {"signaled", e.status.signaled},
+          {"signal", e.status.signal},
+          {"timed_out", e.timed_out}};
+}
+
+Result<proto::ExitMessage> parse_exit(const Fields& f) {
+  proto::ExitMessage e;
+  KRUNBOX_ASSIGN_OR_RETURN(e.status.code, f.integer<int>("code", 0, 255));
+  KRUNBOX_ASSIGN_OR_RETURN(e.status.signaled, f.boolean("signaled"));
+  KRUNBOX_ASSIGN_OR_RETURN(e.status.signal, f.integer<int>("signal", 0, kMaxSignal));
+  KRUNBOX_ASSIGN_OR_RETURN(e.timed_out, f.boolean("timed_out"));
+  return e;
 }
 
 Result<std::chrono::milliseconds> parse_grace(const Fields& f) {
@@ -145,9 +174,14 @@ Json ok(Json body = Json::object()) {
 
 }  // namespace
 
+bool is_exec_id(std::string_view id) {
+  return id.size() == 16 && id.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 std::string_view request_op(const Request& request) {
-  static constexpr std::string_view kOps[] = {"exec",   "start",  "stop", "remove", "kill", "pause",
-                                              "resume", "status", "put",  "get",    "stat"};
+  static constexpr std::string_view kOps[] = {"exec",   "start",      "stop",        "remove",      "kill",   "pause",
+                                              "resume", "status",     "put",         "get",         "stat",   "attach",
+                                              "execs",  "exec_stdin", "exec_signal", "exec_resize", "timeout"};
   static_assert(std::size(kOps) == std::variant_size_v<Request>);
   return kOps[request.index()];
 }
@@ -163,6 +197,13 @@ std::string encode_request(const Request& request) {
         if constexpr (std::is_same_v<T, PutRequest>)
           return {{"path", r.path}, {"mode", r.mode}, {"make_parents", r.make_parents}};
         if constexpr (std::is_same_v<T, GetRequest> || std::is_same_v<T, StatRequest>) return {{"path", r.path}};
+        if constexpr (std::is_same_v<T, AttachRequest>)
+          return {{"exec_id", r.exec_id}, {"follow", r.follow}, {"offset", r.offset}};
+        if constexpr (std::is_same_v<T, ExecStdinRequest>) return {{"exec_id", r.exec_id}, {"close", r.close}};
+        if constexpr (std::is_same_v<T, ExecSignalRequest>) return {{"exec_id", r.exec_id}, {"signal", r.signal}};
+        if constexpr (std::is_same_v<T, ExecResizeRequest>)
+          return {{"exec_id", r.exec_id}, {"rows", r.rows}, {"cols", r.cols}};
+        if constexpr (std::is_same_v<T, TimeoutRequest>) return {{"ttl_s", r.ttl.count()}};
         return Json::object();
       },
       request);
@@ -210,6 +251,37 @@ Result<Request> parse_request(std::string_view payload) {
     KRUNBOX_ASSIGN_OR_RETURN(auto path, parse_path(f));
     return StatRequest{path};
   }
+  if (op == "attach") {
+    AttachRequest r;
+    KRUNBOX_ASSIGN_OR_RETURN(r.exec_id, parse_exec_id(f));
+    KRUNBOX_ASSIGN_OR_RETURN(r.follow, f.boolean("follow"));
+    KRUNBOX_ASSIGN_OR_RETURN(r.offset, f.integer<uint64_t>("offset", 0, std::numeric_limits<uint64_t>::max()));
+    return r;
+  }
+  if (op == "execs") return ExecsRequest{};
+  if (op == "exec_stdin") {
+    ExecStdinRequest r;
+    KRUNBOX_ASSIGN_OR_RETURN(r.exec_id, parse_exec_id(f));
+    KRUNBOX_ASSIGN_OR_RETURN(r.close, f.boolean("close"));
+    return r;
+  }
+  if (op == "exec_signal") {
+    ExecSignalRequest r;
+    KRUNBOX_ASSIGN_OR_RETURN(r.exec_id, parse_exec_id(f));
+    KRUNBOX_ASSIGN_OR_RETURN(r.signal, f.integer<int>("signal", 1, kMaxSignal));
+    return r;
+  }
+  if (op == "exec_resize") {
+    ExecResizeRequest r;
+    KRUNBOX_ASSIGN_OR_RETURN(r.exec_id, parse_exec_id(f));
+    KRUNBOX_ASSIGN_OR_RETURN(r.rows, f.integer<uint16_t>("rows", 1, UINT16_MAX));
+    KRUNBOX_ASSIGN_OR_RETURN(r.cols, f.integer<uint16_t>("cols", 1, UINT16_MAX));
+    return r;
+  }
+  if (op == "timeout") {
+    KRUNBOX_ASSIGN_OR_RETURN(int64_t ttl, f.integer<int64_t>("ttl_s", 0, kMaxSandboxTimeout.count()));
+    return TimeoutRequest{std::chrono::seconds(ttl)};
+  }
   return Error(ErrorCode::kInvalidArgument, "unknown monitor request '" + op + "'");
 }
 
@@ -218,11 +290,41 @@ std::string encode_reply(const Status& status) {
   const Error& e = status.error();
   return dump({{"ok", false}, {"error", e.what()}, {"code", proto::error_code_name(e.code())}});
 }
-std::string encode_reply(const ExecStarted& r) { return dump(ok({{"pid", r.pid}})); }
-std::string encode_reply(const StatusReply& r) { return dump(ok({{"status", to_json(r.status)}})); }
-std::string encode_reply(const PutDone& r) { return dump(ok({{"size", r.size}})); }
-std::string encode_reply(const GetDone& r) { return dump(ok({{"size", r.size}})); }
-std::string encode_reply(const proto::FileStat& r) { return dump(ok({{"stat", proto::to_json(r)}})); }
+std::string encode_reply(const ExecStarted& r) {
+  Json j = {{"pid", r.pid}};
+  if (!r.exec_id.empty()) j["exec_id"] = r.exec_id;
+  return dump(ok(std::move(j)));
+}
+std::string encode_reply(const AttachStarted& r) {
+  return dump(ok({{"first_kept", r.first_kept}, {"from", r.from}}));
+}
+std::string encode_reply(const ExecsReply& r) {
+  Json execs = Json::array();
+  for (const auto& e : r.execs) {
+    Json j = {{"exec_id", e.exec_id},
+              {"pid", e.pid},
+              {"argv", e.argv},
+              {"tty", e.tty},
+              {"started_unix_ms", e.started_unix_ms},
+              {"output_bytes", e.output_bytes}};
+    if (e.exit) j["exit"] = exit_json(*e.exit);
+    if (!e.crash_reason.empty()) j["crash_reason"] = e.crash_reason;
+    execs.push_back(std::move(j));
+  }
+  return dump(ok({{"execs", std::move(execs)}}));
+}
+std::string encode_reply(const StatusReply& r) {
+  return dump(ok({{"status", to_json(r.status)}}));
+}
+std::string encode_reply(const PutDone& r) {
+  return dump(ok({{"size", r.size}}));
+}
+std::string encode_reply(const GetDone& r) {
+  return dump(ok({{"size", r.size}}));
+}
+std::string encode_reply(const proto::FileStat& r) {
+  return dump(ok({{"stat", proto::to_json(r)}}));
+}
 
 Result<Json> parse_reply(std::string_view payload) {
   KRUNBOX_ASSIGN_OR_RETURN(Json j, object(payload, "monitor reply"));
@@ -241,8 +343,52 @@ Result<Json> parse_reply(std::string_view payload) {
 
 Result<ExecStarted> parse_exec_started(const Json& body) {
   Fields f(body, "exec reply");
-  KRUNBOX_ASSIGN_OR_RETURN(int64_t pid, f.integer<int64_t>("pid", 0, std::numeric_limits<int64_t>::max()));
-  return ExecStarted{pid};
+  ExecStarted r;
+  KRUNBOX_ASSIGN_OR_RETURN(r.pid, f.integer<int64_t>("pid", 0, std::numeric_limits<int64_t>::max()));
+  if (f.has("exec_id")) {
+    KRUNBOX_ASSIGN_OR_RETURN(r.exec_id, parse_exec_id(f));
+  }
+  return r;
+}
+
+Result<AttachStarted> parse_attach_started(const Json& body) {
+  Fields f(body, "attach reply");
+  AttachStarted r;
+  KRUNBOX_ASSIGN_OR_RETURN(r.first_kept, f.integer<uint64_t>("first_kept", 0, std::numeric_limits<uint64_t>::max()));
+  KRUNBOX_ASSIGN_OR_RETURN(r.from, f.integer<uint64_t>("from", 0, std::numeric_limits<uint64_t>::max()));
+  return r;
+}
+
+Result<ExecsReply> parse_execs_reply(const Json& body) {
+  Fields f(body, "execs reply");
+  KRUNBOX_ASSIGN_OR_RETURN(const Json* execs, f.field("execs"));
+  if (!execs->is_array()) return f.error("execs", "is not an array");
+  if (execs->size() > 1024) return f.error("execs", "has more than 1024 entries");
+  ExecsReply r;
+  for (const auto& j : *execs) {
+    if (!j.is_object()) return f.error("execs", "holds a non-object");
+    Fields e(j, "execs reply entry");
+    KeptExecInfo i;
+    KRUNBOX_ASSIGN_OR_RETURN(i.exec_id, parse_exec_id(e));
+    KRUNBOX_ASSIGN_OR_RETURN(i.pid, e.integer<int64_t>("pid", 0, std::numeric_limits<int64_t>::max()));
+    KRUNBOX_ASSIGN_OR_RETURN(i.argv, e.strings("argv", proto::kMaxArgs));
+    KRUNBOX_ASSIGN_OR_RETURN(i.tty, e.boolean("tty"));
+    KRUNBOX_ASSIGN_OR_RETURN(i.started_unix_ms,
+                             e.integer<int64_t>("started_unix_ms", 0, std::numeric_limits<int64_t>::max()));
+    KRUNBOX_ASSIGN_OR_RETURN(i.output_bytes,
+                             e.integer<uint64_t>("output_bytes", 0, std::numeric_limits<uint64_t>::max()));
+    if (e.has("exit")) {
+      const Json& x = j.at("exit");
+      if (!x.is_object()) return e.error("exit", "is not an object");
+      KRUNBOX_ASSIGN_OR_RETURN(auto exit, parse_exit(Fields(x, "execs reply entry's exit")));
+      i.exit = exit;
+    }
+    if (e.has("crash_reason")) {
+      KRUNBOX_ASSIGN_OR_RETURN(i.crash_reason, e.str("crash_reason", 4096));
+    }
+    r.execs.push_back(std::move(i));
+  }
+  return r;
 }
 
 Result<StatusReply> parse_status_reply(const Json& body) {
@@ -275,13 +421,14 @@ Result<proto::FileStat> parse_stat_reply(const Json& body) {
   return parsed;
 }
 
-std::string encode_frame_body(const SignalFrame& frame) { return dump({{"signal", frame.signal}}); }
-std::string encode_frame_body(const ResizeFrame& frame) { return dump({{"rows", frame.rows}, {"cols", frame.cols}}); }
+std::string encode_frame_body(const SignalFrame& frame) {
+  return dump({{"signal", frame.signal}});
+}
+std::string encode_frame_body(const ResizeFrame& frame) {
+  return dump({{"rows", frame.rows}, {"cols", frame.cols}});
+}
 std::string encode_frame_body(const proto::ExitMessage& e) {
-  return dump({{"code", e.status.code},
-               {"signaled", e.status.signaled},
-               {"signal", e.status.signal},
-               {"timed_out", e.timed_out}});
+  return dump(exit_json(e));
 }
 
 Result<SignalFrame> parse_signal_frame(std::string_view payload) {
@@ -301,13 +448,7 @@ Result<ResizeFrame> parse_resize_frame(std::string_view payload) {
 
 Result<proto::ExitMessage> parse_exit_frame(std::string_view payload) {
   KRUNBOX_ASSIGN_OR_RETURN(Json j, object(payload, "exit frame"));
-  Fields f(j, "exit frame");
-  proto::ExitMessage e;
-  KRUNBOX_ASSIGN_OR_RETURN(e.status.code, f.integer<int>("code", 0, 255));
-  KRUNBOX_ASSIGN_OR_RETURN(e.status.signaled, f.boolean("signaled"));
-  KRUNBOX_ASSIGN_OR_RETURN(e.status.signal, f.integer<int>("signal", 0, kMaxSignal));
-  KRUNBOX_ASSIGN_OR_RETURN(e.timed_out, f.boolean("timed_out"));
-  return e;
+  return parse_exit(Fields(j, "exit frame"));
 }
 
 }  // namespace krunbox::monitor

@@ -12,9 +12,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "base/json.h"
 #include "krunbox/error.h"
@@ -27,8 +29,12 @@ namespace krunbox::monitor {
 // A command beside the main process. The workload's env is exec's own
 // (the monitor adds the sandbox's env and secrets); a timeout (at most a
 // week) has the agent kill it then.
+// With `keep`, the command outlives the connection (a background exec):
+// the monitor answers with its exec id and closes, keeps its output
+// (monitor_execs.h) and its end; clients come back with the requests below.
 struct ExecRequest {
   Workload workload;
+  bool keep = false;
 };
 struct StartRequest {};
 // Stops the engine (the workload gets `grace` between SIGTERM and SIGKILL);
@@ -63,8 +69,45 @@ struct StatRequest {
   std::string path;
 };
 
+// A kept exec's output from byte `offset` (what was dropped is skipped) as
+// kStdout/kStderr frames, then kExit once it has ended; without `follow`,
+// kOutputEnd instead while it still runs. The client's kStdin, kStdinClose,
+// kSignal and kResize frames on the connection go to the command; the
+// connection's end leaves it running.
+struct AttachRequest {
+  std::string exec_id;
+  bool follow = true;
+  uint64_t offset = 0;
+};
+// The kept execs, running and ended.
+struct ExecsRequest {};
+// The kData frames that follow, ended by kDataEnd, go to a kept exec's
+// stdin, which is then closed if `close`; the reply comes once they went.
+struct ExecStdinRequest {
+  std::string exec_id;
+  bool close = false;
+};
+struct ExecSignalRequest {
+  std::string exec_id;
+  int signal = 15;
+};
+struct ExecResizeRequest {
+  std::string exec_id;
+  uint16_t rows = 24;
+  uint16_t cols = 80;
+};
+
+// Sets the running sandbox's time to live to `ttl` from now (0: none).
+struct TimeoutRequest {
+  std::chrono::seconds ttl{0};
+};
+
 using Request = std::variant<ExecRequest, StartRequest, StopRequest, RemoveRequest, KillRequest, PauseRequest,
-                             ResumeRequest, StatusRequest, PutRequest, GetRequest, StatRequest>;
+                             ResumeRequest, StatusRequest, PutRequest, GetRequest, StatRequest, AttachRequest,
+                             ExecsRequest, ExecStdinRequest, ExecSignalRequest, ExecResizeRequest, TimeoutRequest>;
+
+// A kept exec's id: 16 lowercase hex digits.
+bool is_exec_id(std::string_view id);
 
 // The "op" of a request ("exec", "put", ...).
 std::string_view request_op(const Request& request);
@@ -74,6 +117,26 @@ Result<Request> parse_request(std::string_view payload);
 // Replies: {"ok":true, fields...} or {"ok":false,"error":MESSAGE,"code":NAME}.
 struct ExecStarted {
   int64_t pid = 0;
+  std::string exec_id;  // a kept exec's; empty otherwise
+};
+// Where an attach's output starts: bytes before `first_kept` were dropped.
+struct AttachStarted {
+  uint64_t first_kept = 0;
+  uint64_t from = 0;
+};
+struct KeptExecInfo {
+  std::string exec_id;
+  int64_t pid = 0;
+  std::vector<std::string> argv;
+  bool tty = false;
+  int64_t started_unix_ms = 0;
+  uint64_t output_bytes = 0;  // written so far, kept or dropped
+  std::optional<proto::ExitMessage> exit;
+  std::string crash_reason;  // ended without an exit: the sandbox went away
+  bool running() const { return !exit && crash_reason.empty(); }
+};
+struct ExecsReply {
+  std::vector<KeptExecInfo> execs;
 };
 struct StatusReply {
   SandboxStatus status;
@@ -92,6 +155,8 @@ std::string encode_reply(const StatusReply& reply);
 std::string encode_reply(const PutDone& reply);
 std::string encode_reply(const GetDone& reply);
 std::string encode_reply(const proto::FileStat& reply);
+std::string encode_reply(const AttachStarted& reply);
+std::string encode_reply(const ExecsReply& reply);
 
 // The body of an ok reply; for an error reply the Error it carries (with
 // its code; kIllegalState when the monitor gave none), for a malformed one
@@ -102,6 +167,8 @@ Result<StatusReply> parse_status_reply(const Json& body);
 Result<PutDone> parse_put_done(const Json& body);
 Result<GetDone> parse_get_done(const Json& body);
 Result<proto::FileStat> parse_stat_reply(const Json& body);
+Result<AttachStarted> parse_attach_started(const Json& body);
+Result<ExecsReply> parse_execs_reply(const Json& body);
 
 // The control frames of an exec's streams.
 struct SignalFrame {

@@ -56,6 +56,90 @@ TEST(MonitorMessagesTest, RequestsRoundTrip) {
   EXPECT_EQ(round_trip<StatRequest>(StatRequest{"/"}).path, "/");
 }
 
+TEST(MonitorMessagesTest, KeptExecRequestsRoundTrip) {
+  ExecRequest exec;
+  exec.workload.argv = {"sleep", "9"};
+  exec.keep = true;
+  EXPECT_TRUE(round_trip<ExecRequest>(exec).keep);
+  exec.keep = false;
+  EXPECT_FALSE(round_trip<ExecRequest>(exec).keep);
+  auto attach = round_trip<AttachRequest>(AttachRequest{"0123456789abcdef", false, 77});
+  EXPECT_EQ(attach.exec_id, "0123456789abcdef");
+  EXPECT_FALSE(attach.follow);
+  EXPECT_EQ(attach.offset, 77u);
+  (void)round_trip<ExecsRequest>(ExecsRequest{});
+  EXPECT_TRUE(round_trip<ExecStdinRequest>(ExecStdinRequest{"0123456789abcdef", true}).close);
+  EXPECT_EQ(round_trip<ExecSignalRequest>(ExecSignalRequest{"0123456789abcdef", 2}).signal, 2);
+  auto resize = round_trip<ExecResizeRequest>(ExecResizeRequest{"0123456789abcdef", 50, 200});
+  EXPECT_EQ(resize.rows, 50);
+  EXPECT_EQ(resize.cols, 200);
+  EXPECT_EQ(round_trip<TimeoutRequest>(TimeoutRequest{std::chrono::seconds(90)}).ttl.count(), 90);
+}
+
+TEST(MonitorMessagesTest, HostileKeptExecRequestsNameTheField) {
+  EXPECT_NE(error_of(R"({"op":"attach","exec_id":"../../x","follow":true,"offset":0})").find("exec_id"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"op":"attach","exec_id":"0123456789ABCDEF","follow":true,"offset":0})").find("exec_id"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"op":"attach","exec_id":"0123456789abcdef","follow":1,"offset":0})").find("follow"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"op":"attach","exec_id":"0123456789abcdef","follow":true,"offset":-1})").find("offset"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"op":"exec_signal","exec_id":"0123456789abcdef","signal":0})").find("signal"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"op":"exec_resize","exec_id":"0123456789abcdef","rows":0,"cols":1})").find("rows"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"op":"exec","argv":["a"],"env":[],"cwd":"","user":"","tty":false,"stdin":false,"keep":"y"})")
+                .find("keep"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"op":"timeout","ttl_s":99999999999})").find("ttl_s"), std::string::npos);
+  EXPECT_NE(error_of(R"({"op":"timeout"})").find("ttl_s"), std::string::npos);
+}
+
+TEST(MonitorMessagesTest, KeptExecRepliesRoundTrip) {
+  auto started = parse_reply(encode_reply(ExecStarted{7, "00000000000000aa"}));
+  ASSERT_TRUE(started.ok()) << started.error().what();
+  auto s = parse_exec_started(*started);
+  ASSERT_TRUE(s.ok()) << s.error().what();
+  EXPECT_EQ(s->exec_id, "00000000000000aa");
+  auto attach = parse_reply(encode_reply(AttachStarted{5, 9}));
+  ASSERT_TRUE(attach.ok());
+  auto a = parse_attach_started(*attach);
+  ASSERT_TRUE(a.ok()) << a.error().what();
+  EXPECT_EQ(a->first_kept, 5u);
+  EXPECT_EQ(a->from, 9u);
+
+  KeptExecInfo running;
+  running.exec_id = "0123456789abcdef";
+  running.pid = 12;
+  running.argv = {"sleep", "1"};
+  running.started_unix_ms = 1700000000000;
+  running.output_bytes = 3;
+  KeptExecInfo ended = running;
+  ended.exec_id = "fedcba9876543210";
+  ended.exit = proto::ExitMessage{};
+  ended.exit->status.code = 3;
+  KeptExecInfo crashed = running;
+  crashed.exec_id = "fedcba987654321f";
+  crashed.crash_reason = "the sandbox stopped";
+  auto body = parse_reply(encode_reply(ExecsReply{{running, ended, crashed}}));
+  ASSERT_TRUE(body.ok());
+  auto list = parse_execs_reply(*body);
+  ASSERT_TRUE(list.ok()) << list.error().what();
+  ASSERT_EQ(list->execs.size(), 3u);
+  EXPECT_TRUE(list->execs[0].running());
+  EXPECT_EQ(list->execs[0].argv, running.argv);
+  EXPECT_EQ(list->execs[0].started_unix_ms, 1700000000000);
+  ASSERT_TRUE(list->execs[1].exit.has_value());
+  EXPECT_EQ(list->execs[1].exit->status.code, 3);
+  EXPECT_FALSE(list->execs[1].running());
+  EXPECT_EQ(list->execs[2].crash_reason, "the sandbox stopped");
+  EXPECT_FALSE(list->execs[2].running());
+  // A hostile monitor's list is refused, not trusted.
+  EXPECT_FALSE(parse_execs_reply(Json{{"execs", {{{"exec_id", "x"}}}}}).ok());
+  EXPECT_FALSE(parse_execs_reply(Json{{"execs", "no"}}).ok());
+}
+
 TEST(MonitorMessagesTest, HostileRequestsNameTheField) {
   EXPECT_NE(error_of("[1]").find("not a JSON object"), std::string::npos);
   EXPECT_NE(error_of("{").find("not valid JSON"), std::string::npos);
@@ -72,8 +156,7 @@ TEST(MonitorMessagesTest, HostileRequestsNameTheField) {
   EXPECT_NE(error_of(exec + "}").find("field 'stdin' is missing"), std::string::npos);
   EXPECT_NE(error_of(exec + R"(,"stdin":1})").find("field 'stdin' is not a boolean"), std::string::npos);
   EXPECT_EQ(error_of(exec + R"(,"stdin":false})"), "(parsed)");
-  EXPECT_NE(error_of(exec + R"(,"stdin":false,"rows":0,"cols":80})").find("'rows' is out of range"),
-            std::string::npos);
+  EXPECT_NE(error_of(exec + R"(,"stdin":false,"rows":0,"cols":80})").find("'rows' is out of range"), std::string::npos);
   EXPECT_NE(error_of(exec + R"(,"stdin":false,"rows":24})").find("field 'cols' is missing"), std::string::npos);
   EXPECT_NE(error_of(exec + R"(,"stdin":false,"timeout_s":0})").find("'timeout_s' is out of range"), std::string::npos);
   EXPECT_NE(error_of(exec + R"(,"stdin":false,"timeout_s":99999999})").find("'timeout_s' is out of range"),
@@ -119,7 +202,7 @@ TEST(MonitorMessagesTest, RepliesCarryTheirErrorCode) {
   EXPECT_FALSE(parse_reply(R"({"ok":false})").ok());
   EXPECT_FALSE(parse_reply("").ok());
 
-  auto pid = parse_reply(encode_reply(ExecStarted{4242}));
+  auto pid = parse_reply(encode_reply(ExecStarted{4242, {}}));
   ASSERT_TRUE(pid.ok());
   auto started = parse_exec_started(*pid);
   ASSERT_TRUE(started.ok()) << started.error().what();

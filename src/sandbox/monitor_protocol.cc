@@ -20,7 +20,8 @@ bool known_type(uint8_t t) {
     case FrameType::kResize:
     case FrameType::kExit:
     case FrameType::kData:
-    case FrameType::kDataEnd: return true;
+    case FrameType::kDataEnd:
+    case FrameType::kOutputEnd: return true;
   }
   return false;
 }

@@ -21,11 +21,12 @@ enum class FrameType : uint8_t {
   kStderr = 2,
   kStdin = 3,
   kStdinClose = 4,
-  kSignal = 5,  // JSON {"signal":N}
-  kResize = 6,  // JSON {"rows":R,"cols":C}
-  kExit = 7,    // JSON {"code":C,"signaled":B,"signal":S,"timed_out":B}
-  kData = 8,    // file bytes of a put (client to monitor) or a get (monitor to client)
-  kDataEnd = 9, // the end of a put's bytes
+  kSignal = 5,      // JSON {"signal":N}
+  kResize = 6,      // JSON {"rows":R,"cols":C}
+  kExit = 7,        // JSON {"code":C,"signaled":B,"signal":S,"timed_out":B}
+  kData = 8,        // file bytes of a put (client to monitor) or a get (monitor to client)
+  kDataEnd = 9,     // the end of a put's bytes
+  kOutputEnd = 10,  // an attach without follow: the output kept so far went, the command runs on
 };
 
 inline constexpr size_t kMaxFramePayload = 1u << 20;

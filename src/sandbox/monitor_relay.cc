@@ -55,6 +55,7 @@ void relay_input(int fd, proto::ExecSession& session) {
 void Monitor::relay_exec(int fd, monitor::ExecRequest request) {
   // The sandbox's env, then the secrets, then exec's own (-e wins).
   Workload w = std::move(request.workload);
+  bool keep = request.keep;
   std::vector<std::string> env = secret_env(secrets_);
   env.insert(env.end(), w.env.begin(), w.env.end());
   w.env = std::move(env);
@@ -69,12 +70,16 @@ void Monitor::relay_exec(int fd, monitor::ExecRequest request) {
       return {};
     });
   }
-  wipe_env(req);
   if (!checked.ok()) {
+    wipe_env(req);
     KB_DEBUG("exec: {}", checked.error().what());
     return reply(fd, checked);
   }
-  if (!monitor::write_frame(fd, FrameType::kReply, monitor::encode_reply(monitor::ExecStarted{session->pid()})).ok())
+  // keep_exec wants the argv; the env, which may hold secrets, goes now.
+  wipe_env(req);
+  if (keep) return keep_exec(fd, std::move(session), req);
+  if (!monitor::write_frame(fd, FrameType::kReply, monitor::encode_reply(monitor::ExecStarted{session->pid(), {}}))
+           .ok())
     return;
 
   std::mutex write_mu;

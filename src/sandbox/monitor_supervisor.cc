@@ -17,8 +17,12 @@ using namespace std::chrono_literals;
 constexpr auto kMaxBackoff = std::chrono::milliseconds(30s);
 constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
 constexpr auto kEndGrace = std::chrono::milliseconds(2s);
+// A run whose time ran out gets what `krunbox stop` gives by default.
+constexpr auto kExpireGrace = std::chrono::milliseconds(10s);
 
-void answer(MonitorEvent& ev, Status st) { ev.done->set_value(std::move(st)); }
+void answer(MonitorEvent& ev, Status st) {
+  ev.done->set_value(std::move(st));
+}
 
 void await_reply(MonitorEvent& ev) {
   if (ev.replied) (void)ev.replied->get_future().wait_for(std::chrono::seconds(5));
@@ -52,8 +56,16 @@ std::optional<MonitorEvent> Monitor::pop() {
       queue_.pop_front();
       return ev;
     }
+    auto now = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::time_point> wake;
+    if (auto expired = expiry_due(now, wake)) return expired;
     if (restart_at_) {
-      if (queue_cv_.wait_until(lock, *restart_at_) == std::cv_status::timeout && queue_.empty()) return std::nullopt;
+      // nullopt: the restart is due.
+      if (now >= *restart_at_) return std::nullopt;
+      if (!wake || *restart_at_ < *wake) wake = *restart_at_;
+    }
+    if (wake) {
+      queue_cv_.wait_until(lock, *wake);
     } else {
       queue_cv_.wait(lock);
     }
@@ -88,6 +100,10 @@ int Monitor::run() {
         do_stop(ev->grace, "removed by krunbox rm");
         answer(*ev, Status{});
         await_reply(*ev);
+        return 0;
+      case MonitorEvent::Kind::kExpire:
+        KB_INFO("sandbox {}: stopping: {}", short_id(), ev->reason);
+        do_stop(kExpireGrace, "stopped: " + ev->reason);
         return 0;
       case MonitorEvent::Kind::kMainExited:
         if (ev->generation != generation_ || stopping_) break;
@@ -149,6 +165,7 @@ Status Monitor::do_start() {
     status_.state = SandboxState::kRunning;
     status_.started_at = unix_now();
   }
+  arm_timeouts();
   save();
   if (auto st = launch_main(); !st.ok()) {
     {
@@ -221,8 +238,8 @@ bool Monitor::on_main_exited(const MonitorEvent&) {
   // reason follow a moment later.
   std::string crash = !exit && sandbox_ ? sandbox_->crash_reason_within(std::chrono::seconds(3)) : "";
   bool engine_alive = sandbox_ && sandbox_->state() == SandboxState::kRunning;
-  WorkloadOutcome outcome = exit ? WorkloadOutcome::from_exit(*exit)
-                                 : WorkloadOutcome::crashed(crash.empty() ? error : crash);
+  WorkloadOutcome outcome =
+      exit ? WorkloadOutcome::from_exit(*exit) : WorkloadOutcome::crashed(crash.empty() ? error : crash);
   bool failed = !outcome.success();
   std::string reason = outcome.crashed() ? "engine failed: " + outcome.reason() : "main process " + outcome.describe();
   {
@@ -272,6 +289,7 @@ bool Monitor::do_restart() {
       return true;
     }
   }
+  arm_timeouts();
   save();
   if (auto st = launch_main(); !st.ok()) {
     if (sandbox_) (void)sandbox_->stop(kEndGrace);

@@ -21,6 +21,7 @@
 #include "backend/registry.h"
 #include "base/unique_fd.h"
 #include "proto/agent_client.h"
+#include "sandbox/monitor_execs.h"
 #include "sandbox/monitor_messages.h"
 #include "sandbox/output_log.h"
 #include "sandbox/secrets.h"
@@ -30,11 +31,12 @@ namespace krunbox {
 
 // What the connection threads ask of the main thread.
 struct MonitorEvent {
-  enum class Kind { kStart, kStop, kRemove, kMainExited };
+  enum class Kind { kStart, kStop, kRemove, kMainExited, kExpire };
   explicit MonitorEvent(Kind k) : kind(k) {}
   Kind kind;
   std::chrono::milliseconds grace{0};
   uint64_t generation = 0;
+  std::string reason;  // kExpire: which timeout ran out
   std::shared_ptr<std::promise<Status>> done;
   // Set by the connection thread once the reply went out, so that the
   // monitor does not exit before its last answer was written.
@@ -75,6 +77,15 @@ class Monitor {
   void save();
   Status handle_kill(int sig);
   Status handle_pause(bool pause);
+  // Time to live and idle timeout (monitor_timeouts.cc).
+  Status handle_timeout(std::chrono::seconds ttl);
+  void arm_timeouts();
+  // With queue_mu_ held: the expiry due at `now`, if any, and when to look again.
+  std::optional<MonitorEvent> expiry_due(std::chrono::steady_clock::time_point now,
+                                         std::optional<std::chrono::steady_clock::time_point>& wake);
+  // A client request began or ended (status requests do not count).
+  void client_began();
+  void client_ended();
   // Runs `use` with the agent of the running engine, which stays while it
   // runs (a restart or stop waits for it); the error a request gets when
   // the sandbox is not running or paused.
@@ -89,6 +100,12 @@ class Monitor {
   void relay_put(int fd, const monitor::PutRequest& request);
   void relay_get(int fd, const monitor::GetRequest& request);
   void relay_stat(int fd, const monitor::StatRequest& request);
+  // Kept execs (monitor_kept.cc).
+  void keep_exec(int fd, std::unique_ptr<proto::ExecSession> session, const proto::ExecRequest& request);
+  void relay_attach(int fd, const monitor::AttachRequest& request);
+  void relay_exec_stdin(int fd, const monitor::ExecStdinRequest& request);
+  Status exec_signal(const monitor::ExecSignalRequest& request);
+  Status exec_resize(const monitor::ExecResizeRequest& request);
 
   StateStore store_;
   SandboxConfig config_;
@@ -101,6 +118,12 @@ class Monitor {
   std::condition_variable queue_cv_;
   std::deque<MonitorEvent> queue_;
   std::optional<std::chrono::steady_clock::time_point> restart_at_;
+  // Under queue_mu_: when this run's time to live ends; whether the idle
+  // timeout applies (a run is on) and when a client last went.
+  std::optional<std::chrono::steady_clock::time_point> ttl_at_;
+  bool idle_armed_ = false;
+  std::chrono::steady_clock::time_point last_client_;
+  int active_clients_ = 0;
 
   // Exclusive while the engine or the main session is replaced; shared while used.
   std::shared_mutex engine_mu_;
@@ -114,6 +137,7 @@ class Monitor {
   uint64_t generation_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> killed_{false};
+  KeptExecs kept_;
 };
 
 }  // namespace krunbox

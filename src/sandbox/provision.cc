@@ -23,7 +23,8 @@ Result<image::ResolvedImage> resolve_image(image::ImageStore& store, const std::
   if (resolved.ok() || resolved.error().code() != ErrorCode::kNotFound) return resolved;
   std::string layout = bundled_image_layout();
   if (!is_directory(layout))
-    return Error(ErrorCode::kNotFound, "the bundled image is missing (no layout at " + layout + "); run scripts/setup.sh");
+    return Error(ErrorCode::kNotFound,
+                 "the bundled image is missing (no layout at " + layout + "); run scripts/setup.sh");
   KB_INFO("loading the bundled image from {}", layout);
   image::LoadOptions load;
   load.name = kDefaultImage;
@@ -37,8 +38,10 @@ Result<std::vector<std::string>> checked_env(const std::vector<std::string>& env
   std::vector<std::string> out;
   for (const auto& e : env) {
     KRUNBOX_ASSIGN_OR_RETURN(auto entry, parse_env_entry(e, nullptr));
-    if (entry) out.push_back(std::move(*entry));
-    else if (keep_removals) out.push_back(e);
+    if (entry)
+      out.push_back(std::move(*entry));
+    else if (keep_removals)
+      out.push_back(e);
   }
   return out;
 }
@@ -88,9 +91,13 @@ Result<PreparedSandbox> provision_image(const ProvisionRequest& r, SandboxSpecBu
 
 }  // namespace
 
-std::string bundled_image_layout() { return join_path(data_root(), "bundled/busybox-oci"); }
+std::string bundled_image_layout() {
+  return join_path(data_root(), "bundled/busybox-oci");
+}
 
-std::string PreparedSandbox::image_label() const { return image.empty() ? "rootfs:" + spec.rootfs : image; }
+std::string PreparedSandbox::image_label() const {
+  return image.empty() ? "rootfs:" + spec.rootfs : image;
+}
 
 Result<PreparedSandbox> provision(const ProvisionRequest& r) {
   if (!r.rootfs.empty() && !r.image.empty())
@@ -116,6 +123,7 @@ Result<std::string> create_sandbox(Lifecycle& lc, CreateRequest request) {
   } wipe_secrets{request.secrets};
   KRUNBOX_TRY(sweep_leftovers());
   KRUNBOX_TRY(check_labels(request.labels));
+  KRUNBOX_TRY(check_sandbox_timeouts(request.ttl, request.idle_timeout));
   // Resolved now, so the sandbox keeps its backend across restarts.
   KRUNBOX_ASSIGN_OR_RETURN(auto choice, select_backend(request.backend, request.require_vm));
   // Asked before the root is made; the store asks again under its lock.
@@ -131,6 +139,8 @@ Result<std::string> create_sandbox(Lifecycle& lc, CreateRequest request) {
   config.backend = choice.report.backend;
   config.restart = request.restart;
   config.labels = std::move(request.labels);
+  config.ttl = request.ttl;
+  config.idle_timeout = request.idle_timeout;
   auto id = lc.create(std::move(config), request.secrets);
   if (id) prepared.root.keep();
   return id;

@@ -75,8 +75,10 @@ struct CreateRequest {
   std::string backend = "auto";  // "auto" (strongest usable) or a backend name
   bool require_vm = false;       // refuse backends without hardware isolation
   RestartPolicy restart;
-  std::vector<Secret> secrets;   // into the workload's environment, never stored
+  std::vector<Secret> secrets;  // into the workload's environment, never stored
   std::map<std::string, std::string> labels;
+  std::chrono::seconds ttl{0};           // SandboxConfig::ttl
+  std::chrono::seconds idle_timeout{0};  // SandboxConfig::idle_timeout
 };
 
 // Returns the new sandbox's id. Sweeps what killed krunbox processes left

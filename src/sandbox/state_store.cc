@@ -14,7 +14,9 @@ namespace krunbox {
 namespace {
 
 bool is_hex_id(std::string_view s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); });
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c));
+         });
 }
 
 Json ports_json(const std::vector<PortMapping>& ports) {
@@ -40,7 +42,6 @@ Result<std::vector<PortMapping>> ports_from_json(const Json& a) {
   }
   return out;
 }
-
 
 }  // namespace
 
@@ -135,8 +136,7 @@ Result<SandboxSpec> spec_from_json(const Json& j) {
     KRUNBOX_ASSIGN_OR_RETURN(s.ports, ports_from_json(j.value("ports", Json::array())));
     for (const auto& v : j.value("volumes", Json::array()))
       s.volumes.push_back({v.at("host_path").get<std::string>(), v.at("guest_path").get<std::string>(),
-                           v.value("read_only", false), v.value("allow_suid", false),
-                           v.value("allow_devices", false)});
+                           v.value("read_only", false), v.value("allow_suid", false), v.value("allow_devices", false)});
     KRUNBOX_ASSIGN_OR_RETURN(s.network, parse_network_mode(j.value("network", std::string("none"))));
     s.user_namespace = j.value("user_namespace", false);
     KRUNBOX_ASSIGN_OR_RETURN(s.accel, parse_vm_accel(j.value("accel", std::string("auto"))));
@@ -187,10 +187,26 @@ bool matches_labels(const std::map<std::string, std::string>& labels, const std:
 }
 
 Json to_json(const SandboxConfig& c) {
-  return {{"spec", to_json(c.spec)},       {"backend", c.backend},
-          {"image", c.image},              {"restart", to_string(c.restart)},
-          {"secret_names", c.secret_names}, {"created_at", c.created_at},
-          {"labels", c.labels}};
+  return {{"spec", to_json(c.spec)},
+          {"backend", c.backend},
+          {"image", c.image},
+          {"restart", to_string(c.restart)},
+          {"secret_names", c.secret_names},
+          {"created_at", c.created_at},
+          {"labels", c.labels},
+          {"ttl_s", c.ttl.count()},
+          {"idle_timeout_s", c.idle_timeout.count()}};
+}
+
+Status check_sandbox_timeouts(std::chrono::seconds ttl, std::chrono::seconds idle_timeout) {
+  for (auto [name, value] : {std::pair{kTtlField, ttl}, std::pair{kIdleTimeoutField, idle_timeout}}) {
+    if (value.count() < 0 || value > kMaxSandboxTimeout)
+      return Error(ErrorCode::kInvalidArgument, std::string(name) + " must be 0 (none) to " +
+                                                    std::to_string(kMaxSandboxTimeout.count()) + " seconds, not " +
+                                                    std::to_string(value.count()))
+          .with_field(name, std::to_string(value.count()));
+  }
+  return {};
 }
 
 Result<SandboxConfig> config_from_json(const Json& j) {
@@ -203,6 +219,9 @@ Result<SandboxConfig> config_from_json(const Json& j) {
     c.secret_names = j.value("secret_names", std::vector<std::string>{});
     c.created_at = j.value("created_at", int64_t{0});
     c.labels = j.value("labels", std::map<std::string, std::string>{});
+    c.ttl = std::chrono::seconds(j.value("ttl_s", int64_t{0}));
+    c.idle_timeout = std::chrono::seconds(j.value("idle_timeout_s", int64_t{0}));
+    KRUNBOX_TRY_CTX(check_sandbox_timeouts(c.ttl, c.idle_timeout), "config.json");
     return c;
   } catch (const Json::exception& e) {
     return Error(ErrorCode::kInvalidArgument, std::string("malformed config.json: ") + e.what());
@@ -218,9 +237,11 @@ Json to_json(const SandboxStatus& s) {
             {"started_at", s.started_at},
             {"finished_at", s.finished_at},
             {"ports", ports_json(s.ports)}};
+  if (s.deadline) j["deadline"] = s.deadline;
   if (s.monitor) j["monitor"] = {{"pid", s.monitor->pid}, {"start_time", s.monitor->start_time}};
   if (s.exit_status)
-    j["exit"] = {{"signaled", s.exit_status->signaled}, {"code", s.exit_status->code}, {"signal", s.exit_status->signal}};
+    j["exit"] = {
+        {"signaled", s.exit_status->signaled}, {"code", s.exit_status->code}, {"signal", s.exit_status->signal}};
   return j;
 }
 
@@ -235,6 +256,7 @@ Result<SandboxStatus> status_from_json(const Json& j) {
     s.started_at = j.value("started_at", int64_t{0});
     s.finished_at = j.value("finished_at", int64_t{0});
     KRUNBOX_ASSIGN_OR_RETURN(s.ports, ports_from_json(j.value("ports", Json::array())));
+    s.deadline = j.value("deadline", int64_t{0});
     if (j.contains("monitor"))
       s.monitor = ProcessRef{j["monitor"].at("pid").get<pid_t>(), j["monitor"].at("start_time").get<uint64_t>()};
     if (j.contains("exit")) {
@@ -260,12 +282,18 @@ StateStore::StateStore(std::string root, std::string sockets)
     : root_(root.empty() ? join_path(data_root(), "lifecycle") : std::move(root)),
       sockets_(sockets.empty() ? join_path(run_root(), "monitors") : std::move(sockets)) {}
 
-std::string StateStore::dir(const std::string& id) const { return join_path(root_, id); }
+std::string StateStore::dir(const std::string& id) const {
+  return join_path(root_, id);
+}
 std::string StateStore::socket_path(const std::string& id) const {
   return join_path(sockets_, id.substr(0, 16) + ".sock");
 }
-std::string StateStore::log_path(const std::string& id) const { return join_path(dir(id), "output.log"); }
-std::string StateStore::monitor_log_path(const std::string& id) const { return join_path(dir(id), "monitor.log"); }
+std::string StateStore::log_path(const std::string& id) const {
+  return join_path(dir(id), "output.log");
+}
+std::string StateStore::monitor_log_path(const std::string& id) const {
+  return join_path(dir(id), "monitor.log");
+}
 
 Result<std::vector<std::string>> StateStore::list() const {
   // Every command that names or lists sandboxes comes through here, so a
@@ -316,7 +344,8 @@ Status StateStore::create(const SandboxConfig& config) {
   KRUNBOX_ASSIGN_OR_RETURN(auto store_lock, FileLock::acquire(join_path(root_, ".lock")));
   const std::string& id = config.spec.id;
   if (!is_hex_id(id)) return Error(ErrorCode::kInvalidArgument, "sandbox id '" + id + "' is not 64 hex digits");
-  if (path_exists(join_path(dir(id), "config.json"))) return Error(ErrorCode::kAlreadyExists, "sandbox " + id + " exists");
+  if (path_exists(join_path(dir(id), "config.json")))
+    return Error(ErrorCode::kAlreadyExists, "sandbox " + id + " exists");
   KRUNBOX_TRY(check_name_free(config.spec.name));
   KRUNBOX_TRY(ensure_private_dir(dir(id), 0700));
   KRUNBOX_TRY(save_status(id, SandboxStatus{}));

@@ -33,17 +33,29 @@ struct RestartPolicy {
 // "no", "on-failure", "on-failure:N", "always". Errors name kRestartField.
 Result<RestartPolicy> parse_restart_policy(std::string_view text);
 inline constexpr const char* kRestartField = "restart";
+// The fields check_sandbox_timeouts' errors name.
+inline constexpr const char* kTtlField = "ttl";
+inline constexpr const char* kIdleTimeoutField = "idle_timeout";
 std::string to_string(const RestartPolicy& policy);
 
 struct SandboxConfig {
-  SandboxSpec spec;             // spec.env holds no secret
-  std::string backend;          // the backend resolved at create
-  std::string image;            // what the user named (image ref or --rootfs DIR)
+  SandboxSpec spec;     // spec.env holds no secret
+  std::string backend;  // the backend resolved at create
+  std::string image;    // what the user named (image ref or --rootfs DIR)
   RestartPolicy restart;
   std::vector<std::string> secret_names;
-  int64_t created_at = 0;       // unix seconds
+  int64_t created_at = 0;                     // unix seconds
   std::map<std::string, std::string> labels;  // checked by check_labels
+  // Enforced by the monitor, so they hold without any client: each run is
+  // stopped `ttl` after its start (extendable while it runs), or once no
+  // client has used it for `idle_timeout`. 0: never.
+  std::chrono::seconds ttl{0};
+  std::chrono::seconds idle_timeout{0};
 };
+
+// The longest time to live and idle timeout: 30 days.
+inline constexpr std::chrono::seconds kMaxSandboxTimeout{30ll * 24 * 3600};
+Status check_sandbox_timeouts(std::chrono::seconds ttl, std::chrono::seconds idle_timeout);
 
 // Labels: at most 64, keys of 1-128 printable ASCII bytes without '=' or
 // ',', values up to 4 KiB without NUL or newline.
@@ -61,14 +73,15 @@ bool matches_labels(const std::map<std::string, std::string>& labels, const std:
 struct SandboxStatus {
   SandboxState state = SandboxState::kCreated;
   std::optional<ProcessRef> monitor;
-  int64_t run = 0;               // how many times `start` began a run
-  uint32_t restart_count = 0;    // restarts by the restart policy in this run
-  bool restarting = false;       // waiting out the back-off before a restart
+  int64_t run = 0;                        // how many times `start` began a run
+  uint32_t restart_count = 0;             // restarts by the restart policy in this run
+  bool restarting = false;                // waiting out the back-off before a restart
   std::optional<ExitStatus> exit_status;  // of the main process, once it ended
-  std::string reason;            // why it stopped or crashed
+  std::string reason;                     // why it stopped or crashed
   int64_t started_at = 0;
   int64_t finished_at = 0;
   std::vector<PortMapping> ports;  // as bound (host port 0 resolved)
+  int64_t deadline = 0;            // unix seconds: when the monitor stops this run (ttl); 0: none
 };
 
 Json to_json(const SandboxSpec& spec);

@@ -9,25 +9,20 @@
 #include "serve/api_workload.h"
 #include "serve/errors.h"
 #include "serve/request_parse.h"
+#include "serve/responses.h"
 #include "serve/sandbox_doc.h"
 
 namespace krunbox::serve {
 namespace {
 
-HttpResponse json_response(int status, const Json& j) {
-  HttpResponse r;
-  r.status = status;
-  r.body = dump_json(j);
-  return r;
-}
-
 HttpResponse no_route(const HttpRequest& req) {
-  return error_response(404, "no_route", "there is no endpoint " + req.path + "; see docs/api.md for the API under /v1");
+  return error_response(404, "no_route",
+                        "there is no endpoint " + req.path + "; see docs/api.md for the API under /v1");
 }
 
 HttpResponse bad_method(const HttpRequest& req, std::string allow) {
-  HttpResponse r = error_response(405, "method_not_allowed", req.method + " is not allowed on " + req.path +
-                                                                 "; allowed: " + allow);
+  HttpResponse r =
+      error_response(405, "method_not_allowed", req.method + " is not allowed on " + req.path + "; allowed: " + allow);
   r.headers.emplace_back("Allow", std::move(allow));
   return r;
 }
@@ -108,10 +103,7 @@ class SandboxCalls {
     KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc_.resolve(key));
     KRUNBOX_ASSIGN_OR_RETURN(auto swept, lc_.remove(id, /*force=*/true));
     (void)swept;
-    HttpResponse r;
-    r.status = 204;
-    r.content_type.clear();
-    return r;
+    return no_content();
   }
 
   Result<HttpResponse> action(const std::string& key, const std::string& verb, const HttpRequest& req) {
@@ -120,7 +112,10 @@ class SandboxCalls {
     if (verb == "kill") allowed = {"signal"};
     KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, allowed));
     std::vector<Secret> secrets;
-    if (verb == "start") {
+    std::chrono::seconds ttl{0};
+    if (verb == "timeout") {
+      KRUNBOX_ASSIGN_OR_RETURN(ttl, parse_timeout_body(req.body));
+    } else if (verb == "start") {
       KRUNBOX_ASSIGN_OR_RETURN(secrets, parse_start_body(req.body));
     } else {
       KRUNBOX_TRY(check_no_body(req.body));
@@ -141,6 +136,8 @@ class SandboxCalls {
       KRUNBOX_TRY(lc_.stop(*id, grace));
     } else if (verb == "kill") {
       KRUNBOX_TRY(lc_.kill(*id, sig));
+    } else if (verb == "timeout") {
+      KRUNBOX_TRY(lc_.set_ttl(*id, ttl));
     } else if (verb == "pause") {
       KRUNBOX_TRY(lc_.pause(*id));
     } else {
@@ -166,7 +163,7 @@ class SandboxCalls {
 };
 
 bool is_action(const std::string& s) {
-  return s == "start" || s == "stop" || s == "pause" || s == "resume" || s == "kill";
+  return s == "start" || s == "stop" || s == "pause" || s == "resume" || s == "kill" || s == "timeout";
 }
 
 Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
@@ -184,7 +181,7 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
     KRUNBOX_ASSIGN_OR_RETURN(auto ids, Lifecycle().store().list());
     return json_response(200, {{"status", "ok"}, {"sandboxes", ids.size()}});
   }
-  if (seg[0] != "sandboxes" || seg.size() > 4) return no_route(req);
+  if (seg[0] != "sandboxes" || seg.size() > 5) return no_route(req);
   SandboxCalls calls;
   if (seg.size() == 1) {
     if (m == "GET") return calls.list(req);
@@ -197,6 +194,16 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
     if (m == "DELETE") return calls.remove(seg[1], req);
     return bad_method(req, "GET, DELETE");
   }
+  if (seg[2] == "execs") {
+    std::vector<std::string> rest(seg.begin() + 3, seg.end());
+    bool action = rest.size() == 2 && rest[1] != "output";
+    if (action && m != "POST") return bad_method(req, "POST");
+    if (!action && m != "GET") return bad_method(req, "GET");
+    return calls.in_sandbox(seg[1], req, [&rest](Lifecycle& lc, const std::string& id, const HttpRequest& r) {
+      return execs_endpoint(lc, id, rest, r);
+    });
+  }
+  if (seg.size() == 5) return no_route(req);
   if (seg.size() == 4) {
     if (seg[2] != "files" || seg[3] != "stat") return no_route(req);
     if (m != "GET") return bad_method(req, "GET");
@@ -222,7 +229,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }  // namespace
 
 size_t Api::body_limit(std::string_view method, std::string_view path) const {
-  if (method == "POST" && ends_with(path, "/exec")) return kMaxExecBody;
+  if (method == "POST" && (ends_with(path, "/exec") || ends_with(path, "/stdin"))) return kMaxExecBody;
   if (method == "PUT" && ends_with(path, "/files")) return kMaxFileBytes;
   return kMaxJsonBody;
 }

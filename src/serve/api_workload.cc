@@ -5,15 +5,13 @@
 #include "sandbox/files_client.h"
 #include "serve/errors.h"
 #include "serve/exec_call.h"
+#include "serve/exec_events.h"
 #include "serve/request_parse.h"
+#include "serve/responses.h"
 #include "serve/sandbox_doc.h"
 
 namespace krunbox::serve {
 namespace {
-
-Json end_fields(const ExecEnd& end) {
-  return {{"exit_code", end.exit_code}, {"signal", end.signal}, {"timed_out", end.timed_out}};
-}
 
 bool wants_ndjson(const std::string& accept) {
   return accept.find("application/x-ndjson") != std::string::npos;
@@ -31,7 +29,7 @@ Result<HttpResponse> collected(ExecCall& call, bool base64) {
     buf.append(data.substr(0, room));
     return true;
   }));
-  Json j = end_fields(end);
+  Json j = exec_end_fields(end);
   j["stdout"] = base64 ? image::base64_encode(out) : out;
   j["stderr"] = base64 ? image::base64_encode(err) : err;
   j["stdout_truncated"] = out_cut;
@@ -48,18 +46,8 @@ HttpResponse streamed(std::shared_ptr<ExecCall> call) {
   r.stream = [call](const ChunkWriter& write) {
     auto line = [&](const Json& j) { return write(dump_json(j) + "\n"); };
     if (!line({{"type", "start"}, {"pid", call->pid()}})) return;
-    auto end = call->run([&](OutputStream s, std::string_view data) {
-      return line({{"type", s == OutputStream::kStdout ? "stdout" : "stderr"}, {"data", image::base64_encode(data)}});
-    });
-    if (!end) {
-      // The status line went out with the start event: the error is an event.
-      (void)line({{"type", "error"},
-                  {"error", {{"code", error_code_name(end.error().code())}, {"message", end.error().what()}}}});
-      return;
-    }
-    Json exit = end_fields(*end);
-    exit["type"] = "exit";
-    (void)line(exit);
+    auto end = call->run([&](OutputStream s, std::string_view data) { return line(output_event(s, data)); });
+    (void)line(end ? exit_event(*end) : error_event(end.error()));
   };
   return r;
 }
@@ -69,7 +57,7 @@ Json stat_json(const std::string& path, const FileStat& st) {
                      : st.type == FileStat::Type::kDirectory ? "directory"
                      : st.type == FileStat::Type::kSymlink   ? "symlink"
                                                              : "other";
-  Json j = {{"path", path}, {"type", type}, {"mode", st.mode}, {"size", st.size},
+  Json j = {{"path", path},  {"type", type},  {"mode", st.mode},        {"size", st.size},
             {"uid", st.uid}, {"gid", st.gid}, {"mtime_ns", st.mtime_ns}};
   if (st.type == FileStat::Type::kSymlink) j["symlink_target"] = st.symlink_target;
   return j;
@@ -81,6 +69,7 @@ Result<HttpResponse> exec_endpoint(Lifecycle& lc, const std::string& id, const H
   KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {}));
   (void)query;
   KRUNBOX_ASSIGN_OR_RETURN(ExecBody body, parse_exec_body(req.body));
+  if (body.background) return start_background_exec(lc, id, std::move(body.params));
   bool base64 = body.base64;
   KRUNBOX_ASSIGN_OR_RETURN(auto call, ExecCall::start(lc, id, std::move(body.params)));
   if (wants_ndjson(req.accept)) return streamed(std::shared_ptr<ExecCall>(std::move(call)));
@@ -94,10 +83,7 @@ Result<HttpResponse> files_endpoint(Lifecycle& lc, const std::string& id, const 
     o.mode = q.mode;
     o.make_parents = q.make_parents;
     KRUNBOX_TRY(put_file(lc, id, q.path, req.body, o));
-    HttpResponse r;
-    r.status = 204;
-    r.content_type.clear();
-    return r;
+    return no_content();
   }
   KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, false));
   KRUNBOX_ASSIGN_OR_RETURN(std::string data, get_file(lc, id, q.path, kMaxFileBytes));

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "krunbox/error.h"
 #include "sandbox/lifecycle.h"
+#include "serve/exec_call.h"
 #include "serve/http.h"
 
 namespace krunbox::serve {
@@ -15,6 +17,12 @@ Result<HttpResponse> exec_endpoint(Lifecycle& lifecycle, const std::string& id, 
 // GET|PUT .../files and GET .../files/stat.
 Result<HttpResponse> files_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
 Result<HttpResponse> stat_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
+
+// Background commands (api_execs.cc): POST .../exec with background:true,
+// and GET .../execs, GET|POST .../execs/{exec_id}[/ACTION].
+Result<HttpResponse> start_background_exec(Lifecycle& lifecycle, const std::string& id, ExecParams params);
+Result<HttpResponse> execs_endpoint(Lifecycle& lifecycle, const std::string& id, const std::vector<std::string>& rest,
+                                    const HttpRequest& request);
 
 // The largest file GET .../files returns and PUT accepts.
 inline constexpr size_t kMaxFileBytes = 64u << 20;

@@ -32,8 +32,13 @@ Result<ExecEnd> ExecCall::run(const OutputSink& sink) {
       session_->abandon();
     };
   };
-  KRUNBOX_ASSIGN_OR_RETURN(WorkloadOutcome outcome, session_->wait({to(OutputStream::kStdout), to(OutputStream::kStderr)}));
+  KRUNBOX_ASSIGN_OR_RETURN(WorkloadOutcome outcome,
+                           session_->wait({to(OutputStream::kStdout), to(OutputStream::kStderr)}));
   if (gone) return Error(ErrorCode::kCancelled, "the client went away; the command was ended");
+  return exec_end_of(outcome);
+}
+
+Result<ExecEnd> exec_end_of(const WorkloadOutcome& outcome) {
   if (outcome.crashed()) return Error(ErrorCode::kIllegalState, outcome.reason());
   ExecEnd end;
   end.timed_out = outcome.timed_out();

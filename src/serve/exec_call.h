@@ -13,6 +13,7 @@
 #include "krunbox/error.h"
 #include "sandbox/exec_session.h"
 #include "sandbox/lifecycle.h"
+#include "sandbox/output_ring.h"
 #include "sandbox/workload.h"
 
 namespace krunbox::serve {
@@ -29,7 +30,10 @@ struct ExecEnd {
   bool timed_out = false;
 };
 
-enum class OutputStream { kStdout, kStderr };
+// How a command ended, for the API; a crash (the sandbox went away under
+// it) is an error instead.
+Result<ExecEnd> exec_end_of(const WorkloadOutcome& outcome);
+
 // False: stop (the client went away); the command is then ended.
 using OutputSink = std::function<bool(OutputStream, std::string_view)>;
 

@@ -149,8 +149,9 @@ Result<Json> parse_object(std::string_view body, size_t limit = kMaxJsonBody) {
   Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return Error(ErrorCode::kInvalidArgument, "the request body is not valid JSON; send one JSON object");
-  if (!j.is_object()) return Error(ErrorCode::kInvalidArgument, "the request body must be a JSON object, not " +
-                                                                    std::string(j.type_name()));
+  if (!j.is_object())
+    return Error(ErrorCode::kInvalidArgument,
+                 "the request body must be a JSON object, not " + std::string(j.type_name()));
   return j;
 }
 
@@ -170,7 +171,7 @@ Result<ExecBody> parse_exec_body(std::string_view body) {
   Workload& w = out.params.workload;
   bool has_argv = false, has_cmd = false;
   KRUNBOX_TRY(each_field(
-      j, "", {"argv", "cmd", "env", "cwd", "user", "timeout_s", "stdin", "output_encoding"},
+      j, "", {"argv", "cmd", "env", "cwd", "user", "timeout_s", "stdin", "output_encoding", "background", "tty"},
       [&](const std::string& key, const Json& v, const std::string& field) -> Status {
         if (key == "argv") {
           KRUNBOX_ASSIGN_OR_RETURN(w.argv, as_string_list(v, field));
@@ -193,6 +194,10 @@ Result<ExecBody> parse_exec_body(std::string_view body) {
         } else if (key == "stdin") {
           if (!v.is_string()) return wrong_type(field, v, "a string");
           out.params.stdin_data = v.get<std::string>();
+        } else if (key == "background") {
+          KRUNBOX_ASSIGN_OR_RETURN(out.background, as_bool(v, field));
+        } else if (key == "tty") {
+          KRUNBOX_ASSIGN_OR_RETURN(w.tty, as_bool(v, field));
         } else {
           KRUNBOX_ASSIGN_OR_RETURN(std::string enc, as_string(v, field));
           if (enc != "text" && enc != "base64") return field_error(field, "must be text or base64");
@@ -204,6 +209,77 @@ Result<ExecBody> parse_exec_body(std::string_view body) {
     return Error(ErrorCode::kInvalidArgument,
                  "give exactly one of \"argv\" (a list: the program and its arguments) and \"cmd\" (a string for "
                  "/bin/sh -c)");
+  if (w.tty && !out.background)
+    return Error(ErrorCode::kInvalidArgument,
+                 "field \"tty\" needs \"background\": true (a terminal's output is one stream; read it from "
+                 ".../execs/{exec_id}/output)");
+  return out;
+}
+
+Result<std::chrono::seconds> parse_timeout_body(std::string_view body) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
+  std::optional<uint64_t> ttl;
+  KRUNBOX_TRY(
+      each_field(j, "", {"timeout_s"}, [&](const std::string&, const Json& v, const std::string& field) -> Status {
+        KRUNBOX_ASSIGN_OR_RETURN(ttl, as_uint(v, field, 0, kMaxSandboxTimeout.count()));
+        return {};
+      }));
+  if (!ttl)
+    return Error(ErrorCode::kInvalidArgument,
+                 "field \"timeout_s\" is missing: the seconds from now the sandbox may run (0: no limit)");
+  return std::chrono::seconds(*ttl);
+}
+
+Result<int> parse_exec_signal_body(std::string_view body) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
+  std::optional<int> sig;
+  KRUNBOX_TRY(each_field(j, "", {"signal"}, [&](const std::string&, const Json& v, const std::string& field) -> Status {
+    if (v.is_number_unsigned()) {
+      uint64_t n = v.get<uint64_t>();
+      if (n >= 1 && n <= static_cast<uint64_t>(SIGRTMAX)) sig = static_cast<int>(n);
+    } else if (v.is_string()) {
+      sig = signal_from_text(v.get<std::string>());
+    }
+    if (!sig) return field_error(field, "must be a signal number (1-64) or name (TERM, SIGKILL)");
+    return {};
+  }));
+  if (!sig) return Error(ErrorCode::kInvalidArgument, "field \"signal\" is missing: give a number or a name");
+  return *sig;
+}
+
+Result<std::pair<uint16_t, uint16_t>> parse_resize_body(std::string_view body) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
+  uint64_t rows = 0, cols = 0;
+  KRUNBOX_TRY(each_field(j, "", {"rows", "cols"},
+                         [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+                           KRUNBOX_ASSIGN_OR_RETURN(uint64_t n, as_uint(v, field, 1, UINT16_MAX));
+                           (key == "rows" ? rows : cols) = n;
+                           return {};
+                         }));
+  if (rows == 0 || cols == 0) return Error(ErrorCode::kInvalidArgument, "give both \"rows\" and \"cols\" (1-65535)");
+  return std::pair{static_cast<uint16_t>(rows), static_cast<uint16_t>(cols)};
+}
+
+Result<OutputQuery> parse_output_query(const std::string& query) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto q, parse_query(query, {"follow", "offset"}));
+  OutputQuery out;
+  for (const auto& [name, value] : q) {
+    if (name == "follow") {
+      if (value == "1" || value == "true") {
+        out.follow = true;
+      } else if (value == "0" || value == "false") {
+        out.follow = false;
+      } else {
+        return Error(ErrorCode::kInvalidArgument,
+                     "query parameter \"follow\" must be 1, true, 0 or false, not \"" + value + "\"");
+      }
+    } else {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out.offset);
+      if (value.empty() || ec != std::errc() || end != value.data() + value.size())
+        return Error(ErrorCode::kInvalidArgument,
+                     "query parameter \"offset\" must be a byte offset (0 or more), not \"" + value + "\"");
+    }
+  }
   return out;
 }
 
@@ -240,10 +316,11 @@ Result<std::vector<Secret>> parse_start_body(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return std::vector<Secret>();
   KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
   std::vector<Secret> out;
-  KRUNBOX_TRY(each_field(j, "", {"secrets"}, [&](const std::string&, const Json& v, const std::string& field) -> Status {
-    KRUNBOX_ASSIGN_OR_RETURN(out, parse_secrets_field(v, field));
-    return {};
-  }));
+  KRUNBOX_TRY(
+      each_field(j, "", {"secrets"}, [&](const std::string&, const Json& v, const std::string& field) -> Status {
+        KRUNBOX_ASSIGN_OR_RETURN(out, parse_secrets_field(v, field));
+        return {};
+      }));
   return out;
 }
 
@@ -256,10 +333,9 @@ Result<CreateBody> parse_create_body(std::string_view body) {
   const SpecLimits limits;
   std::string isolation = "any";
   KRUNBOX_TRY(each_field(
-      j, "",
-      {"image", "rootfs", "pull", "backend", "isolation", "cpus", "memory_mib", "pids_limit", "env", "secrets",
-       "volumes", "ports", "network", "workdir", "user", "entrypoint", "cmd", "name", "hostname", "labels", "restart",
-       "start"},
+      j, "", {"image", "rootfs",  "pull",     "backend", "isolation", "cpus",    "memory_mib", "pids_limit",
+              "env",   "secrets", "volumes",  "ports",   "network",   "workdir", "user",       "entrypoint",
+              "cmd",   "name",    "hostname", "labels",  "restart",   "start",   "timeout_s",  "idle_timeout_s"},
       [&](const std::string& key, const Json& v, const std::string& field) -> Status {
         if (key == "image") {
           KRUNBOX_ASSIGN_OR_RETURN(p.image, as_string(v, field));
@@ -325,6 +401,12 @@ Result<CreateBody> parse_create_body(std::string_view body) {
         } else if (key == "labels") {
           KRUNBOX_ASSIGN_OR_RETURN(r.labels, as_string_map(v, field));
           if (auto st = check_labels(r.labels); !st.ok()) return field_error(field, ": " + st.error().message());
+        } else if (key == "timeout_s") {
+          KRUNBOX_ASSIGN_OR_RETURN(uint64_t n, as_uint(v, field, 0, kMaxSandboxTimeout.count()));
+          r.ttl = std::chrono::seconds(n);
+        } else if (key == "idle_timeout_s") {
+          KRUNBOX_ASSIGN_OR_RETURN(uint64_t n, as_uint(v, field, 0, kMaxSandboxTimeout.count()));
+          r.idle_timeout = std::chrono::seconds(n);
         } else if (key == "restart") {
           KRUNBOX_ASSIGN_OR_RETURN(std::string text, as_string(v, field));
           auto policy = parse_restart_policy(text);
@@ -340,7 +422,8 @@ Result<CreateBody> parse_create_body(std::string_view body) {
   // As the CLI's --isolation: "container" picks native unless a backend is
   // named, and a named VM backend cannot honour it.
   if (isolation == "container") {
-    if (r.backend == "auto") r.backend = "native";
+    if (r.backend == "auto")
+      r.backend = "native";
     else if (r.backend != "native")
       return field_error("isolation", "is container, but backend \"" + r.backend + "\" runs a VM; use native or auto");
   }
@@ -362,8 +445,7 @@ Result<std::string> percent_decode(std::string_view text, std::string_view what)
     if (c == '%') {
       int hi = i + 2 < text.size() ? hex(text[i + 1]) : -1;
       int lo = i + 2 < text.size() ? hex(text[i + 2]) : -1;
-      if (hi < 0 || lo < 0)
-        return Error(ErrorCode::kInvalidArgument, std::string(what) + " has a malformed %-escape");
+      if (hi < 0 || lo < 0) return Error(ErrorCode::kInvalidArgument, std::string(what) + " has a malformed %-escape");
       c = static_cast<char>(hi * 16 + lo);
       i += 2;
     }
@@ -420,8 +502,8 @@ Result<std::vector<LabelFilter>> parse_label_filters(const QueryParams& query) {
     if (name != "label") continue;
     auto f = parse_label_filter(value);
     if (!f)
-      return Error(ErrorCode::kInvalidArgument, "query parameter \"label\" (" + value +
-                                                    "): " + f.error().message() + "; use label=KEY or label=KEY=VALUE");
+      return Error(ErrorCode::kInvalidArgument, "query parameter \"label\" (" + value + "): " + f.error().message() +
+                                                    "; use label=KEY or label=KEY=VALUE");
     out.push_back(std::move(*f));
   }
   return out;
@@ -455,27 +537,31 @@ Result<std::chrono::milliseconds> parse_stop_timeout(const QueryParams& query) {
   return std::chrono::milliseconds(std::chrono::seconds(*n));
 }
 
+std::optional<int> signal_from_text(std::string_view text) {
+  if (auto n = to_number(text); n) {
+    if (*n >= 1 && *n <= static_cast<uint64_t>(SIGRTMAX)) return static_cast<int>(*n);
+    return std::nullopt;
+  }
+  if (text.substr(0, 3) == "SIG") text.remove_prefix(3);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    const char* abbrev = ::sigabbrev_np(sig);
+    if (abbrev && text == abbrev) return sig;
+  }
+  return std::nullopt;
+}
+
 Result<int> parse_kill_signal(const QueryParams& query) {
   auto v = last_value(query, "signal");
   if (!v) return SIGKILL;
-  if (auto n = to_number(*v); n) {
-    if (*n >= 1 && *n < static_cast<uint64_t>(SIGRTMAX) + 1) return static_cast<int>(*n);
-  } else {
-    std::string name = *v;
-    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
-    for (int sig = 1; sig < NSIG; ++sig) {
-      const char* abbrev = ::sigabbrev_np(sig);
-      if (abbrev && name == abbrev) return sig;
-    }
-  }
+  if (auto sig = signal_from_text(*v)) return *sig;
   return Error(ErrorCode::kInvalidArgument,
                "query parameter \"signal\" must be a signal name (TERM, SIGKILL) or number, not \"" + *v + "\"");
 }
 
 Result<ListenAddress> parse_listen_address(std::string_view text) {
   auto bad = [&] {
-    return Error(ErrorCode::kInvalidArgument, "--listen " + std::string(text) +
-                                                  ": expected HOST:PORT, as 127.0.0.1:2375 or [::1]:2375");
+    return Error(ErrorCode::kInvalidArgument,
+                 "--listen " + std::string(text) + ": expected HOST:PORT, as 127.0.0.1:2375 or [::1]:2375");
   };
   ListenAddress a;
   size_t colon = text.rfind(':');

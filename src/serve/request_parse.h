@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,8 +14,8 @@
 #include "krunbox/error.h"
 #include "sandbox/provision.h"
 #include "sandbox/secrets.h"
-#include "serve/exec_call.h"
 #include "sandbox/state_store.h"
+#include "serve/exec_call.h"
 
 namespace krunbox::serve {
 
@@ -39,11 +40,28 @@ inline constexpr size_t kMaxCollectedOutput = 4u << 20;
 inline constexpr uint64_t kMaxExecTimeout = 86400;
 
 // {argv | cmd, env, cwd, user, timeout_s, stdin, output_encoding}
+// With background, also tty; the command then outlives the request.
 struct ExecBody {
   ExecParams params;
   bool base64 = false;  // output_encoding "base64" (else "text")
+  bool background = false;
 };
 Result<ExecBody> parse_exec_body(std::string_view body);
+
+// POST .../timeout {"timeout_s": N}: the time to live from now (0: none).
+Result<std::chrono::seconds> parse_timeout_body(std::string_view body);
+// POST .../execs/{eid}/signal {"signal": 15 | "TERM" | "SIGTERM"}.
+Result<int> parse_exec_signal_body(std::string_view body);
+// POST .../execs/{eid}/resize {"rows": R, "cols": C}.
+Result<std::pair<uint16_t, uint16_t>> parse_resize_body(std::string_view body);
+// GET .../execs/{eid}/output?follow=1&offset=N.
+struct OutputQuery {
+  bool follow = false;
+  uint64_t offset = 0;
+};
+Result<OutputQuery> parse_output_query(const std::string& query);
+// A signal's number from "9", "KILL" or "SIGKILL"; nullopt if none.
+std::optional<int> signal_from_text(std::string_view text);
 
 // ?path=/abs (files endpoints); PUT also takes mode=0644 (octal) and
 // parents=true|false.

@@ -22,9 +22,11 @@ Json sandbox_document(const SandboxView& v) {
           {"exit_code", exit_code},
           {"labels", v.config.labels},
           {"ports", ports},
-          {"created_at", v.config.created_at}};
+          {"created_at", v.config.created_at},
+          {"timeout_s", v.config.ttl.count()},
+          {"idle_timeout_s", v.config.idle_timeout.count()},
+          // Unix seconds when the monitor stops this run; null: no limit.
+          {"deadline", v.status.deadline && !is_terminal(v.status.state) ? Json(v.status.deadline) : Json(nullptr)}};
 }
-
-std::string dump_json(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 }  // namespace krunbox::serve

@@ -43,7 +43,7 @@ class World:
         s = Server(self, list(args))
         self.servers.append(s)
         if wait:
-            s.wait_ready()
+            s.wait_ready(args[args.index("--socket") + 1] if "--socket" in args else None)
         return s
 
     def close(self):
@@ -83,8 +83,10 @@ class Server:
             return f.read()
 
     def client(self, timeout=120):
-        return httpx.Client(transport=httpx.HTTPTransport(uds=self.world.socket), base_url="http://krunbox",
-                            timeout=timeout)
+        return self.client_at(self.world.socket, timeout)
+
+    def client_at(self, path, timeout=120):
+        return httpx.Client(transport=httpx.HTTPTransport(uds=path), base_url="http://krunbox", timeout=timeout)
 
     def kill(self, sig=signal.SIGKILL):
         if self.proc.poll() is None:
