@@ -23,6 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)monitor::parse_put_done(*body);
     (void)monitor::parse_get_done(*body);
     (void)monitor::parse_stat_reply(*body);
+    (void)monitor::parse_attach_started(*body);
+    if (auto execs = monitor::parse_execs_reply(*body); execs.ok()) (void)monitor::encode_reply(*execs);
   }
   (void)monitor::parse_signal_frame(in);
   (void)monitor::parse_resize_frame(in);

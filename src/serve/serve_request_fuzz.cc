@@ -1,6 +1,6 @@
-// The API server's parsers of what a client sends: create, exec and start
-// bodies, query strings, file queries, path ids, the listen address and the
-// Authorization header.
+// The API server's parsers of what a client sends: create, exec, start,
+// timeout, signal and resize bodies, query strings, file and output
+// queries, path ids, the listen address and the Authorization header.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -14,6 +14,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)parse_create_body(in);
   (void)parse_exec_body(in);
   (void)parse_start_body(in);
+  (void)parse_timeout_body(in);
+  (void)parse_exec_signal_body(in);
+  (void)parse_resize_body(in);
+  (void)parse_output_query(std::string(in));
+  (void)signal_from_text(in);
   (void)parse_file_query(std::string(in), true);
   if (auto q = parse_query(in, {"label", "timeout", "signal"}); q.ok()) {
     (void)parse_label_filters(*q);
