@@ -1,4 +1,5 @@
-// File operations: streamed atomic put, streamed get, and stat.
+// File operations: streamed atomic put, streamed get, and stat (the
+// directory operations are in file_ops.cc).
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -6,6 +7,7 @@
 
 #include <cstring>
 
+#include "agent/file_ops.h"
 #include "agent/server.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -191,19 +193,7 @@ void start_get(Server& server, Connection& conn, uint32_t channel, const proto::
 Result<proto::FileStat> stat_path(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return Error::from_errno("stat " + path);
-  proto::FileStat f;
-  f.type = S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir" : S_ISLNK(st.st_mode) ? "symlink" : "other";
-  f.mode = st.st_mode & 07777;
-  f.size = static_cast<uint64_t>(st.st_size);
-  f.uid = st.st_uid;
-  f.gid = st.st_gid;
-  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  if (S_ISLNK(st.st_mode)) {
-    char buf[4096];
-    ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
-    if (n > 0) f.target.assign(buf, static_cast<size_t>(n));
-  }
-  return f;
+  return file_stat_at(AT_FDCWD, path.c_str(), st);
 }
 
 }  // namespace krunbox::agent

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "agent/file_ops.h"
 #include "agent/system.h"
 #include "base/log.h"
 
@@ -213,7 +214,8 @@ Status Connection::handle(proto::Frame f) {
     proto::AgentHello reply;
     reply.protocol = proto::kProtocolVersion;
     reply.agent_version = KRUNBOX_AGENT_VERSION;
-    reply.capabilities = {"exec", "pty", "signal", "resize", "put", "get", "stat", "ping", "info", "shutdown"};
+    reply.capabilities = {"exec", "pty",  "signal",   "resize", "put",   "get",  "stat",
+                          "ping", "info", "shutdown", "list",   "mkdir", "move", "remove"};
     reply.max_payload = proto::kMaxPayload;
     reply.initial_window = proto::kInitialWindow;
     reply.pid1 = server_.pid1();
@@ -270,6 +272,9 @@ Status Connection::handle_request(uint32_t id, std::string_view payload) {
   }
   const proto::Request& r = *parsed;
   KB_DEBUG("request {} on channel {}", proto::request_op(r), id);
+  auto reply = [&](Status st) {
+    send_response(id, st.ok() ? Result<Json>(Json::object()) : Result<Json>(std::move(st).error()));
+  };
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -286,6 +291,14 @@ Status Connection::handle_request(uint32_t id, std::string_view payload) {
         } else if constexpr (std::is_same_v<T, proto::StatRequest>) {
           auto st = stat_path(m.path);
           send_response(id, st.ok() ? Result<Json>(proto::to_json(*st)) : Result<Json>(st.error()));
+        } else if constexpr (std::is_same_v<T, proto::ListRequest>) {
+          start_list(server_, *this, id, m);
+        } else if constexpr (std::is_same_v<T, proto::MkdirRequest>) {
+          reply(make_directory(m));
+        } else if constexpr (std::is_same_v<T, proto::MoveRequest>) {
+          reply(move_path(m.from, m.to));
+        } else if constexpr (std::is_same_v<T, proto::RemoveRequest>) {
+          reply(remove_path(m.path, m.recursive));
         } else if constexpr (std::is_same_v<T, proto::PingRequest>) {
           send_response(id, proto::to_json(proto::PingReply{server_.uptime_ms()}));
         } else if constexpr (std::is_same_v<T, proto::InfoRequest>) {

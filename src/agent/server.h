@@ -184,7 +184,7 @@ class Server {
   bool done_ = false;
 };
 
-// Starts ops (session.cc, files.cc). Each answers the request itself.
+// Starts ops (session.cc, files.cc, file_ops.cc). Each answers the request itself.
 void start_exec(Server& server, Connection& conn, uint32_t channel, const proto::ExecRequest& req);
 void session_signal(Connection& conn, uint32_t channel, const proto::SignalRequest& req);
 void session_resize(Connection& conn, uint32_t channel, const proto::ResizeRequest& req);
@@ -193,6 +193,8 @@ void session_exited(ExecSession* session, ExitStatus status);
 void start_put(Server& server, Connection& conn, uint32_t channel, const proto::PutRequest& req);
 void start_get(Server& server, Connection& conn, uint32_t channel, const proto::GetRequest& req);
 Result<proto::FileStat> stat_path(const std::string& path);
+// file_ops.cc; mkdir, move and remove are plain calls (file_ops.h).
+void start_list(Server& server, Connection& conn, uint32_t channel, const proto::ListRequest& req);
 
 // A DATA frame with room for `size` payload bytes after the header; call
 // seal_data_frame once the payload is filled and its real size known.

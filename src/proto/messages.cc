@@ -1,5 +1,6 @@
 #include "proto/messages.h"
 
+#include <iterator>
 #include <limits>
 
 #include "proto/frame.h"
@@ -183,6 +184,38 @@ Result<Request> parse_put(const Reader& r) {
   return Request(std::move(m));
 }
 
+Result<Request> parse_list(const Reader& r) {
+  ListRequest m;
+  KRUNBOX_ASSIGN_OR_RETURN(m.path, abs_path(r, "path"));
+  KRUNBOX_ASSIGN_OR_RETURN(m.depth, r.uint<uint32_t>("depth", 1, false, kMaxListDepth));
+  if (m.depth == 0) return r.field_error("depth", "is out of range");
+  return Request(std::move(m));
+}
+
+Result<Request> parse_mkdir(const Reader& r) {
+  MkdirRequest m;
+  KRUNBOX_ASSIGN_OR_RETURN(m.path, abs_path(r, "path"));
+  KRUNBOX_ASSIGN_OR_RETURN(m.mode, r.uint<uint32_t>("mode", 0755, false, 07777));
+  KRUNBOX_ASSIGN_OR_RETURN(m.uid, r.uint<uint32_t>("uid", 0));
+  KRUNBOX_ASSIGN_OR_RETURN(m.gid, r.uint<uint32_t>("gid", 0));
+  KRUNBOX_ASSIGN_OR_RETURN(m.parents, r.boolean("parents", false));
+  return Request(std::move(m));
+}
+
+Result<Request> parse_move(const Reader& r) {
+  MoveRequest m;
+  KRUNBOX_ASSIGN_OR_RETURN(m.from, abs_path(r, "from"));
+  KRUNBOX_ASSIGN_OR_RETURN(m.to, abs_path(r, "to"));
+  return Request(std::move(m));
+}
+
+Result<Request> parse_remove(const Reader& r) {
+  RemoveRequest m;
+  KRUNBOX_ASSIGN_OR_RETURN(m.path, abs_path(r, "path"));
+  KRUNBOX_ASSIGN_OR_RETURN(m.recursive, r.boolean("recursive", false));
+  return Request(std::move(m));
+}
+
 Result<Request> parse_shutdown(const Reader& r) {
   ShutdownRequest m;
   KRUNBOX_ASSIGN_OR_RETURN(m.grace_ms, r.uint<uint64_t>("grace_ms", 5000, false, 3600u * 1000));
@@ -241,7 +274,44 @@ struct RequestEncoder {
   Json operator()(const ShutdownRequest& m) const {
     return {{"op", "shutdown"}, {"grace_ms", m.grace_ms}, {"action", action_name(m.action)}};
   }
+  Json operator()(const ListRequest& m) const { return {{"op", "list"}, {"path", m.path}, {"depth", m.depth}}; }
+  Json operator()(const MkdirRequest& m) const {
+    return {{"op", "mkdir"}, {"path", m.path}, {"mode", m.mode}, {"uid", m.uid}, {"gid", m.gid},
+            {"parents", m.parents}};
+  }
+  Json operator()(const MoveRequest& m) const { return {{"op", "move"}, {"from", m.from}, {"to", m.to}}; }
+  Json operator()(const RemoveRequest& m) const {
+    return {{"op", "remove"}, {"path", m.path}, {"recursive", m.recursive}};
+  }
 };
+
+// The stat fields, shared by the stat RESPONSE and each list entry.
+Result<FileStat> read_file_stat(const Reader& r) {
+  FileStat m;
+  KRUNBOX_ASSIGN_OR_RETURN(m.type, r.str("type", true, 16));
+  if (m.type != "file" && m.type != "dir" && m.type != "symlink" && m.type != "other")
+    return r.field_error("type", "is not file, dir, symlink or other");
+  KRUNBOX_ASSIGN_OR_RETURN(m.mode, r.uint<uint32_t>("mode", 0));
+  KRUNBOX_ASSIGN_OR_RETURN(m.size, r.uint<uint64_t>("size", 0));
+  KRUNBOX_ASSIGN_OR_RETURN(m.uid, r.uint<uint32_t>("uid", 0));
+  KRUNBOX_ASSIGN_OR_RETURN(m.gid, r.uint<uint32_t>("gid", 0));
+  KRUNBOX_ASSIGN_OR_RETURN(m.mtime_ns, r.int64("mtime_ns", 0));
+  KRUNBOX_ASSIGN_OR_RETURN(m.target, r.str("target", false));
+  return m;
+}
+
+// A relative path a host may join to a directory: no leading slash, and no
+// empty, "." or ".." component that could climb out of it.
+bool clean_relative_path(std::string_view p) {
+  if (p.empty() || p.front() == '/') return false;
+  for (;;) {
+    size_t slash = p.find('/');
+    std::string_view part = p.substr(0, slash);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string_view::npos) return true;
+    p.remove_prefix(slash + 1);
+  }
+}
 
 Json error_body(const Error& e) {
   return {{"code", error_code_name(e.code())}, {"message", e.what()}, {"errno", e.sys_errno()}};
@@ -269,8 +339,9 @@ bool AgentHello::has(std::string_view capability) const {
 }
 
 std::string_view request_op(const Request& request) {
-  static constexpr const char* kNames[] = {"exec", "signal", "resize", "put", "get", "stat",
-                                           "ping", "info", "shutdown"};
+  static constexpr const char* kNames[] = {"exec", "signal",   "resize", "put",   "get",  "stat",  "ping",
+                                           "info", "shutdown", "list",   "mkdir", "move", "remove"};
+  static_assert(std::size(kNames) == std::variant_size_v<Request>);
   return kNames[request.index()];
 }
 
@@ -350,6 +421,14 @@ Json to_json(const FileStat& m) {
   if (!m.target.empty()) j["target"] = m.target;
   return j;
 }
+Json to_json(const ListStarted& m) {
+  return {{"entries", m.entries}, {"size", m.size}, {"truncated", m.truncated}};
+}
+std::string encode_dir_entry(const DirEntry& m) {
+  Json j = to_json(m.stat);
+  j["name"] = m.name;
+  return dump(j) + "\n";
+}
 Json to_json(const PingReply& m) { return {{"uptime_ms", m.uptime_ms}}; }
 Json to_json(const InfoReply& m) {
   return {{"kernel", m.kernel}, {"hostname", m.hostname}, {"cpus", m.cpus}, {"mem_total", m.mem_total},
@@ -401,6 +480,10 @@ Result<Request> parse_request(std::string_view payload) {
   if (op == "ping") return Request(PingRequest{});
   if (op == "info") return Request(InfoRequest{});
   if (op == "shutdown") return parse_shutdown(rr);
+  if (op == "list") return parse_list(rr);
+  if (op == "mkdir") return parse_mkdir(rr);
+  if (op == "move") return parse_move(rr);
+  if (op == "remove") return parse_remove(rr);
   return Error(ErrorCode::kUnsupported, "REQUEST: unknown op '" + op + "'");
 }
 
@@ -469,18 +552,24 @@ Result<GetStarted> parse_get_started(const Json& body) {
   return m;
 }
 
-Result<FileStat> parse_file_stat(const Json& body) {
-  Reader r(body, "stat RESPONSE");
-  FileStat m;
-  KRUNBOX_ASSIGN_OR_RETURN(m.type, r.str("type", true, 16));
-  if (m.type != "file" && m.type != "dir" && m.type != "symlink" && m.type != "other")
-    return r.field_error("type", "is not file, dir, symlink or other");
-  KRUNBOX_ASSIGN_OR_RETURN(m.mode, r.uint<uint32_t>("mode", 0));
-  KRUNBOX_ASSIGN_OR_RETURN(m.size, r.uint<uint64_t>("size", 0));
-  KRUNBOX_ASSIGN_OR_RETURN(m.uid, r.uint<uint32_t>("uid", 0));
-  KRUNBOX_ASSIGN_OR_RETURN(m.gid, r.uint<uint32_t>("gid", 0));
-  KRUNBOX_ASSIGN_OR_RETURN(m.mtime_ns, r.int64("mtime_ns", 0));
-  KRUNBOX_ASSIGN_OR_RETURN(m.target, r.str("target", false));
+Result<FileStat> parse_file_stat(const Json& body) { return read_file_stat(Reader(body, "stat RESPONSE")); }
+
+Result<ListStarted> parse_list_started(const Json& body) {
+  Reader r(body, "list RESPONSE");
+  ListStarted m;
+  KRUNBOX_ASSIGN_OR_RETURN(m.entries, r.uint<uint64_t>("entries", 0, true, kMaxListEntries));
+  KRUNBOX_ASSIGN_OR_RETURN(m.size, r.uint<uint64_t>("size", 0, true, kMaxListBytes));
+  KRUNBOX_ASSIGN_OR_RETURN(m.truncated, r.boolean("truncated", false));
+  return m;
+}
+
+Result<DirEntry> parse_dir_entry(std::string_view line) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(line, "list entry"));
+  Reader r(j, "list entry");
+  DirEntry m;
+  KRUNBOX_ASSIGN_OR_RETURN(m.name, r.str("name", true));
+  if (!clean_relative_path(m.name)) return r.field_error("name", "is not a clean relative path");
+  KRUNBOX_ASSIGN_OR_RETURN(m.stat, read_file_stat(r));
   return m;
 }
 

@@ -21,6 +21,11 @@ inline constexpr size_t kMaxArgs = 4096;
 inline constexpr size_t kMaxEnv = 4096;
 inline constexpr size_t kMaxGroups = 64;
 inline constexpr size_t kMaxPath = 4096;
+// Bounds of a list: how deep it may recurse, and how many entries and bytes
+// its reply may hold (beyond either, the agent truncates the listing).
+inline constexpr uint32_t kMaxListDepth = 10;
+inline constexpr size_t kMaxListEntries = 10000;
+inline constexpr size_t kMaxListBytes = 8u << 20;
 
 struct ClientHello {
   uint32_t protocol = 1;
@@ -85,6 +90,29 @@ struct StatRequest {
   std::string path;
 };
 
+struct ListRequest {
+  std::string path;
+  uint32_t depth = 1;  // 1: the directory's own entries; n: n levels down
+};
+
+struct MkdirRequest {
+  std::string path;
+  uint32_t mode = 0755;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  bool parents = false;
+};
+
+struct MoveRequest {
+  std::string from;
+  std::string to;
+};
+
+struct RemoveRequest {
+  std::string path;
+  bool recursive = false;
+};
+
 struct PingRequest {};
 struct InfoRequest {};
 
@@ -96,7 +124,8 @@ struct ShutdownRequest {
 };
 
 using Request = std::variant<ExecRequest, SignalRequest, ResizeRequest, PutRequest, GetRequest, StatRequest,
-                             PingRequest, InfoRequest, ShutdownRequest>;
+                             PingRequest, InfoRequest, ShutdownRequest, ListRequest, MkdirRequest, MoveRequest,
+                             RemoveRequest>;
 
 // The "op" name of a request ("exec", "put", ...).
 std::string_view request_op(const Request& request);
@@ -120,6 +149,17 @@ struct FileStat {
   uint32_t gid = 0;
   int64_t mtime_ns = 0;
   std::string target;
+};
+// The RESPONSE to a list, sent before the listing itself streams as DATA.
+struct ListStarted {
+  uint64_t entries = 0;  // lines that follow
+  uint64_t size = 0;     // bytes that follow
+  bool truncated = false;
+};
+// One line of a listing: `name` is the path relative to the listed directory.
+struct DirEntry {
+  std::string name;
+  FileStat stat;
 };
 struct PingReply {
   uint64_t uptime_ms = 0;
@@ -155,6 +195,9 @@ Json to_json(const ExecStarted& m);
 Json to_json(const PutDone& m);
 Json to_json(const GetStarted& m);
 Json to_json(const FileStat& m);
+Json to_json(const ListStarted& m);
+// One line of the list stream: the entry's JSON object and a newline.
+std::string encode_dir_entry(const DirEntry& m);
 Json to_json(const PingReply& m);
 Json to_json(const InfoReply& m);
 
@@ -177,6 +220,11 @@ Result<ExecStarted> parse_exec_started(const Json& body);
 Result<PutDone> parse_put_done(const Json& body);
 Result<GetStarted> parse_get_started(const Json& body);
 Result<FileStat> parse_file_stat(const Json& body);
+Result<ListStarted> parse_list_started(const Json& body);
+// One line of the list stream, without its newline. The name must be a clean
+// relative path (no empty, "." or ".." component), so a host can join it to
+// the listed directory without checking it again.
+Result<DirEntry> parse_dir_entry(std::string_view line);
 Result<PingReply> parse_ping_reply(const Json& body);
 Result<InfoReply> parse_info_reply(const Json& body);
 

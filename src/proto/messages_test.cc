@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "proto/frame.h"
+
 namespace krunbox::proto {
 namespace {
 
@@ -41,7 +43,9 @@ TEST(MessagesTest, OtherRequestsRoundTrip) {
   for (const Request& r : std::vector<Request>{SignalRequest{3, 9, true}, ResizeRequest{3, 10, 20},
                                                PutRequest{"/a/b", 0755, 1, 2, true}, GetRequest{"/x"},
                                                StatRequest{"/y"}, PingRequest{}, InfoRequest{},
-                                               ShutdownRequest{250, ShutdownAction::kExit}}) {
+                                               ShutdownRequest{250, ShutdownAction::kExit},
+                                               ListRequest{"/l", 3}, MkdirRequest{"/m", 0700, 5, 6, true},
+                                               MoveRequest{"/f", "/t"}, RemoveRequest{"/r", true}}) {
     auto p = parse_request(encode_request(r));
     ASSERT_TRUE(p.ok()) << p.error().what();
     EXPECT_EQ(p->index(), r.index());
@@ -65,6 +69,122 @@ TEST(MessagesTest, RejectsInvalidRequests) {
            "{\"op\":\"shutdown\",\"action\":\"explode\"}", "{\"op\":\"exec\",\"argv\":\"sh\"}"}) {
     EXPECT_FALSE(parse_request(bad).ok()) << bad;
   }
+}
+
+TEST(MessagesTest, FileOpRequestsHaveDefaults) {
+  auto l = parse_request(R"({"op":"list","path":"/d"})");
+  ASSERT_TRUE(l.ok()) << l.error().what();
+  EXPECT_EQ(std::get<ListRequest>(*l).depth, 1u);
+  auto m = parse_request(R"({"op":"mkdir","path":"/d"})");
+  ASSERT_TRUE(m.ok()) << m.error().what();
+  const auto& mk = std::get<MkdirRequest>(*m);
+  EXPECT_EQ(mk.mode, 0755u);
+  EXPECT_EQ(mk.uid, 0u);
+  EXPECT_FALSE(mk.parents);
+  auto r = parse_request(R"({"op":"remove","path":"/d"})");
+  ASSERT_TRUE(r.ok()) << r.error().what();
+  EXPECT_FALSE(std::get<RemoveRequest>(*r).recursive);
+  auto mv = parse_request(R"({"op":"move","from":"/a","to":"/b","extra":1})");  // unknown fields are ignored
+  ASSERT_TRUE(mv.ok()) << mv.error().what();
+  EXPECT_EQ(std::get<MoveRequest>(*mv).to, "/b");
+  EXPECT_EQ(request_op(*mv), "move");
+  EXPECT_EQ(request_op(*r), "remove");
+}
+
+// Hostile file-op requests: each is rejected with kProtocol, naming the field.
+TEST(MessagesTest, RejectsInvalidFileOpRequests) {
+  std::string long_path = "/" + std::string(kMaxPath, 'a');
+  struct Case {
+    std::string json;
+    const char* field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"op":"list"})", "path"},
+           {R"({"op":"list","path":7})", "path"},
+           {R"({"op":"list","path":"rel"})", "path"},
+           {R"({"op":"list","path":""})", "path"},
+           {R"({"op":"list","path":"/a\u0000b"})", "path"},
+           {R"({"op":"list","path":")" + long_path + R"("})", "path"},
+           {R"({"op":"list","path":"/","depth":0})", "depth"},
+           {R"({"op":"list","path":"/","depth":11})", "depth"},
+           {R"({"op":"list","path":"/","depth":-1})", "depth"},
+           {R"({"op":"list","path":"/","depth":1.5})", "depth"},
+           {R"({"op":"list","path":"/","depth":"2"})", "depth"},
+           {R"({"op":"mkdir"})", "path"},
+           {R"({"op":"mkdir","path":["/a"]})", "path"},
+           {R"({"op":"mkdir","path":"/a","mode":4096})", "mode"},
+           {R"({"op":"mkdir","path":"/a","mode":"0755"})", "mode"},
+           {R"({"op":"mkdir","path":"/a","parents":1})", "parents"},
+           {R"({"op":"mkdir","path":"/a","uid":4294967296})", "uid"},
+           {R"({"op":"mkdir","path":"/a","gid":-5})", "gid"},
+           {R"({"op":"move","to":"/b"})", "from"},
+           {R"({"op":"move","from":"/a"})", "to"},
+           {R"({"op":"move","from":"a","to":"/b"})", "from"},
+           {R"({"op":"move","from":"/a","to":{}})", "to"},
+           {R"({"op":"remove"})", "path"},
+           {R"({"op":"remove","path":"x/y"})", "path"},
+           {R"({"op":"remove","path":"/x","recursive":"yes"})", "recursive"},
+       }) {
+    auto p = parse_request(c.json);
+    ASSERT_FALSE(p.ok()) << c.json;
+    EXPECT_EQ(p.error().code(), ErrorCode::kProtocol) << c.json;
+    EXPECT_NE(p.error().what().find(std::string("'") + c.field + "'"), std::string::npos)
+        << c.json << " -> " << p.error().what();
+  }
+}
+
+TEST(MessagesTest, ListRepliesRoundTripAndAreBounded) {
+  auto s = parse_list_started(to_json(ListStarted{3, 120, true}));
+  ASSERT_TRUE(s.ok()) << s.error().what();
+  EXPECT_EQ(s->entries, 3u);
+  EXPECT_EQ(s->size, 120u);
+  EXPECT_TRUE(s->truncated);
+  EXPECT_FALSE(parse_list_started(Json{{"size", 0}}).ok());
+  EXPECT_FALSE(parse_list_started(Json{{"entries", 0}}).ok());
+  EXPECT_FALSE(parse_list_started(Json{{"entries", kMaxListEntries + 1}, {"size", 0}}).ok());
+  EXPECT_FALSE(parse_list_started(Json{{"entries", 1}, {"size", kMaxListBytes + 1}}).ok());
+  EXPECT_FALSE(parse_list_started(Json{{"entries", 1}, {"size", 1}, {"truncated", "no"}}).ok());
+
+  DirEntry e{"sub/link", FileStat{"symlink", 0777, 4, 1, 2, 1234567890123, "../t"}};
+  std::string line = encode_dir_entry(e);
+  ASSERT_EQ(line.back(), '\n');
+  ASSERT_EQ(line.find('\n'), line.size() - 1);
+  auto back = parse_dir_entry(std::string_view(line).substr(0, line.size() - 1));
+  ASSERT_TRUE(back.ok()) << back.error().what();
+  EXPECT_EQ(back->name, "sub/link");
+  EXPECT_EQ(back->stat.type, "symlink");
+  EXPECT_EQ(back->stat.target, "../t");
+  EXPECT_EQ(back->stat.mtime_ns, 1234567890123);
+  EXPECT_EQ(back->stat.uid, 1u);
+}
+
+// A name holding a newline stays on one line; invalid UTF-8 (a file name the
+// guest made up) becomes U+FFFD, as in every other message, rather than break the JSON.
+TEST(MessagesTest, ListEntryNamesSurviveOddBytes) {
+  DirEntry e{"a\nb\xff\xfe", FileStat{"file", 0644, 0, 0, 0, 0, ""}};
+  std::string line = encode_dir_entry(e);
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  auto back = parse_dir_entry(std::string_view(line).substr(0, line.size() - 1));
+  ASSERT_TRUE(back.ok()) << back.error().what();
+  EXPECT_EQ(back->name, "a\nb\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(MessagesTest, RejectsHostileListEntries) {
+  for (const char* bad :
+       {"", "[]", "{", R"({"type":"file"})", R"({"name":"a"})", R"({"name":"a","type":"fifo"})",
+        R"({"name":1,"type":"file"})", R"({"name":"","type":"file"})", R"({"name":"/etc","type":"file"})",
+        R"({"name":"..","type":"dir"})", R"({"name":"a/../../b","type":"dir"})", R"({"name":"a//b","type":"file"})",
+        R"({"name":"./a","type":"file"})", R"({"name":"a/","type":"dir"})", R"({"name":"a\u0000","type":"file"})",
+        R"({"name":"a","type":"file","size":-1})", R"({"name":"a","type":"file","mode":"x"})",
+        R"({"name":"a","type":"symlink","target":5})"}) {
+    auto p = parse_dir_entry(bad);
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_EQ(p.error().code(), ErrorCode::kProtocol) << bad;
+  }
+  std::string huge = R"({"name":")" + std::string(kMaxPath + 1, 'n') + R"(","type":"file"})";
+  EXPECT_FALSE(parse_dir_entry(huge).ok());
+  std::string oversized = R"({"name":"a","type":"file","pad":")" + std::string(kMaxControlPayload, 'p') + R"("})";
+  EXPECT_FALSE(parse_dir_entry(oversized).ok());
 }
 
 TEST(MessagesTest, ResponsesCarryErrors) {
