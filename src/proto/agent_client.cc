@@ -25,7 +25,7 @@ constexpr uint32_t kAckBatch = kInitialWindow / 4;
 
 namespace detail {
 
-
+// kGet: any download on stream 1 (get, list).
 enum class Kind { kSimple, kExec, kPut, kGet };
 
 struct InStream {
@@ -713,18 +713,22 @@ Status AgentClient::put_file_from_fd(const std::string& guest_path, int fd, cons
       .wrap("put " + guest_path);
 }
 
-namespace {
-
-Result<uint64_t> get_stream(Core& core, const std::string& path, const std::function<Status(std::string_view)>& sink) {
+Result<uint64_t> AgentClient::download(const Request& request, const std::function<Status(const Json&)>& started,
+                                       const FileSink& sink) {
+  Core& core = *core_;
   KRUNBOX_ASSIGN_OR_RETURN(auto ch, core.open(Kind::kGet));
   struct Closer {
     Core& c;
     uint32_t id;
     ~Closer() { c.close_channel(id); }
   } closer{core, ch->id};
-  core.send(FrameType::kRequest, ch->id, 0, encode_request(GetRequest{path}));
+  core.send(FrameType::kRequest, ch->id, 0, encode_request(request));
   KRUNBOX_ASSIGN_OR_RETURN(Json body, await_response(core, *ch));
-  KRUNBOX_TRY(parse_get_started(body));
+  if (auto st = started(body); !st.ok()) {
+    // Or the agent would keep the channel open, waiting for window forever.
+    core.send(FrameType::kCancel, ch->id, 0, encode_cancel("the host rejected the RESPONSE"));
+    return std::move(st).error();
+  }
   uint64_t total = 0;
   detail::InStream& in = ch->in[kStdout];
   for (;;) {
@@ -747,24 +751,30 @@ Result<uint64_t> get_stream(Core& core, const std::string& path, const std::func
   return total;
 }
 
+namespace {
+Status check_get_started(const Json& body) {
+  KRUNBOX_TRY(parse_get_started(body));
+  return {};
+}
 }  // namespace
 
 Result<std::string> AgentClient::get_file(const std::string& guest_path, size_t max_bytes) {
   std::string out;
-  KRUNBOX_TRY_CTX(get_stream(*core_, guest_path,
-                             [&](std::string_view d) -> Status {
-                               if (out.size() + d.size() > max_bytes)
-                                 return Error(ErrorCode::kLimitExceeded,
-                                              "file is larger than " + std::to_string(max_bytes) + " bytes");
-                               out.append(d);
-                               return {};
-                             }),
+  KRUNBOX_TRY_CTX(download(GetRequest{guest_path}, check_get_started,
+                           [&](std::string_view d) -> Status {
+                             if (out.size() + d.size() > max_bytes)
+                               return Error(ErrorCode::kLimitExceeded,
+                                            "file is larger than " + std::to_string(max_bytes) + " bytes");
+                             out.append(d);
+                             return {};
+                           }),
                   "get " + guest_path);
   return out;
 }
 
 Result<uint64_t> AgentClient::get_file_to_fd(const std::string& guest_path, int fd) {
-  return get_stream(*core_, guest_path, [fd](std::string_view d) { return write_all(fd, d.data(), d.size()); })
+  return download(GetRequest{guest_path}, check_get_started,
+                  [fd](std::string_view d) { return write_all(fd, d.data(), d.size()); })
       .wrap("get " + guest_path);
 }
 
@@ -774,7 +784,7 @@ Status AgentClient::put_file_stream(const std::string& guest_path, const FileSou
 }
 
 Result<uint64_t> AgentClient::get_file_stream(const std::string& guest_path, const FileSink& sink) {
-  return get_stream(*core_, guest_path, sink);
+  return download(GetRequest{guest_path}, check_get_started, sink);
 }
 
 Result<FileStat> AgentClient::stat(const std::string& guest_path) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/unique_fd.h"
 #include "base/unique_pid.h"
@@ -96,6 +97,19 @@ struct PutOptions {
   bool make_parents = false;
 };
 
+struct MkdirOptions {
+  uint32_t mode = 0755;
+  // Owner of each directory the call creates (as for put); existing ones are left alone.
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  bool parents = false;  // mkdir -p: create missing parents; an existing directory is fine
+};
+
+struct DirListing {
+  std::vector<DirEntry> entries;  // pre-order, each directory's entries sorted by name
+  bool truncated = false;         // the agent stopped at kMaxListEntries or kMaxListBytes
+};
+
 class AgentClient {
  public:
   // Sends HELLO, waits for the agent's, and starts serving the connection.
@@ -134,6 +148,20 @@ class AgentClient {
   Status put_file_stream(const std::string& guest_path, const FileSource& source, const PutOptions& options = {});
   Result<uint64_t> get_file_stream(const std::string& guest_path, const FileSink& sink);
 
+  // File-system operations (agent_client_files.cc; capabilities "list",
+  // "mkdir", "move", "remove"). Bad arguments — a relative path, a depth out
+  // of 1..kMaxListDepth — fail here with kInvalidArgument: sent, they would
+  // be a protocol error that ends the whole connection.
+  // The entries under a directory, `depth` levels down, never following symlinks.
+  Result<DirListing> list_dir(const std::string& guest_path, uint32_t depth = 1);
+  Status make_dir(const std::string& guest_path, const MkdirOptions& options = {});
+  // rename(2): replaces an existing file or empty directory at `to`. Across
+  // file systems it fails with kUnsupported (no copying fallback).
+  Status move(const std::string& from, const std::string& to);
+  // A file, symlink or empty directory; with `recursive` a whole tree, never
+  // through symlinks or into other mounts. "/" is refused.
+  Status remove(const std::string& guest_path, bool recursive = false);
+
   Result<PingReply> ping();
   Result<InfoReply> info();
   // The agent answers, then ends every process and itself (see the protocol doc).
@@ -145,6 +173,10 @@ class AgentClient {
  private:
   AgentClient(std::shared_ptr<detail::Core> core, AgentHello hello) : core_(std::move(core)), hello_(std::move(hello)) {}
   Result<Json> simple_request(const Request& request);
+  // A request whose RESPONSE (checked by `started`) is followed by data on
+  // stream 1 until EOF, each chunk handed to `sink`; returns the byte count.
+  Result<uint64_t> download(const Request& request, const std::function<Status(const Json&)>& started,
+                            const FileSink& sink);
 
   std::shared_ptr<detail::Core> core_;
   AgentHello hello_;

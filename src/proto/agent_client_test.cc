@@ -204,6 +204,149 @@ TEST(AgentClientTest, GarbageIsAProtocolError) {
   });
 }
 
+// The fake answers one list with `response` and then sends `stream` on
+// stream 1 in `chunk`-byte DATA frames and an EOF.
+Result<DirListing> list_against(const std::string& response, const std::string& stream, size_t chunk = 7) {
+  Pair pair = connect_pair();
+  std::thread t([&] {
+    Frame f = pair.agent->read_frame();
+    auto r = parse_request(f.payload);
+    ASSERT_TRUE(r.ok());
+    const auto& l = std::get<ListRequest>(*r);
+    EXPECT_EQ(l.path, "/d");
+    EXPECT_EQ(l.depth, 2u);
+    pair.agent->send(FrameType::kResponse, f.channel(), 0, response);
+    for (size_t off = 0; off < stream.size(); off += chunk)
+      pair.agent->send(FrameType::kData, f.channel(), kStdout, std::string_view(stream).substr(off, chunk));
+    pair.agent->send(FrameType::kEof, f.channel(), kStdout, "");
+  });
+  auto listing = pair.client->list_dir("/d", 2);
+  t.join();
+  // Whatever the agent sent, only this call failed: the connection is still good.
+  EXPECT_TRUE(pair.client->connected());
+  return listing;
+}
+
+std::string lines(const std::vector<DirEntry>& entries) {
+  std::string out;
+  for (const auto& e : entries) out += encode_dir_entry(e);
+  return out;
+}
+
+TEST(AgentClientTest, ListDirReadsTheStreamedListing) {
+  std::string body = lines({{"a", FileStat{"dir", 0755, 0, 0, 0, 1, ""}},
+                            {"a/l", FileStat{"symlink", 0777, 1, 0, 0, 2, "x"}},
+                            {"b", FileStat{"file", 0644, 9, 1000, 1000, 3, ""}}});
+  auto l = list_against(encode_ok(to_json(ListStarted{3, body.size(), true})), body);
+  ASSERT_TRUE(l.ok()) << l.error().what();
+  ASSERT_EQ(l->entries.size(), 3u);
+  EXPECT_TRUE(l->truncated);
+  EXPECT_EQ(l->entries[1].name, "a/l");
+  EXPECT_EQ(l->entries[1].stat.target, "x");
+  EXPECT_EQ(l->entries[2].stat.uid, 1000u);
+  auto empty = list_against(encode_ok(to_json(ListStarted{0, 0, false})), "");
+  ASSERT_TRUE(empty.ok()) << empty.error().what();
+  EXPECT_TRUE(empty->entries.empty());
+  EXPECT_FALSE(empty->truncated);
+}
+
+// An agent that says one thing and sends another fails the call with kProtocol.
+TEST(AgentClientTest, ListDirHoldsTheAgentToWhatItAnnounced) {
+  std::string one = lines({{"a", FileStat{"file", 0644, 0, 0, 0, 0, ""}}});
+  std::string two = one + lines({{"b", FileStat{"file", 0644, 0, 0, 0, 0, ""}}});
+  struct Case {
+    const char* why;
+    std::string response, stream;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"more entries than announced", encode_ok(to_json(ListStarted{1, two.size(), false})), two},
+           {"fewer entries than announced", encode_ok(to_json(ListStarted{2, one.size(), false})), one},
+           {"more bytes than announced", encode_ok(to_json(ListStarted{2, one.size(), false})), two},
+           {"an unterminated line", encode_ok(to_json(ListStarted{1, 5, false})), "{\"a\":"},
+           {"announced entries beyond the bound", encode_ok(Json{{"entries", kMaxListEntries + 1}, {"size", 10}}), ""},
+           {"no size", encode_ok(Json{{"entries", 0}}), ""},
+       }) {
+    auto l = list_against(c.response, c.stream);
+    ASSERT_FALSE(l.ok()) << c.why;
+    EXPECT_EQ(l.error().code(), ErrorCode::kProtocol) << c.why << ": " << l.error().what();
+  }
+  std::string climbing = "{\"name\":\"../etc/passwd\",\"type\":\"file\"}\n";
+  auto l = list_against(encode_ok(to_json(ListStarted{1, climbing.size(), false})), climbing);
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.error().code(), ErrorCode::kProtocol);
+  // A line longer than any JSON payload may be is refused before it is buffered whole.
+  std::string endless(kMaxControlPayload + 10, 'x');
+  auto big = list_against(encode_ok(to_json(ListStarted{1, endless.size(), false})), endless, 4096);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().code(), ErrorCode::kProtocol);
+}
+
+TEST(AgentClientTest, FileOpsSendTheirRequestsAndCarryErrors) {
+  Pair pair = connect_pair();
+  auto& agent = pair.agent;
+  std::vector<Request> seen;
+  std::thread t([&] {
+    for (int i = 0; i < 4; ++i) {
+      Frame f = agent->read_frame();
+      auto r = parse_request(f.payload);
+      ASSERT_TRUE(r.ok()) << r.error().what();
+      seen.push_back(*r);
+      if (i == 3)
+        agent->send(FrameType::kResponse, f.channel(), 0,
+                    encode_error_response(Error(ErrorCode::kIllegalState, "rmdir /r: not empty", ENOTEMPTY)));
+      else
+        agent->send(FrameType::kResponse, f.channel(), 0, encode_ok());
+    }
+  });
+  MkdirOptions o;
+  o.mode = 0700;
+  o.uid = 5;
+  o.parents = true;
+  EXPECT_TRUE(pair.client->make_dir("/m", o).ok());
+  EXPECT_TRUE(pair.client->move("/a", "/b").ok());
+  EXPECT_TRUE(pair.client->remove("/f").ok());
+  auto st = pair.client->remove("/r", false);
+  t.join();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code(), ErrorCode::kIllegalState);
+  EXPECT_NE(st.error().what().find("not empty"), std::string::npos);
+  ASSERT_EQ(seen.size(), 4u);
+  const auto& m = std::get<MkdirRequest>(seen[0]);
+  EXPECT_EQ(m.mode, 0700u);
+  EXPECT_EQ(m.uid, 5u);
+  EXPECT_TRUE(m.parents);
+  EXPECT_EQ(std::get<MoveRequest>(seen[1]).to, "/b");
+  EXPECT_FALSE(std::get<RemoveRequest>(seen[2]).recursive);
+}
+
+// Arguments the agent would take as a protocol error (which would end the
+// connection) never leave the client.
+TEST(AgentClientTest, FileOpsRejectBadArgumentsLocally) {
+  Pair pair = connect_pair();
+  auto& client = pair.client;
+  for (uint32_t depth : {0u, kMaxListDepth + 1}) {
+    auto l = client->list_dir("/d", depth);
+    ASSERT_FALSE(l.ok());
+    EXPECT_EQ(l.error().code(), ErrorCode::kInvalidArgument);
+  }
+  EXPECT_EQ(client->list_dir("rel").error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client->list_dir("/" + std::string(kMaxPath, 'a')).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client->make_dir("").error().code(), ErrorCode::kInvalidArgument);
+  MkdirOptions o;
+  o.mode = 010000;
+  EXPECT_EQ(client->make_dir("/d", o).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client->move("/a", "b").error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(client->remove(std::string("/a\0b", 4)).error().code(), ErrorCode::kInvalidArgument);
+  // Nothing was sent: the next frame the fake sees is this ping.
+  std::thread t([&] {
+    Frame f = pair.agent->read_frame();
+    ASSERT_TRUE(std::holds_alternative<PingRequest>(*parse_request(f.payload)));
+    pair.agent->send(FrameType::kResponse, f.channel(), 0, encode_ok(to_json(PingReply{1})));
+  });
+  EXPECT_TRUE(client->ping().ok());
+  t.join();
+}
+
 TEST(AgentClientTest, ConnectionLossFailsPendingCalls) {
   Pair pair = connect_pair();
   auto& client = pair.client;
