@@ -285,6 +285,10 @@ struct RequestEncoder {
   }
 };
 
+// A guest path of kMaxPath bytes may arrive three times as long: each byte
+// that is not UTF-8 is sent as U+FFFD (three bytes).
+constexpr size_t kMaxSentPath = 3 * kMaxPath;
+
 // The stat fields, shared by the stat RESPONSE and each list entry.
 Result<FileStat> read_file_stat(const Reader& r) {
   FileStat m;
@@ -296,7 +300,7 @@ Result<FileStat> read_file_stat(const Reader& r) {
   KRUNBOX_ASSIGN_OR_RETURN(m.uid, r.uint<uint32_t>("uid", 0));
   KRUNBOX_ASSIGN_OR_RETURN(m.gid, r.uint<uint32_t>("gid", 0));
   KRUNBOX_ASSIGN_OR_RETURN(m.mtime_ns, r.int64("mtime_ns", 0));
-  KRUNBOX_ASSIGN_OR_RETURN(m.target, r.str("target", false));
+  KRUNBOX_ASSIGN_OR_RETURN(m.target, r.str("target", false, kMaxSentPath));
   return m;
 }
 
@@ -567,7 +571,7 @@ Result<DirEntry> parse_dir_entry(std::string_view line) {
   KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(line, "list entry"));
   Reader r(j, "list entry");
   DirEntry m;
-  KRUNBOX_ASSIGN_OR_RETURN(m.name, r.str("name", true));
+  KRUNBOX_ASSIGN_OR_RETURN(m.name, r.str("name", true, kMaxSentPath));
   if (!clean_relative_path(m.name)) return r.field_error("name", "is not a clean relative path");
   KRUNBOX_ASSIGN_OR_RETURN(m.stat, read_file_stat(r));
   return m;

@@ -169,6 +169,21 @@ TEST(MessagesTest, ListEntryNamesSurviveOddBytes) {
   EXPECT_EQ(back->name, "a\nb\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
+// The longest names a list can hold — ten levels of 255 bytes, a 4095-byte
+// symlink target — still parse when every byte of them is not UTF-8.
+TEST(MessagesTest, LongestListEntryParses) {
+  std::string part(255, '\xff');
+  std::string name = part;
+  for (uint32_t i = 1; i < kMaxListDepth; ++i) name += "/" + part;
+  DirEntry e{name, FileStat{"symlink", 0777, 4095, 0, 0, 0, std::string(4095, '\x01')}};
+  e.stat.target[0] = '\xfe';
+  std::string line = encode_dir_entry(e);
+  EXPECT_LT(line.size(), kMaxControlPayload);
+  auto back = parse_dir_entry(std::string_view(line).substr(0, line.size() - 1));
+  ASSERT_TRUE(back.ok()) << back.error().what();
+  EXPECT_EQ(back->name.size(), 3 * name.size() - 2 * (kMaxListDepth - 1));
+}
+
 TEST(MessagesTest, RejectsHostileListEntries) {
   for (const char* bad :
        {"", "[]", "{", R"({"type":"file"})", R"({"name":"a"})", R"({"name":"a","type":"fifo"})",
@@ -181,7 +196,7 @@ TEST(MessagesTest, RejectsHostileListEntries) {
     ASSERT_FALSE(p.ok()) << bad;
     EXPECT_EQ(p.error().code(), ErrorCode::kProtocol) << bad;
   }
-  std::string huge = R"({"name":")" + std::string(kMaxPath + 1, 'n') + R"(","type":"file"})";
+  std::string huge = R"({"name":")" + std::string(3 * kMaxPath + 1, 'n') + R"(","type":"file"})";
   EXPECT_FALSE(parse_dir_entry(huge).ok());
   std::string oversized = R"({"name":"a","type":"file","pad":")" + std::string(kMaxControlPayload, 'p') + R"("})";
   EXPECT_FALSE(parse_dir_entry(oversized).ok());
