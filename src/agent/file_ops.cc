@@ -332,6 +332,12 @@ Status remove_path(const std::string& raw, bool recursive) {
       return Error(ErrorCode::kIllegalState, "rmdir " + path + ": not empty (remove it recursively)", err);
     return Error::from_errno("rmdir " + path, err);
   }
+  // A mount point's contents are not the caller's to empty either (its rmdir
+  // would fail only after they were gone).
+  struct stat parent_st {};
+  if (::fstat(p.get(), &parent_st) != 0) return Error::from_errno("stat " + parent);
+  if (parent_st.st_dev != st.st_dev)
+    return Error(ErrorCode::kIllegalState, "remove " + path + ": a mount point; remove does not cross into it", EBUSY);
   struct stat root {};
   if (::stat("/", &root) != 0) return Error::from_errno("stat /");
   return Remover(st.st_dev, root).tree(p.get(), base, path, 0);

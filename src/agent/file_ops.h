@@ -46,7 +46,7 @@ Status move_path(const std::string& from, const std::string& to);
 
 // unlink, rmdir, or with `recursive` the whole tree. Refuses "/" and any path
 // whose last component is "." or ".."; never follows a symlink, and does not
-// enter another file system mounted inside the tree.
+// enter another file system mounted inside the tree (or at `path`).
 Status remove_path(const std::string& path, bool recursive);
 
 // How deep remove_path recurses before it gives up (each level holds an fd).

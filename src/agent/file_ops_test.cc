@@ -365,7 +365,7 @@ TEST_F(FileOpsTest, RecursiveRemoveDepthIsBounded) {
   ASSERT_TRUE(remove_path(p("deep"), true).ok());
 }
 
-// A file system mounted inside the tree is not emptied. Needs a private mount
+// A file system mounted inside the tree, or at its top, is not emptied. Needs a private mount
 // namespace, so it runs in a child process.
 TEST_F(FileOpsTest, RecursiveRemoveStopsAtMountPoints) {
   dir("tree");
@@ -381,6 +381,10 @@ TEST_F(FileOpsTest, RecursiveRemoveStopsAtMountPoints) {
     auto st = remove_path(p("tree"), true);
     if (st.ok() || st.error().code() != ErrorCode::kIllegalState) ::_exit(3);
     if (!path_exists(p("tree/mnt/inside"))) ::_exit(4);
+    // Nor is the mount point itself emptied when it is the path.
+    auto top = remove_path(p("tree/mnt/"), true);
+    if (top.ok() || top.error().code() != ErrorCode::kIllegalState) ::_exit(5);
+    if (!path_exists(p("tree/mnt/inside"))) ::_exit(6);
     ::_exit(0);
   }
   int status = 0;
