@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (j.is_discarded() || !j.is_object()) return std::nullopt;
     return j;
   };
-  switch (data[0] % 14) {
+  switch (data[0] % 16) {
     case 0: {
       auto r = parse_request(in);
       if (r.ok()) {
@@ -43,6 +43,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 11: if (auto j = body()) (void)parse_file_stat(*j); break;
     case 12: if (auto j = body()) (void)parse_ping_reply(*j); break;
     case 13: if (auto j = body()) (void)parse_info_reply(*j); break;
+    case 14: if (auto j = body()) (void)parse_list_started(*j); break;
+    case 15: {
+      // A list line: what parses re-encodes to one line that parses the same.
+      auto e = parse_dir_entry(in);
+      if (e.ok()) {
+        std::string line = encode_dir_entry(*e);
+        if (line.find('\n') != line.size() - 1) std::abort();
+        auto again = parse_dir_entry(std::string_view(line).substr(0, line.size() - 1));
+        if (!again.ok() || encode_dir_entry(*again) != line) std::abort();
+      }
+      break;
+    }
   }
   return 0;
 }
