@@ -28,6 +28,10 @@ Labels = Union[Mapping[str, str], Sequence[str], str]
 # so that it waits for commands (as an E2B sandbox does).
 KEEP_ALIVE_CMD = ["sleep", "2147483647"]
 
+# commands.run's default timeout, in seconds (E2B's). A background command
+# given no timeout runs without one: this object is told from a caller's 60.
+DEFAULT_COMMAND_TIMEOUT: float = float("60")
+
 # Beyond the command's own timeout, how long its answer may take (the kill
 # and the report of its end).
 EXEC_ANSWER_GRACE = 60.0
@@ -165,6 +169,8 @@ def exec_body(cmd: Union[str, Sequence[str]], *, background: bool, stdin: Union[
     body["env"] = env_json(env)
     body["cwd"] = cwd
     body["user"] = user
+    if background and timeout is DEFAULT_COMMAND_TIMEOUT:
+        timeout = None
     t = whole_seconds(timeout, "timeout")
     body["timeout_s"] = t or None
     if background:

@@ -176,20 +176,20 @@ class Commands:
     def run(self, cmd: Union[str, Sequence[str]], *, background: Literal[False] = False,
             on_stdout: Optional[OutputCallback] = None, on_stderr: Optional[OutputCallback] = None,
             stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-            env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = 60,
+            env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
             envs: Optional[p.Env] = None) -> CommandResult: ...
 
     @overload
     def run(self, cmd: Union[str, Sequence[str]], *, background: Literal[True],
             on_stdout: Optional[OutputCallback] = None, on_stderr: Optional[OutputCallback] = None,
             stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-            env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = 60,
+            env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
             envs: Optional[p.Env] = None) -> CommandHandle: ...
 
     def run(self, cmd: Union[str, Sequence[str]], *, background: bool = False,
             on_stdout: Optional[OutputCallback] = None, on_stderr: Optional[OutputCallback] = None,
             stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-            env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = 60,
+            env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
             envs: Optional[p.Env] = None) -> Union[CommandResult, CommandHandle]:
         """Runs ``cmd``: a string for ``/bin/sh -c``, or a list (argv).
 
@@ -200,7 +200,10 @@ class Commands:
         chunk as it arrives (the streamed form). ``stdin`` (str, or UTF-8
         bytes) is given to the command, whose stdin is then closed.
 
-        ``background=True`` returns a :class:`CommandHandle` at once.
+        ``background=True`` returns a :class:`CommandHandle` at once; such a
+        command has no time limit unless ``timeout`` is given (a server
+        started in the background must outlive 60 s). ``stdin=True`` (E2B's
+        flag for an open stdin) is accepted: use ``handle.send_stdin``.
         ``envs`` is E2B's name for ``env``.
         """
         api = self._sandbox._api

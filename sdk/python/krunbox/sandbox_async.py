@@ -163,20 +163,20 @@ class AsyncCommands:
     async def run(self, cmd: Union[str, Sequence[str]], *, background: Literal[False] = False,
                   on_stdout: Optional[AsyncOutputCallback] = None, on_stderr: Optional[AsyncOutputCallback] = None,
                   stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-                  env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = 60,
+                  env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
                   envs: Optional[p.Env] = None) -> CommandResult: ...
 
     @overload
     async def run(self, cmd: Union[str, Sequence[str]], *, background: Literal[True],
                   on_stdout: Optional[AsyncOutputCallback] = None, on_stderr: Optional[AsyncOutputCallback] = None,
                   stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-                  env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = 60,
+                  env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
                   envs: Optional[p.Env] = None) -> AsyncCommandHandle: ...
 
     async def run(self, cmd: Union[str, Sequence[str]], *, background: bool = False,
                   on_stdout: Optional[AsyncOutputCallback] = None, on_stderr: Optional[AsyncOutputCallback] = None,
                   stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-                  env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = 60,
+                  env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
                   envs: Optional[p.Env] = None) -> Union[CommandResult, AsyncCommandHandle]:
         """See :meth:`krunbox.sandbox.Commands.run`."""
         api = self._sandbox._api
