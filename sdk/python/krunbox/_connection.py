@@ -67,8 +67,8 @@ class ConnectionConfig:
         if host.startswith("unix://") or host.startswith("/"):
             path = host[len("unix://"):] if host.startswith("unix://") else host
             if not path.startswith("/"):
-                raise SandboxException("KRUNBOX_HOST %r: a unix socket needs an absolute path (unix:///run/krunbox/api.sock)"
-                                       % host)
+                raise SandboxException("KRUNBOX_HOST %r: a unix socket needs an absolute path "
+                                       "(unix:///run/krunbox/api.sock)" % host)
             # Requests over the socket need some host name; this one is never resolved.
             return cls(host="unix://" + path, base_url="http://krunbox", uds=path, api_key=None,
                        request_timeout=timeout)

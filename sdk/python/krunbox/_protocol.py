@@ -96,7 +96,8 @@ def label_params(labels: Optional[Labels]) -> List[Tuple[str, str]]:
 
 
 def create_body(*, image: Optional[str], backend: Optional[str], cpus: Optional[int], memory_mib: Optional[int],
-                env: Optional[Env], timeout: Optional[float], labels: Optional[Mapping[str, str]],
+                env: Optional[Env], timeout: Optional[float], idle_timeout: Optional[float],
+                labels: Optional[Mapping[str, str]],
                 name: Optional[str], cmd: Optional[Sequence[str]], entrypoint: Optional[str],
                 workdir: Optional[str], user: Optional[str], hostname: Optional[str], network: Optional[str],
                 ports: Optional[Sequence[Any]], volumes: Optional[Sequence[Any]],
@@ -134,6 +135,7 @@ def create_body(*, image: Optional[str], backend: Optional[str], cpus: Optional[
         "labels": dict(labels) if labels is not None else None,
         "restart": restart,
         "timeout_s": whole_seconds(timeout, "timeout") or None,
+        "idle_timeout_s": whole_seconds(idle_timeout, "idle_timeout") or None,
         "start": None if start else False,
     }
     return drop_none(body)
@@ -240,6 +242,8 @@ class OutputCollector:
         self.pid: Optional[int] = None
         self.end: Optional[Dict[str, Any]] = None
         self.error: Optional[SandboxException] = None
+        self.next_offset: Optional[int] = None
+        """Where the output goes on, where the server numbers it (a background command's)."""
         self._text = {"stdout": [], "stderr": []}  # type: Dict[str, List[str]]
         self._decoders = {s: codecs.getincrementaldecoder("utf-8")(errors="replace") for s in ("stdout", "stderr")}
 
@@ -259,12 +263,16 @@ class OutputCollector:
         kind = event.get("type")
         if kind in ("stdout", "stderr"):
             data = base64.b64decode(event.get("data") or "")
+            if isinstance(event.get("offset"), int):
+                self.next_offset = event["offset"] + len(data)
             text = self._decoders[kind].decode(data)
             if text:
                 self._text[kind].append(text)
                 return [(kind, text)]
         elif kind == "start":
-            self.pid = event.get("pid")
+            self.pid = event.get("pid", self.pid)
+            if isinstance(event.get("offset"), int) and self.next_offset is None:
+                self.next_offset = event["offset"]
         elif kind == "exit":
             self.end = event
             return self._flush()
@@ -283,6 +291,10 @@ class OutputCollector:
                 self._text[kind].append(text)
                 out.append((kind, text))
         return out
+
+    @property
+    def ended(self) -> bool:
+        return self.end is not None or self.error is not None
 
     def finish_without_end(self) -> List[Tuple[str, str]]:
         return self._flush()
@@ -308,6 +320,19 @@ class OutputCollector:
         return CommandResult(stdout=self.stdout, stderr=self.stderr, exit_code=exit_code,
                              error=_describe_end(exit_code, sig, timed_out, self.timeout_s), signal=sig,
                              timed_out=timed_out)
+
+
+# How often wait() takes up a background command's output again where it
+# broke off (a dropped connection, a restarted server).
+FOLLOW_RECONNECTS = 5
+FOLLOW_RECONNECT_PAUSE = 0.5
+
+
+def follow_params(collector: OutputCollector) -> Dict[str, str]:
+    params = {"follow": "1"}
+    if collector.next_offset:
+        params["offset"] = str(collector.next_offset)
+    return params
 
 
 def stdin_pieces(data: Union[str, bytes]) -> List[bytes]:

@@ -36,6 +36,11 @@ class SandboxInfo:
     ports: List[PortMapping]
     created_at: int
     """Unix time, seconds."""
+    timeout_s: Optional[int] = None
+    """The time to live each run gets (0: none), as created."""
+    idle_timeout_s: Optional[int] = None
+    deadline: Optional[int] = None
+    """When this run's time to live ends (unix seconds), or None."""
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -63,6 +68,9 @@ class SandboxInfo:
             ports=[PortMapping(p.get("host_ip", ""), p.get("host_port", 0), p.get("guest_port", 0),
                                p.get("protocol", "tcp")) for p in doc.get("ports") or []],
             created_at=doc.get("created_at") or 0,
+            timeout_s=doc.get("timeout_s"),
+            idle_timeout_s=doc.get("idle_timeout_s"),
+            deadline=doc.get("deadline"),
             raw=doc,
         )
 
@@ -97,6 +105,11 @@ class ExecInfo:
     exit_code: Optional[int]
     signal: Optional[int]
     timed_out: Optional[bool]
+    output_bytes: Optional[int] = None
+    """How much it has written (both streams)."""
+    started_unix_ms: Optional[int] = None
+    error: Optional[Dict[str, Any]] = None
+    """``{"code", "message"}`` when the sandbox stopped under it."""
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -120,6 +133,9 @@ class ExecInfo:
             exit_code=doc.get("exit_code"),
             signal=doc.get("signal"),
             timed_out=doc.get("timed_out"),
+            output_bytes=doc.get("output_bytes"),
+            started_unix_ms=doc.get("started_unix_ms"),
+            error=doc.get("error"),
             raw=doc,
         )
 

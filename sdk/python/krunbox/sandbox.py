@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any, Callable, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Union, overload
 
 import httpx
 
 from . import _protocol as p
 from ._connection import ConnectionConfig, error_from_body, transport_error
-from .exceptions import AlreadyExistsException, InvalidArgumentException, NotFoundException, SandboxException
+from .exceptions import (AlreadyExistsException, ConnectionException, IllegalStateException, InvalidArgumentException,
+                         NotFoundException, SandboxException)
 from .models import CommandResult, EntryInfo, ExecInfo, SandboxInfo, WriteInfo
 
 OutputCallback = Callable[[str], Any]
@@ -52,12 +54,13 @@ class _Api:
             raise transport_error(e, self.cfg) from e
 
     def lines(self, call: p.Call, collector: p.OutputCollector, on_stdout: Optional[OutputCallback],
-              on_stderr: Optional[OutputCallback]) -> None:
+              on_stderr: Optional[OutputCallback], final: bool = True) -> None:
         """Feeds an NDJSON answer to ``collector``, calling back per chunk as it arrives."""
         with self.stream(call) as r:
             for line in r.iter_lines():
                 _deliver(collector.feed_line(line), on_stdout, on_stderr)
-        _deliver(collector.finish_without_end(), on_stdout, on_stderr)
+        if final:
+            _deliver(collector.finish_without_end(), on_stdout, on_stderr)
 
     def close(self) -> None:
         self.client.close()
@@ -115,18 +118,31 @@ class CommandHandle:
         """
         if self._result is None:
             api = self._sandbox._api
+            out, err = on_stdout or self._on_stdout, on_stderr or self._on_stderr
             collector = p.OutputCollector(self._timeout_s)
-            call = p.Call("GET", self._path("output"), params={"follow": "1"}, headers={"Accept": p.NDJSON},
-                          timeout=api.cfg.timeout(read=p.exec_read_timeout(self._timeout_s)), stream=True)
-            api.lines(call, collector, on_stdout or self._on_stdout, on_stderr or self._on_stderr)
             end = None
-            if collector.end is None and collector.error is None:
-                # The stream ended early (a proxy, a restart): the document says how it ended, if it has.
-                info = self.info()
-                if info.running:
-                    raise SandboxException("the output of command %s ended while it still runs; wait() again"
-                                           % self._exec_id)
-                end = info.raw
+            for attempt in range(p.FOLLOW_RECONNECTS + 1):
+                call = p.Call("GET", self._path("output"), params=p.follow_params(collector),
+                              headers={"Accept": p.NDJSON},
+                              timeout=api.cfg.timeout(read=p.exec_read_timeout(self._timeout_s)), stream=True)
+                try:
+                    api.lines(call, collector, out, err, final=False)
+                except ConnectionException:
+                    if collector.next_offset is None or attempt == p.FOLLOW_RECONNECTS:
+                        raise
+                if collector.ended:
+                    break
+                # The stream broke off (a dropped connection, a restarted server).
+                if collector.next_offset is None:
+                    # A server that numbers no output would replay it all: the document says how it ended.
+                    info = self.info()
+                    if info.running:
+                        raise SandboxException("the output of command %s ended while it still runs; wait() again"
+                                               % self._exec_id)
+                    end = info.raw
+                    break
+                time.sleep(p.FOLLOW_RECONNECT_PAUSE)
+            _deliver(collector.finish_without_end(), out, err)
             self._result = collector.result(end)
         return p.checked(self._result)
 
@@ -155,8 +171,12 @@ class CommandHandle:
                                            headers={"Content-Type": "application/octet-stream"}))
 
     def close_stdin(self) -> None:
-        """Closes its stdin: it reads end-of-file."""
-        self._sandbox._api.send(p.Call("POST", self._path("close-stdin")))
+        """Closes its stdin: it reads end-of-file. A command that has ended already is left be."""
+        try:
+            self._sandbox._api.send(p.Call("POST", self._path("close-stdin")))
+        except IllegalStateException:
+            if self.info().running:
+                raise
 
     def resize(self, rows: int, cols: int) -> None:
         """A tty command's window size."""
@@ -176,20 +196,23 @@ class Commands:
     def run(self, cmd: Union[str, Sequence[str]], *, background: Literal[False] = False,
             on_stdout: Optional[OutputCallback] = None, on_stderr: Optional[OutputCallback] = None,
             stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-            env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
+            env: Optional[p.Env] = None, user: Optional[str] = None,
+            timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
             envs: Optional[p.Env] = None) -> CommandResult: ...
 
     @overload
     def run(self, cmd: Union[str, Sequence[str]], *, background: Literal[True],
             on_stdout: Optional[OutputCallback] = None, on_stderr: Optional[OutputCallback] = None,
             stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-            env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
+            env: Optional[p.Env] = None, user: Optional[str] = None,
+            timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
             envs: Optional[p.Env] = None) -> CommandHandle: ...
 
     def run(self, cmd: Union[str, Sequence[str]], *, background: bool = False,
             on_stdout: Optional[OutputCallback] = None, on_stderr: Optional[OutputCallback] = None,
             stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-            env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
+            env: Optional[p.Env] = None, user: Optional[str] = None,
+            timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
             envs: Optional[p.Env] = None) -> Union[CommandResult, CommandHandle]:
         """Runs ``cmd``: a string for ``/bin/sh -c``, or a list (argv).
 
@@ -372,20 +395,22 @@ class Sandbox:
                ports: Optional[Sequence[Any]] = None, volumes: Optional[Sequence[Any]] = None,
                secrets: Optional[Mapping[str, str]] = None, pids_limit: Optional[int] = None,
                isolation: Optional[str] = None, pull: Optional[str] = None, rootfs: Optional[str] = None,
-               restart: Optional[str] = None, start: bool = True, metadata: Optional[Mapping[str, str]] = None,
+               restart: Optional[str] = None, start: bool = True, idle_timeout: Optional[float] = None,
+               metadata: Optional[Mapping[str, str]] = None,
                envs: Optional[p.Env] = None, host: Optional[str] = None, api_key: Optional[str] = None,
                request_timeout: Optional[float] = None) -> "Sandbox":
         """Creates and starts a sandbox (``POST /v1/sandboxes``).
 
         ``backend`` None is the server's ``auto``; ``timeout`` is a TTL in
-        seconds from now, after which the sandbox is stopped (None: none).
+        seconds from now, after which the sandbox is stopped (None: none);
+        ``idle_timeout`` stops it once no client has used it that long.
         Without ``cmd`` (and ``entrypoint``) it runs a sleep that keeps it
         up for commands. ``metadata`` and ``envs`` are E2B's names for
         ``labels`` and ``env``. ``host``/``api_key`` override
         KRUNBOX_HOST/KRUNBOX_API_KEY.
         """
         body = p.create_body(image=image, backend=backend, cpus=cpus, memory_mib=memory_mib,
-                             env=env if env is not None else envs, timeout=timeout,
+                             env=env if env is not None else envs, timeout=timeout, idle_timeout=idle_timeout,
                              labels=labels if labels is not None else metadata, name=name, cmd=cmd,
                              entrypoint=entrypoint, workdir=workdir, user=user, hostname=hostname, network=network,
                              ports=ports, volumes=volumes, secrets=secrets, pids_limit=pids_limit,

@@ -6,6 +6,7 @@ functions. The request and answer logic is shared with the sync SDK
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 from typing import (Any, AsyncIterator, Awaitable, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Union,
@@ -15,7 +16,8 @@ import httpx
 
 from . import _protocol as p
 from ._connection import ConnectionConfig, error_from_body, transport_error
-from .exceptions import AlreadyExistsException, InvalidArgumentException, NotFoundException, SandboxException
+from .exceptions import (AlreadyExistsException, ConnectionException, IllegalStateException, InvalidArgumentException,
+                         NotFoundException, SandboxException)
 from .models import CommandResult, EntryInfo, ExecInfo, SandboxInfo, WriteInfo
 from .sandbox import _is_missing
 
@@ -58,11 +60,12 @@ class _AsyncApi:
             raise transport_error(e, self.cfg) from e
 
     async def lines(self, call: p.Call, collector: p.OutputCollector, on_stdout: Optional[AsyncOutputCallback],
-                    on_stderr: Optional[AsyncOutputCallback]) -> None:
+                    on_stderr: Optional[AsyncOutputCallback], final: bool = True) -> None:
         async with self.stream(call) as r:
             async for line in r.aiter_lines():
                 await _deliver(collector.feed_line(line), on_stdout, on_stderr)
-        await _deliver(collector.finish_without_end(), on_stdout, on_stderr)
+        if final:
+            await _deliver(collector.finish_without_end(), on_stdout, on_stderr)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -110,17 +113,29 @@ class AsyncCommandHandle:
                    on_stderr: Optional[AsyncOutputCallback] = None) -> CommandResult:
         if self._result is None:
             api = self._sandbox._api
+            out, err = on_stdout or self._on_stdout, on_stderr or self._on_stderr
             collector = p.OutputCollector(self._timeout_s)
-            call = p.Call("GET", self._path("output"), params={"follow": "1"}, headers={"Accept": p.NDJSON},
-                          timeout=api.cfg.timeout(read=p.exec_read_timeout(self._timeout_s)), stream=True)
-            await api.lines(call, collector, on_stdout or self._on_stdout, on_stderr or self._on_stderr)
             end = None
-            if collector.end is None and collector.error is None:
-                info = await self.info()
-                if info.running:
-                    raise SandboxException("the output of command %s ended while it still runs; wait() again"
-                                           % self._exec_id)
-                end = info.raw
+            for attempt in range(p.FOLLOW_RECONNECTS + 1):
+                call = p.Call("GET", self._path("output"), params=p.follow_params(collector),
+                              headers={"Accept": p.NDJSON},
+                              timeout=api.cfg.timeout(read=p.exec_read_timeout(self._timeout_s)), stream=True)
+                try:
+                    await api.lines(call, collector, out, err, final=False)
+                except ConnectionException:
+                    if collector.next_offset is None or attempt == p.FOLLOW_RECONNECTS:
+                        raise
+                if collector.ended:
+                    break
+                if collector.next_offset is None:
+                    info = await self.info()
+                    if info.running:
+                        raise SandboxException("the output of command %s ended while it still runs; wait() again"
+                                               % self._exec_id)
+                    end = info.raw
+                    break
+                await asyncio.sleep(p.FOLLOW_RECONNECT_PAUSE)
+            await _deliver(collector.finish_without_end(), out, err)
             self._result = collector.result(end)
         return p.checked(self._result)
 
@@ -146,7 +161,11 @@ class AsyncCommandHandle:
                                                  headers={"Content-Type": "application/octet-stream"}))
 
     async def close_stdin(self) -> None:
-        await self._sandbox._api.send(p.Call("POST", self._path("close-stdin")))
+        try:
+            await self._sandbox._api.send(p.Call("POST", self._path("close-stdin")))
+        except IllegalStateException:
+            if (await self.info()).running:
+                raise
 
     async def resize(self, rows: int, cols: int) -> None:
         await self._sandbox._api.send(p.Call("POST", self._path("resize"), json={"rows": rows, "cols": cols}))
@@ -163,20 +182,23 @@ class AsyncCommands:
     async def run(self, cmd: Union[str, Sequence[str]], *, background: Literal[False] = False,
                   on_stdout: Optional[AsyncOutputCallback] = None, on_stderr: Optional[AsyncOutputCallback] = None,
                   stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-                  env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
+                  env: Optional[p.Env] = None, user: Optional[str] = None,
+                  timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
                   envs: Optional[p.Env] = None) -> CommandResult: ...
 
     @overload
     async def run(self, cmd: Union[str, Sequence[str]], *, background: Literal[True],
                   on_stdout: Optional[AsyncOutputCallback] = None, on_stderr: Optional[AsyncOutputCallback] = None,
                   stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-                  env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
+                  env: Optional[p.Env] = None, user: Optional[str] = None,
+                  timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
                   envs: Optional[p.Env] = None) -> AsyncCommandHandle: ...
 
     async def run(self, cmd: Union[str, Sequence[str]], *, background: bool = False,
                   on_stdout: Optional[AsyncOutputCallback] = None, on_stderr: Optional[AsyncOutputCallback] = None,
                   stdin: Union[str, bytes, bool, None] = None, cwd: Optional[str] = None,
-                  env: Optional[p.Env] = None, user: Optional[str] = None, timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
+                  env: Optional[p.Env] = None, user: Optional[str] = None,
+                  timeout: Optional[float] = p.DEFAULT_COMMAND_TIMEOUT,
                   envs: Optional[p.Env] = None) -> Union[CommandResult, AsyncCommandHandle]:
         """See :meth:`krunbox.sandbox.Commands.run`."""
         api = self._sandbox._api
@@ -330,13 +352,13 @@ class AsyncSandbox:
                      ports: Optional[Sequence[Any]] = None, volumes: Optional[Sequence[Any]] = None,
                      secrets: Optional[Mapping[str, str]] = None, pids_limit: Optional[int] = None,
                      isolation: Optional[str] = None, pull: Optional[str] = None, rootfs: Optional[str] = None,
-                     restart: Optional[str] = None, start: bool = True,
+                     restart: Optional[str] = None, start: bool = True, idle_timeout: Optional[float] = None,
                      metadata: Optional[Mapping[str, str]] = None, envs: Optional[p.Env] = None,
                      host: Optional[str] = None, api_key: Optional[str] = None,
                      request_timeout: Optional[float] = None) -> "AsyncSandbox":
         """See :meth:`krunbox.Sandbox.create`."""
         body = p.create_body(image=image, backend=backend, cpus=cpus, memory_mib=memory_mib,
-                             env=env if env is not None else envs, timeout=timeout,
+                             env=env if env is not None else envs, timeout=timeout, idle_timeout=idle_timeout,
                              labels=labels if labels is not None else metadata, name=name, cmd=cmd,
                              entrypoint=entrypoint, workdir=workdir, user=user, hostname=hostname, network=network,
                              ports=ports, volumes=volumes, secrets=secrets, pids_limit=pids_limit,
