@@ -26,8 +26,10 @@ def test_core_loop(server):
             await asyncio.sleep(0)
             seen.append(("err", text, time.monotonic()))
 
-        r = await sb.commands.run("echo a; sleep 0.5; echo b >&2", on_stdout=lambda t: seen.append(("out", t, time.monotonic())),
-                                  on_stderr=on_err)
+        def on_out(text):  # a plain one
+            seen.append(("out", text, time.monotonic()))
+
+        r = await sb.commands.run("echo a; sleep 0.5; echo b >&2", on_stdout=on_out, on_stderr=on_err)
         assert [(s, t) for s, t, _ in seen] == [("out", "a\n"), ("err", "b\n")]
         assert seen[1][2] - seen[0][2] > 0.3
         with pytest.raises(CommandExitException) as e:

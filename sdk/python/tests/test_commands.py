@@ -104,15 +104,17 @@ def test_bad_command_arguments(sb):
 
 @pytest.mark.needs_new_endpoints
 def test_background_stdin_and_wait(sb):
-    h = sb.commands.run("echo start; read line; echo got $line; exit 5", background=True, stdin=True)
+    h = sb.commands.run("echo start; read line; echo got $line; cat; echo eof; exit 5", background=True, stdin=True)
     assert h.pid > 0 and h.exec_id
     listed = {i.exec_id: i for i in sb.commands.list()}
     assert listed[h.exec_id].running and listed[h.exec_id].pid == h.pid
     h.send_stdin("hello\n")
-    h.close_stdin()
+    h.send_stdin(b"more\n")
+    h.close_stdin()  # cat reads its end
     with pytest.raises(CommandExitException) as e:
         h.wait()
-    assert e.value.exit_code == 5 and e.value.stdout == "start\ngot hello\n"
+    assert e.value.exit_code == 5 and e.value.stdout == "start\ngot hello\nmore\neof\n"
+    h.close_stdin()  # ended: nothing to close, no error
     info = sb.commands.connect(h.exec_id).info()
     assert not info.running and info.exit_code == 5 and info.timed_out is False
 
