@@ -2,8 +2,8 @@
 """A code-interpreter loop: an agent writes code, the sandbox runs it, the
 agent reads the output (or the error) and writes the next cell.
 
-    PYTHONPATH=sdk/python python3 sdk/python/examples/code_interpreter.py            # python:3.12-alpine
-    PYTHONPATH=sdk/python python3 sdk/python/examples/code_interpreter.py --image busybox --lang sh
+    PYTHONPATH=sdk/python python3 sdk/python/examples/code_interpreter.py     # python:3.12-alpine, pulled
+    PYTHONPATH=sdk/python python3 sdk/python/examples/code_interpreter.py --image busybox --lang sh   # offline
 
 `agent()` here replays canned cells; put your model's call there. Each cell
 is written to a file in the sandbox and run, its output streamed to the
@@ -64,6 +64,7 @@ def main() -> int:
                                     on_stderr=lambda t: print(t, end="", file=sys.stderr))
                 feedback = r.stdout
             except CommandExitException as e:
+                print("[exit code %d]" % e.exit_code)
                 feedback = "exit code %d\n%s" % (e.exit_code, e.stderr)
             except TimeoutException as e:
                 feedback = "timed out after 30 s\n" + (e.result.stdout if e.result else "")
