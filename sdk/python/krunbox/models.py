@@ -140,6 +140,10 @@ class ExecInfo:
         )
 
 
+# The agent's short names, should a listing pass them through.
+_TYPES = {"dir": "directory", "link": "symlink"}
+
+
 @dataclass
 class EntryInfo:
     """A file's metadata: from ``files.get_info`` (stat) or ``files.list``."""
@@ -163,12 +167,19 @@ class EntryInfo:
         return "".join(c if self.mode & (1 << (8 - i)) else "-" for i, c in enumerate("rwxrwxrwx"))
 
     @classmethod
-    def from_json(cls, doc: Dict[str, Any]) -> "EntryInfo":
-        path = doc.get("path") or ""
+    def from_json(cls, doc: Dict[str, Any], base: Optional[str] = None) -> "EntryInfo":
+        """From a stat answer, or a listing's entry (``base``: the listed directory).
+
+        A listing may name an entry by its path below ``base`` (``sub/b.txt``);
+        ``name`` is always the last component, ``path`` absolute.
+        """
+        name = doc.get("name") or ""
+        path = doc.get("path") or (posixpath.join(base, name) if base and name else name)
+        kind = doc.get("type") or "other"
         return cls(
-            name=doc.get("name") or posixpath.basename(path.rstrip("/")) or path,
+            name=posixpath.basename(path.rstrip("/")) or posixpath.basename(name.rstrip("/")) or path,
             path=path,
-            type=doc.get("type") or "other",
+            type=_TYPES.get(kind, kind),
             mode=int(doc.get("mode") or 0),
             size=int(doc.get("size") or 0),
             uid=doc.get("uid"),

@@ -331,7 +331,9 @@ class Files:
     def list(self, path: str, depth: int = 1) -> List[EntryInfo]:
         """A directory's entries, ``depth`` levels down."""
         docs = self._sandbox._api.json(p.Call("GET", self._path("list"), params={"path": path, "depth": str(depth)}))
-        return [EntryInfo.from_json(d) for d in docs]
+        if isinstance(docs, dict):  # {"entries": [...], "truncated": ...}, should the listing come wrapped
+            docs = docs.get("entries") or []
+        return [EntryInfo.from_json(d, base=path) for d in docs]
 
     def make_dir(self, path: str) -> bool:
         """Makes the directory and its parents; False if it was there already."""
@@ -344,7 +346,9 @@ class Files:
         try:
             self._sandbox._api.send(p.Call("POST", self._path("mkdir"), json={"path": path, "parents": True}))
         except AlreadyExistsException:
-            return False
+            if self.get_info(path).type == "directory":  # made meanwhile
+                return False
+            raise
         return True
 
     def remove(self, path: str) -> None:

@@ -295,7 +295,9 @@ class AsyncFiles:
     async def list(self, path: str, depth: int = 1) -> List[EntryInfo]:
         docs = await self._sandbox._api.json(p.Call("GET", self._path("list"),
                                                     params={"path": path, "depth": str(depth)}))
-        return [EntryInfo.from_json(d) for d in docs]
+        if isinstance(docs, dict):  # {"entries": [...], "truncated": ...}, should the listing come wrapped
+            docs = docs.get("entries") or []
+        return [EntryInfo.from_json(d, base=path) for d in docs]
 
     async def make_dir(self, path: str) -> bool:
         try:
@@ -307,7 +309,9 @@ class AsyncFiles:
         try:
             await self._sandbox._api.send(p.Call("POST", self._path("mkdir"), json={"path": path, "parents": True}))
         except AlreadyExistsException:
-            return False
+            if (await self.get_info(path)).type == "directory":
+                return False
+            raise
         return True
 
     async def remove(self, path: str) -> None:

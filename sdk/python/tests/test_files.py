@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from krunbox import InvalidArgumentException, NotFoundException
+from krunbox import AlreadyExistsException, InvalidArgumentException, NotFoundException
 
 
 def test_text_and_bytes(sb):
@@ -55,6 +55,10 @@ def test_missing_file(sb):
 def test_list_mkdir_move_remove(sb):
     assert sb.files.make_dir("/tmp/tree/sub") is True
     assert sb.files.make_dir("/tmp/tree/sub") is False
+    sb.files.write("/tmp/tree/file", "x")
+    with pytest.raises(AlreadyExistsException):
+        sb.files.make_dir("/tmp/tree/file")  # a file in the way is an error, not "there already"
+    sb.files.remove("/tmp/tree/file")
     sb.files.write("/tmp/tree/a.txt", "a")
     sb.files.write("/tmp/tree/sub/b.txt", "bb")
     top = {e.name: e for e in sb.files.list("/tmp/tree")}
