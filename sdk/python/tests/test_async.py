@@ -94,9 +94,20 @@ def test_async_background(server):
             assert await h.kill() is True
             with pytest.raises(CommandExitException):
                 await h.wait()
-            assert await sb.files.make_dir("/tmp/ad") is True
-            assert [e.name for e in await sb.files.list("/tmp/ad")] == []
-            await sb.files.remove("/tmp/ad")
             assert (await sb.set_timeout(600)).state == "running"
+
+    run(main())
+
+
+@pytest.mark.needs_new_endpoints
+def test_async_files_tree(server):
+    async def main():
+        async with await AsyncSandbox.create(backend=BACKEND, labels={"case": "async-files"}) as sb:
+            assert await sb.files.make_dir("/tmp/ad/sub") is True
+            await sb.files.write("/tmp/ad/f", "x")
+            assert sorted(e.name for e in await sb.files.list("/tmp/ad")) == ["f", "sub"]
+            assert (await sb.files.rename("/tmp/ad/f", "/tmp/ad/g")).name == "g"
+            await sb.files.remove("/tmp/ad")
+            assert not await sb.files.exists("/tmp/ad")
 
     run(main())
