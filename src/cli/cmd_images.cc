@@ -37,9 +37,7 @@ int run_images(const ImagesFlags& f) {
   if (!list.ok()) return report_error(list.error());
   if (f.format == "json") {
     Json out = Json::array();
-    for (const auto& r : *list)
-      out.push_back({{"name", image::familiar_name(r.name)}, {"repository", r.name}, {"tag", r.tag}, {"digest", r.digest.str()},
-                     {"media_type", r.media_type}, {"size", r.size}, {"created", r.created}, {"loaded_at", r.loaded_at}});
+    for (const auto& r : *list) out.push_back(image::to_json(r));
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }

@@ -9,6 +9,7 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include "base/unique_fd.h"
+#include "image/reference.h"
 
 namespace krunbox::image {
 namespace {
@@ -80,6 +81,12 @@ Status ImageIndex::remove(const std::string& name, const std::string& tag) const
     if (n == 0) return Error(ErrorCode::kNotFound, "no image " + name + ":" + tag);
     return {};
   });
+}
+
+Json to_json(const ImageRecord& r) {
+  return {{"name", familiar_name(r.name)}, {"repository", r.name},     {"tag", r.tag},
+          {"digest", r.digest.str()},      {"media_type", r.media_type}, {"size", r.size},
+          {"created", r.created},          {"loaded_at", r.loaded_at}};
 }
 
 }  // namespace krunbox::image

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/json.h"
 #include "image/digest.h"
 #include "krunbox/error.h"
 
@@ -23,6 +24,10 @@ struct ImageRecord {
   std::string created;     // from the image config
   std::string loaded_at;   // RFC 3339, when it was tagged here
 };
+
+// The record as `krunbox images --format json` and the API show it:
+// {name (familiar), repository, tag, digest, media_type, size, created, loaded_at}.
+Json to_json(const ImageRecord& record);
 
 class ImageIndex {
  public:

@@ -27,6 +27,8 @@ using namespace std::chrono_literals;
 
 constexpr auto kStartTimeout = std::chrono::milliseconds(15min);
 constexpr auto kControlTimeout = std::chrono::milliseconds(60s);
+// How long a monitor whose run ended may take to exit.
+constexpr auto kMonitorEndTimeout = std::chrono::milliseconds(30s);
 
 template <typename T>
 Status status_of(Result<T> r) {
@@ -220,10 +222,29 @@ Result<std::string> Lifecycle::create(SandboxConfig config, const std::vector<Se
   return id;
 }
 
+bool Lifecycle::await_monitor_end(const std::string& id, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (monitor_alive(id)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
 Status Lifecycle::start(const std::string& id, const std::vector<Secret>& secrets) {
   KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
   if (is_active(v.status.state))
     return Error(ErrorCode::kIllegalState, "sandbox " + id.substr(0, 12) + " is already " + describe_status(v));
+  // A run that ended takes its monitor with it, a moment later: a start in
+  // that moment waits for it rather than asking a monitor on its way out.
+  if (v.monitor_alive && is_terminal(v.status.state)) {
+    if (!await_monitor_end(id, kMonitorEndTimeout))
+      return Error(ErrorCode::kIllegalState, "the monitor of sandbox " + id.substr(0, 12) +
+                                                 "'s last run has not ended after " +
+                                                 std::to_string(kMonitorEndTimeout.count() / 1000) +
+                                                 " s; try again, or remove the sandbox with force");
+    v.monitor_alive = false;
+  }
   if (!v.monitor_alive) {
     std::string missing;
     for (const auto& name : v.config.secret_names) {
@@ -250,7 +271,11 @@ Status Lifecycle::start(const std::string& id, const std::vector<Secret>& secret
 Status Lifecycle::stop(const std::string& id, std::chrono::milliseconds grace) {
   KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
   if (!v.monitor_alive) return {};  // nothing of it runs
-  return status_of(call(id, monitor::StopRequest{grace}, grace + kControlTimeout));
+  KRUNBOX_TRY(status_of(call(id, monitor::StopRequest{grace}, grace + kControlTimeout)));
+  // Stopped means the monitor is gone too, so what follows (start, rm)
+  // meets no monitor on its way out.
+  (void)await_monitor_end(id, kMonitorEndTimeout);
+  return {};
 }
 
 Status Lifecycle::kill(const std::string& id, int signal) {

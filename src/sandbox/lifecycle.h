@@ -72,6 +72,8 @@ class Lifecycle {
   // A connection to the monitor, after sending `request` (the reply is not read).
   Result<UniqueFd> open_request(const std::string& id, const monitor::Request& request);
   bool monitor_alive(const std::string& id) const;
+  // Waits until no monitor holds the sandbox's lock; false at the timeout.
+  bool await_monitor_end(const std::string& id, std::chrono::milliseconds timeout) const;
   // One request and its reply: the body of the monitor's ok reply, its
   // error otherwise, waiting at most `timeout` for it.
   Result<Json> call(const std::string& id, const monitor::Request& request, std::chrono::milliseconds timeout);

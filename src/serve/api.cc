@@ -6,6 +6,7 @@
 #include "base/json.h"
 #include "sandbox/lifecycle.h"
 #include "sandbox/provision.h"
+#include "serve/api_images.h"
 #include "serve/api_workload.h"
 #include "serve/errors.h"
 #include "serve/request_parse.h"
@@ -180,6 +181,14 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
     // Healthy means the records can be read: that is what every call needs.
     KRUNBOX_ASSIGN_OR_RETURN(auto ids, Lifecycle().store().list());
     return json_response(200, {{"status", "ok"}, {"sandboxes", ids.size()}});
+  }
+  if (seg[0] == "images") {
+    std::vector<std::string> rest(seg.begin() + 1, seg.end());
+    if (rest.empty() && m != "GET") return bad_method(req, "GET");
+    if (rest.size() == 1 && rest[0] == "pull" && m != "POST" && m != "GET") return bad_method(req, "POST");
+    if (!rest.empty() && m != "GET" && m != "DELETE" && !(m == "POST" && rest.size() == 1 && rest[0] == "pull"))
+      return bad_method(req, "GET, DELETE");
+    return images_endpoint(rest, req);
   }
   if (seg[0] != "sandboxes" || seg.size() > 5) return no_route(req);
   SandboxCalls calls;

@@ -9,6 +9,7 @@
 
 #include "backend/sandbox_spec.h"
 #include "base/json.h"
+#include "image/reference.h"
 #include "sandbox/secrets.h"
 
 namespace krunbox::serve {
@@ -213,6 +214,27 @@ Result<ExecBody> parse_exec_body(std::string_view body) {
     return Error(ErrorCode::kInvalidArgument,
                  "field \"tty\" needs \"background\": true (a terminal's output is one stream; read it from "
                  ".../execs/{exec_id}/output)");
+  return out;
+}
+
+Result<PullBody> parse_pull_body(std::string_view body) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
+  PullBody out;
+  KRUNBOX_TRY(each_field(j, "", {"ref", "platform"}, [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+    KRUNBOX_ASSIGN_OR_RETURN(std::string text, as_string(v, field));
+    if (key == "ref") {
+      auto ref = image::parse_reference(text);
+      if (!ref) return field_error(field, "is not an image reference: " + ref.error().message());
+      out.ref = std::move(text);
+    } else {
+      auto platform = image::parse_platform(text);
+      if (!platform) return field_error(field, "is not os/arch[/variant]: " + platform.error().message());
+      out.platform = *platform;
+    }
+    return {};
+  }));
+  if (out.ref.empty())
+    return Error(ErrorCode::kInvalidArgument, "field \"ref\" is missing: the image to pull (\"alpine:3.20\")");
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "image/manifest.h"
 #include "krunbox/error.h"
 #include "sandbox/provision.h"
 #include "sandbox/secrets.h"
@@ -48,6 +49,12 @@ struct ExecBody {
 };
 Result<ExecBody> parse_exec_body(std::string_view body);
 
+// POST /v1/images/pull {"ref": "alpine:3.20", "platform": "linux/arm64"}.
+struct PullBody {
+  std::string ref;
+  image::Platform platform = image::host_platform();
+};
+Result<PullBody> parse_pull_body(std::string_view body);
 // POST .../timeout {"timeout_s": N}: the time to live from now (0: none).
 Result<std::chrono::seconds> parse_timeout_body(std::string_view body);
 // POST .../execs/{eid}/signal {"signal": 15 | "TERM" | "SIGTERM"}.
