@@ -156,6 +156,13 @@ using Status = Result<void>;
 
 inline Status ok_status() { return {}; }
 
+// A result's error, its value dropped.
+template <typename T>
+Status status_of(Result<T> r) {
+  if (!r.ok()) return std::move(r).error();
+  return {};
+}
+
 }  // namespace krunbox
 
 #define KRUNBOX_CONCAT_INNER(a, b) a##b

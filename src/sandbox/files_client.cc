@@ -107,6 +107,18 @@ FileStat::Type stat_type(const std::string& name) {
   return FileStat::Type::kOther;
 }
 
+FileStat file_stat_of(const proto::FileStat& st) {
+  FileStat out;
+  out.type = stat_type(st.type);
+  out.mode = st.mode;
+  out.size = st.size;
+  out.uid = st.uid;
+  out.gid = st.gid;
+  out.mtime_ns = st.mtime_ns;
+  out.symlink_target = st.target;
+  return out;
+}
+
 }  // namespace
 
 Status put_file(Lifecycle& lc, const std::string& id, const std::string& guest_path, std::string_view data,
@@ -159,17 +171,84 @@ Result<FileStat> stat_file(Lifecycle& lc, const std::string& id, const std::stri
     KRUNBOX_ASSIGN_OR_RETURN(auto conn, open(lc, id, monitor::StatRequest{guest_path}));
     KRUNBOX_ASSIGN_OR_RETURN(Json body, read_monitor_reply(conn.get(), id));
     KRUNBOX_ASSIGN_OR_RETURN(auto st, monitor::parse_stat_reply(body));
-    FileStat out;
-    out.type = stat_type(st.type);
-    out.mode = st.mode;
-    out.size = st.size;
-    out.uid = st.uid;
-    out.gid = st.gid;
-    out.mtime_ns = st.mtime_ns;
-    out.symlink_target = st.target;
-    return out;
+    return file_stat_of(st);
   };
   return run().wrap("stat of " + in_sandbox(guest_path, id));
+}
+
+Result<DirListing> list_dir(Lifecycle& lc, const std::string& id, const std::string& guest_path, uint32_t depth) {
+  auto run = [&]() -> Result<DirListing> {
+    KRUNBOX_TRY(check_path(guest_path));
+    if (depth < 1 || depth > proto::kMaxListDepth)
+      return Error(ErrorCode::kInvalidArgument,
+                   "the depth must be 1 to " + std::to_string(proto::kMaxListDepth) + ", not " + std::to_string(depth));
+    KRUNBOX_ASSIGN_OR_RETURN(auto conn, open(lc, id, monitor::ListDirRequest{guest_path, depth}));
+    // The monitor's lines, checked as the agent's are: a clean relative name each.
+    DirListing out;
+    std::string pending;
+    size_t received = 0;
+    for (;;) {
+      KRUNBOX_ASSIGN_OR_RETURN(auto frame, monitor::read_frame(conn.get()));
+      if (!frame)
+        return Error(ErrorCode::kCancelled, "the monitor of sandbox " + id.substr(0, 12) +
+                                                " ended the connection before the listing's end");
+      if (frame->type == FrameType::kReply) {
+        KRUNBOX_ASSIGN_OR_RETURN(Json body, monitor::parse_reply(frame->payload));
+        KRUNBOX_ASSIGN_OR_RETURN(auto done, monitor::parse_list_done(body));
+        if (!pending.empty() || done.entries != out.entries.size())
+          return Error(ErrorCode::kProtocol, "the monitor of sandbox " + id.substr(0, 12) + " announced " +
+                                                 std::to_string(done.entries) + " entries and sent " +
+                                                 std::to_string(out.entries.size()));
+        out.truncated = done.truncated;
+        return out;
+      }
+      if (frame->type != FrameType::kData)
+        return Error(ErrorCode::kProtocol, "the monitor of sandbox " + id.substr(0, 12) + " sent frame type " +
+                                               std::to_string(static_cast<int>(frame->type)) + " in a listing");
+      received += frame->payload.size();
+      if (received > 2 * proto::kMaxListBytes)
+        return Error(ErrorCode::kProtocol, "the monitor of sandbox " + id.substr(0, 12) + " sent an oversized listing");
+      pending += frame->payload;
+      size_t start = 0;
+      for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+        KRUNBOX_ASSIGN_OR_RETURN(auto e, proto::parse_dir_entry(std::string_view(pending).substr(start, nl - start)));
+        if (out.entries.size() >= proto::kMaxListEntries)
+          return Error(ErrorCode::kProtocol, "the monitor of sandbox " + id.substr(0, 12) + " sent too many entries");
+        out.entries.push_back({std::move(e.name), file_stat_of(e.stat)});
+      }
+      pending.erase(0, start);
+    }
+  };
+  return run().wrap("listing " + in_sandbox(guest_path, id));
+}
+
+Status make_dir(Lifecycle& lc, const std::string& id, const std::string& guest_path, const MakeDirOptions& o) {
+  auto run = [&]() -> Status {
+    KRUNBOX_TRY(check_path(guest_path));
+    if (o.mode > 07777) return Error(ErrorCode::kInvalidArgument, "the mode must be permission bits (at most 07777)");
+    KRUNBOX_ASSIGN_OR_RETURN(auto conn, open(lc, id, monitor::MakeDirRequest{guest_path, o.mode, o.parents}));
+    return status_of(read_monitor_reply(conn.get(), id));
+  };
+  return run().wrap("making directory " + in_sandbox(guest_path, id));
+}
+
+Status move_path(Lifecycle& lc, const std::string& id, const std::string& from, const std::string& to) {
+  auto run = [&]() -> Status {
+    KRUNBOX_TRY(check_path(from));
+    KRUNBOX_TRY(check_path(to));
+    KRUNBOX_ASSIGN_OR_RETURN(auto conn, open(lc, id, monitor::MovePathRequest{from, to}));
+    return status_of(read_monitor_reply(conn.get(), id));
+  };
+  return run().wrap("moving " + in_sandbox(from, id) + " to " + to);
+}
+
+Status remove_path(Lifecycle& lc, const std::string& id, const std::string& guest_path, bool recursive) {
+  auto run = [&]() -> Status {
+    KRUNBOX_TRY(check_path(guest_path));
+    KRUNBOX_ASSIGN_OR_RETURN(auto conn, open(lc, id, monitor::RemovePathRequest{guest_path, recursive}));
+    return status_of(read_monitor_reply(conn.get(), id));
+  };
+  return run().wrap("removing " + in_sandbox(guest_path, id));
 }
 
 }  // namespace krunbox

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "krunbox/error.h"
 #include "sandbox/lifecycle.h"
@@ -47,5 +48,28 @@ Result<uint64_t> get_file_to_fd(Lifecycle& lifecycle, const std::string& id, con
                                 int dst_fd);
 // Does not follow a final symlink.
 Result<FileStat> stat_file(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path);
+
+struct DirEntry {
+  std::string name;  // relative to the listed directory ("a", "a/b" below depth 1), never "..", never absolute
+  FileStat stat;     // lstat's: symlinks are listed, never followed
+};
+struct DirListing {
+  std::vector<DirEntry> entries;  // each directory's entries sorted, a directory before what is under it
+  bool truncated = false;         // the agent stopped at its bound (10,000 entries or 8 MiB)
+};
+// The tree under `guest_path` down to `depth` levels (1 to 10).
+Result<DirListing> list_dir(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path,
+                            uint32_t depth = 1);
+struct MakeDirOptions {
+  uint32_t mode = 0755;  // of each directory made (no umask)
+  bool parents = false;  // mkdir -p: missing parents too, an existing directory is fine
+};
+Status make_dir(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path,
+                const MakeDirOptions& options = {});
+// rename(2) inside the sandbox; across its file systems kUnsupported.
+Status move_path(Lifecycle& lifecycle, const std::string& id, const std::string& from, const std::string& to);
+// A file, symlink or empty directory; with `recursive` a whole tree (never
+// through symlinks or into other mounts; "/" is refused).
+Status remove_path(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path, bool recursive = false);
 
 }  // namespace krunbox

@@ -62,26 +62,20 @@ Status write_kept_exec_stdin(Lifecycle& lc, const std::string& id, const std::st
     data.remove_prefix(n);
   }
   if (data.empty()) (void)monitor::write_frame(conn.get(), monitor::FrameType::kDataEnd, {});
-  KRUNBOX_ASSIGN_OR_RETURN(Json body, read_monitor_reply(conn.get(), id));
-  (void)body;
-  return {};
+  return status_of(read_monitor_reply(conn.get(), id));
 }
 
 Status signal_kept_exec(Lifecycle& lc, const std::string& id, const std::string& exec_id, int signal) {
   KRUNBOX_TRY(check_exec_id(exec_id));
   KRUNBOX_TRY(check_running(lc, id));
-  KRUNBOX_ASSIGN_OR_RETURN(Json body, lc.call(id, monitor::ExecSignalRequest{exec_id, signal}, kKeptCallTimeout));
-  (void)body;
-  return {};
+  return status_of(lc.call(id, monitor::ExecSignalRequest{exec_id, signal}, kKeptCallTimeout));
 }
 
 Status resize_kept_exec(Lifecycle& lc, const std::string& id, const std::string& exec_id, uint16_t rows,
                         uint16_t cols) {
   KRUNBOX_TRY(check_exec_id(exec_id));
   KRUNBOX_TRY(check_running(lc, id));
-  KRUNBOX_ASSIGN_OR_RETURN(Json body, lc.call(id, monitor::ExecResizeRequest{exec_id, rows, cols}, kKeptCallTimeout));
-  (void)body;
-  return {};
+  return status_of(lc.call(id, monitor::ExecResizeRequest{exec_id, rows, cols}, kKeptCallTimeout));
 }
 
 }  // namespace krunbox

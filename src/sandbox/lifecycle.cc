@@ -30,12 +30,6 @@ constexpr auto kControlTimeout = std::chrono::milliseconds(60s);
 // How long a monitor whose run ended may take to exit.
 constexpr auto kMonitorEndTimeout = std::chrono::milliseconds(30s);
 
-template <typename T>
-Status status_of(Result<T> r) {
-  if (!r.ok()) return std::move(r).error();
-  return {};
-}
-
 bool is_active(SandboxState s) {
   return s == SandboxState::kStarting || s == SandboxState::kRunning || s == SandboxState::kPaused;
 }

@@ -93,6 +93,10 @@ void Monitor::handle_connection(UniqueFd conn) {
                  [&](monitor::ExecSignalRequest& r) { reply(exec_signal(r)); },
                  [&](monitor::ExecResizeRequest& r) { reply(exec_resize(r)); },
                  [&](monitor::TimeoutRequest& r) { reply(handle_timeout(r.ttl)); },
+                 [&](monitor::ListDirRequest& r) { relay_list(fd, r); },
+                 [&](monitor::MakeDirRequest&) { reply(file_op(*request)); },
+                 [&](monitor::MovePathRequest&) { reply(file_op(*request)); },
+                 [&](monitor::RemovePathRequest&) { reply(file_op(*request)); },
              },
              *request);
 }

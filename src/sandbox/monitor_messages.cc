@@ -181,7 +181,8 @@ bool is_exec_id(std::string_view id) {
 std::string_view request_op(const Request& request) {
   static constexpr std::string_view kOps[] = {"exec",   "start",      "stop",        "remove",      "kill",   "pause",
                                               "resume", "status",     "put",         "get",         "stat",   "attach",
-                                              "execs",  "exec_stdin", "exec_signal", "exec_resize", "timeout"};
+                                              "execs",  "exec_stdin", "exec_signal", "exec_resize", "timeout", "list_dir",
+                                              "make_dir", "move_path", "remove_path"};
   static_assert(std::size(kOps) == std::variant_size_v<Request>);
   return kOps[request.index()];
 }
@@ -204,6 +205,11 @@ std::string encode_request(const Request& request) {
         if constexpr (std::is_same_v<T, ExecResizeRequest>)
           return {{"exec_id", r.exec_id}, {"rows", r.rows}, {"cols", r.cols}};
         if constexpr (std::is_same_v<T, TimeoutRequest>) return {{"ttl_s", r.ttl.count()}};
+        if constexpr (std::is_same_v<T, ListDirRequest>) return {{"path", r.path}, {"depth", r.depth}};
+        if constexpr (std::is_same_v<T, MakeDirRequest>)
+          return {{"path", r.path}, {"mode", r.mode}, {"parents", r.parents}};
+        if constexpr (std::is_same_v<T, MovePathRequest>) return {{"from", r.from}, {"to", r.to}};
+        if constexpr (std::is_same_v<T, RemovePathRequest>) return {{"path", r.path}, {"recursive", r.recursive}};
         return Json::object();
       },
       request);
@@ -276,6 +282,33 @@ Result<Request> parse_request(std::string_view payload) {
     KRUNBOX_ASSIGN_OR_RETURN(r.exec_id, parse_exec_id(f));
     KRUNBOX_ASSIGN_OR_RETURN(r.rows, f.integer<uint16_t>("rows", 1, UINT16_MAX));
     KRUNBOX_ASSIGN_OR_RETURN(r.cols, f.integer<uint16_t>("cols", 1, UINT16_MAX));
+    return r;
+  }
+  if (op == "list_dir") {
+    ListDirRequest r;
+    KRUNBOX_ASSIGN_OR_RETURN(r.path, parse_path(f));
+    KRUNBOX_ASSIGN_OR_RETURN(r.depth, f.integer<uint32_t>("depth", 1, proto::kMaxListDepth));
+    return r;
+  }
+  if (op == "make_dir") {
+    MakeDirRequest r;
+    KRUNBOX_ASSIGN_OR_RETURN(r.path, parse_path(f));
+    KRUNBOX_ASSIGN_OR_RETURN(r.mode, f.integer<uint32_t>("mode", 0, 07777));
+    KRUNBOX_ASSIGN_OR_RETURN(r.parents, f.boolean("parents"));
+    return r;
+  }
+  if (op == "move_path") {
+    MovePathRequest r;
+    KRUNBOX_ASSIGN_OR_RETURN(r.from, f.str("from"));
+    KRUNBOX_ASSIGN_OR_RETURN(r.to, f.str("to"));
+    if (r.from.empty() || r.from[0] != '/') return f.error("from", "is not an absolute path");
+    if (r.to.empty() || r.to[0] != '/') return f.error("to", "is not an absolute path");
+    return r;
+  }
+  if (op == "remove_path") {
+    RemovePathRequest r;
+    KRUNBOX_ASSIGN_OR_RETURN(r.path, parse_path(f));
+    KRUNBOX_ASSIGN_OR_RETURN(r.recursive, f.boolean("recursive"));
     return r;
   }
   if (op == "timeout") {
@@ -356,6 +389,16 @@ Result<AttachStarted> parse_attach_started(const Json& body) {
   AttachStarted r;
   KRUNBOX_ASSIGN_OR_RETURN(r.first_kept, f.integer<uint64_t>("first_kept", 0, std::numeric_limits<uint64_t>::max()));
   KRUNBOX_ASSIGN_OR_RETURN(r.from, f.integer<uint64_t>("from", 0, std::numeric_limits<uint64_t>::max()));
+  return r;
+}
+
+std::string encode_reply(const ListDone& r) { return dump(ok({{"entries", r.entries}, {"truncated", r.truncated}})); }
+
+Result<ListDone> parse_list_done(const Json& body) {
+  Fields f(body, "list reply");
+  ListDone r;
+  KRUNBOX_ASSIGN_OR_RETURN(r.entries, f.integer<uint64_t>("entries", 0, proto::kMaxListEntries));
+  KRUNBOX_ASSIGN_OR_RETURN(r.truncated, f.boolean("truncated"));
   return r;
 }
 

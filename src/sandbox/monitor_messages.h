@@ -97,6 +97,27 @@ struct ExecResizeRequest {
   uint16_t cols = 80;
 };
 
+// The entries under a directory (proto's list): the monitor sends them as
+// kData frames of JSON lines (proto::encode_dir_entry's), then a ListDone
+// reply.
+struct ListDirRequest {
+  std::string path;
+  uint32_t depth = 1;
+};
+struct MakeDirRequest {
+  std::string path;
+  uint32_t mode = 0755;
+  bool parents = false;
+};
+struct MovePathRequest {
+  std::string from;
+  std::string to;
+};
+struct RemovePathRequest {
+  std::string path;
+  bool recursive = false;
+};
+
 // Sets the running sandbox's time to live to `ttl` from now (0: none).
 struct TimeoutRequest {
   std::chrono::seconds ttl{0};
@@ -104,7 +125,8 @@ struct TimeoutRequest {
 
 using Request = std::variant<ExecRequest, StartRequest, StopRequest, RemoveRequest, KillRequest, PauseRequest,
                              ResumeRequest, StatusRequest, PutRequest, GetRequest, StatRequest, AttachRequest,
-                             ExecsRequest, ExecStdinRequest, ExecSignalRequest, ExecResizeRequest, TimeoutRequest>;
+                             ExecsRequest, ExecStdinRequest, ExecSignalRequest, ExecResizeRequest, TimeoutRequest,
+                             ListDirRequest, MakeDirRequest, MovePathRequest, RemovePathRequest>;
 
 // A kept exec's id: 16 lowercase hex digits.
 bool is_exec_id(std::string_view id);
@@ -135,6 +157,10 @@ struct KeptExecInfo {
   std::string crash_reason;  // ended without an exit: the sandbox went away
   bool running() const { return !exit && crash_reason.empty(); }
 };
+struct ListDone {
+  uint64_t entries = 0;
+  bool truncated = false;
+};
 struct ExecsReply {
   std::vector<KeptExecInfo> execs;
 };
@@ -157,6 +183,7 @@ std::string encode_reply(const GetDone& reply);
 std::string encode_reply(const proto::FileStat& reply);
 std::string encode_reply(const AttachStarted& reply);
 std::string encode_reply(const ExecsReply& reply);
+std::string encode_reply(const ListDone& reply);
 
 // The body of an ok reply; for an error reply the Error it carries (with
 // its code; kIllegalState when the monitor gave none), for a malformed one
@@ -169,6 +196,7 @@ Result<GetDone> parse_get_done(const Json& body);
 Result<proto::FileStat> parse_stat_reply(const Json& body);
 Result<AttachStarted> parse_attach_started(const Json& body);
 Result<ExecsReply> parse_execs_reply(const Json& body);
+Result<ListDone> parse_list_done(const Json& body);
 
 // The control frames of an exec's streams.
 struct SignalFrame {

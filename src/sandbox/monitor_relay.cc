@@ -3,8 +3,11 @@
 // agent connection, whose sessions have their own flow control, so a slow
 // client stalls only its own relay.
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -47,6 +50,24 @@ void relay_input(int fd, proto::ExecSession& session) {
       }
       default: return;
     }
+  }
+}
+
+// Reads and drops a client's bytes until it closes, for at most kDrainBytes
+// or kDrainTime.
+void drain_until_eof(int fd) {
+  constexpr size_t kDrainBytes = 256u << 20;
+  constexpr auto kDrainTime = std::chrono::seconds(5);
+  ::shutdown(fd, SHUT_WR);
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto deadline = std::chrono::steady_clock::now() + kDrainTime;
+  char buf[65536];
+  for (size_t total = 0; total < kDrainBytes && std::chrono::steady_clock::now() < deadline;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    total += static_cast<size_t>(n);
   }
 }
 
@@ -116,8 +137,9 @@ void Monitor::relay_exec(int fd, monitor::ExecRequest request) {
 
 // The client's kData frames go to the agent as they come; a connection that
 // ends before kDataEnd cancels the put, so the agent keeps the old file. A
-// refusal is answered at once: the connection then closes, and a client
-// still sending learns of it from the failed write and reads the reply.
+// refusal is answered at once; the monitor then reads and drops what the
+// client still sends until it hangs up (bounded), because closing with its
+// bytes unread would reset the connection and lose the answer.
 void Monitor::relay_put(int fd, const monitor::PutRequest& r) {
   uint64_t total = 0;
   std::string chunk;
@@ -150,7 +172,11 @@ void Monitor::relay_put(int fd, const monitor::PutRequest& r) {
     o.make_parents = r.make_parents;
     return agent.put_file_stream(r.path, source, o);
   });
-  if (!st.ok()) return reply(fd, st);
+  if (!st.ok()) {
+    reply(fd, st);
+    if (!ended) drain_until_eof(fd);
+    return;
+  }
   (void)monitor::write_frame(fd, FrameType::kReply, monitor::encode_reply(monitor::PutDone{total}));
 }
 
@@ -176,6 +202,43 @@ void Monitor::relay_stat(int fd, const monitor::StatRequest& r) {
   });
   if (!st.ok()) return reply(fd, st);
   (void)monitor::write_frame(fd, FrameType::kReply, monitor::encode_reply(stat));
+}
+
+// The agent's listing, re-encoded line by line into kData frames (each well
+// under the frame limit), then the reply with the count.
+void Monitor::relay_list(int fd, const monitor::ListDirRequest& r) {
+  proto::DirListing listing;
+  Status st = with_agent([&](proto::AgentClient& agent) -> Status {
+    KRUNBOX_ASSIGN_OR_RETURN(listing, agent.list_dir(r.path, r.depth));
+    return {};
+  });
+  if (!st.ok()) return reply(fd, st);
+  std::string chunk;
+  for (const auto& e : listing.entries) {
+    chunk += proto::encode_dir_entry(e);
+    if (chunk.size() >= (256u << 10)) {
+      if (!monitor::write_frame(fd, FrameType::kData, chunk).ok()) return;
+      chunk.clear();
+    }
+  }
+  if (!chunk.empty() && !monitor::write_frame(fd, FrameType::kData, chunk).ok()) return;
+  (void)monitor::write_frame(fd, FrameType::kReply,
+                             monitor::encode_reply(monitor::ListDone{listing.entries.size(), listing.truncated}));
+}
+
+// make_dir, move_path, remove_path: one agent call, one reply.
+Status Monitor::file_op(const monitor::Request& request) {
+  return with_agent([&](proto::AgentClient& agent) -> Status {
+    if (const auto* m = std::get_if<monitor::MakeDirRequest>(&request)) {
+      proto::MkdirOptions o;
+      o.mode = m->mode;
+      o.parents = m->parents;
+      return agent.make_dir(m->path, o);
+    }
+    if (const auto* m = std::get_if<monitor::MovePathRequest>(&request)) return agent.move(m->from, m->to);
+    if (const auto* m = std::get_if<monitor::RemovePathRequest>(&request)) return agent.remove(m->path, m->recursive);
+    return Error(ErrorCode::kInternal, "not a file operation");
+  });
 }
 
 }  // namespace krunbox

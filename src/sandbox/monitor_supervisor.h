@@ -100,6 +100,8 @@ class Monitor {
   void relay_put(int fd, const monitor::PutRequest& request);
   void relay_get(int fd, const monitor::GetRequest& request);
   void relay_stat(int fd, const monitor::StatRequest& request);
+  void relay_list(int fd, const monitor::ListDirRequest& request);
+  Status file_op(const monitor::Request& request);
   // Kept execs (monitor_kept.cc).
   void keep_exec(int fd, std::unique_ptr<proto::ExecSession> session, const proto::ExecRequest& request);
   void relay_attach(int fd, const monitor::AttachRequest& request);

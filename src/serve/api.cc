@@ -214,16 +214,23 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
   }
   if (seg.size() == 5) return no_route(req);
   if (seg.size() == 4) {
-    if (seg[2] != "files" || seg[3] != "stat") return no_route(req);
-    if (m != "GET") return bad_method(req, "GET");
-    return calls.in_sandbox(seg[1], req, stat_endpoint);
+    if (seg[2] != "files") return no_route(req);
+    if (seg[3] == "stat" || seg[3] == "list") {
+      if (m != "GET") return bad_method(req, "GET");
+      return calls.in_sandbox(seg[1], req, seg[3] == "stat" ? stat_endpoint : list_endpoint);
+    }
+    if (seg[3] == "mkdir" || seg[3] == "move") {
+      if (m != "POST") return bad_method(req, "POST");
+      return calls.in_sandbox(seg[1], req, seg[3] == "mkdir" ? mkdir_endpoint : move_endpoint);
+    }
+    return no_route(req);
   }
   if (seg[2] == "exec") {
     if (m != "POST") return bad_method(req, "POST");
     return calls.in_sandbox(seg[1], req, exec_endpoint);
   }
   if (seg[2] == "files") {
-    if (m != "GET" && m != "PUT") return bad_method(req, "GET, PUT");
+    if (m != "GET" && m != "PUT" && m != "DELETE") return bad_method(req, "GET, PUT, DELETE");
     return calls.in_sandbox(seg[1], req, files_endpoint);
   }
   if (!is_action(seg[2])) return no_route(req);

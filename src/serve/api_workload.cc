@@ -1,5 +1,7 @@
 #include "serve/api_workload.h"
 
+#include <algorithm>
+
 #include "base/json.h"
 #include "image/registry_auth.h"
 #include "sandbox/files_client.h"
@@ -77,15 +79,20 @@ Result<HttpResponse> exec_endpoint(Lifecycle& lc, const std::string& id, const H
 }
 
 Result<HttpResponse> files_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
+  if (req.method == "DELETE") {
+    KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kRemove));
+    KRUNBOX_TRY(remove_path(lc, id, q.path, q.recursive));
+    return no_content();
+  }
   if (req.method == "PUT") {
-    KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, true));
+    KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kWrite));
     PutFileOptions o;
     o.mode = q.mode;
     o.make_parents = q.make_parents;
     KRUNBOX_TRY(put_file(lc, id, q.path, req.body, o));
     return no_content();
   }
-  KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, false));
+  KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kRead));
   KRUNBOX_ASSIGN_OR_RETURN(std::string data, get_file(lc, id, q.path, kMaxFileBytes));
   HttpResponse r;
   r.content_type = "application/octet-stream";
@@ -93,8 +100,39 @@ Result<HttpResponse> files_endpoint(Lifecycle& lc, const std::string& id, const 
   return r;
 }
 
+Result<HttpResponse> list_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
+  KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kList));
+  KRUNBOX_ASSIGN_OR_RETURN(DirListing listing, list_dir(lc, id, q.path, q.depth));
+  Json entries = Json::array();
+  std::string base = q.path == "/" ? "" : (q.path.back() == '/' ? q.path.substr(0, q.path.size() - 1) : q.path);
+  for (const auto& e : listing.entries) {
+    std::string path = base + "/" + e.name;
+    Json j = stat_json(path, e.stat);
+    j["name"] = e.name.substr(e.name.rfind('/') + 1);
+    j["depth"] = 1 + std::count(e.name.begin(), e.name.end(), '/');
+    entries.push_back(std::move(j));
+  }
+  return json_response(200, {{"entries", std::move(entries)}, {"truncated", listing.truncated}});
+}
+
+Result<HttpResponse> mkdir_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {}));
+  (void)query;
+  KRUNBOX_ASSIGN_OR_RETURN(MakeDirBody body, parse_mkdir_body(req.body));
+  KRUNBOX_TRY(make_dir(lc, id, body.path, {body.mode, body.parents}));
+  return no_content();
+}
+
+Result<HttpResponse> move_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {}));
+  (void)query;
+  KRUNBOX_ASSIGN_OR_RETURN(MoveBody body, parse_move_body(req.body));
+  KRUNBOX_TRY(move_path(lc, id, body.from, body.to));
+  return no_content();
+}
+
 Result<HttpResponse> stat_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
-  KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, false));
+  KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kRead));
   KRUNBOX_ASSIGN_OR_RETURN(FileStat st, stat_file(lc, id, q.path));
   HttpResponse r;
   r.body = dump_json(stat_json(q.path, st));

@@ -14,9 +14,12 @@ namespace krunbox::serve {
 
 // POST .../exec; `id` resolved.
 Result<HttpResponse> exec_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
-// GET|PUT .../files and GET .../files/stat.
+// GET|PUT|DELETE .../files, GET .../files/stat|list, POST .../files/mkdir|move.
 Result<HttpResponse> files_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
 Result<HttpResponse> stat_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
+Result<HttpResponse> list_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
+Result<HttpResponse> mkdir_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
+Result<HttpResponse> move_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
 
 // Background commands (api_execs.cc): POST .../exec with background:true,
 // and GET .../execs, GET|POST .../execs/{exec_id}[/ACTION].

@@ -10,6 +10,7 @@
 #include "backend/sandbox_spec.h"
 #include "base/json.h"
 #include "image/reference.h"
+#include "proto/messages.h"
 #include "sandbox/secrets.h"
 
 namespace krunbox::serve {
@@ -287,14 +288,7 @@ Result<OutputQuery> parse_output_query(const std::string& query) {
   OutputQuery out;
   for (const auto& [name, value] : q) {
     if (name == "follow") {
-      if (value == "1" || value == "true") {
-        out.follow = true;
-      } else if (value == "0" || value == "false") {
-        out.follow = false;
-      } else {
-        return Error(ErrorCode::kInvalidArgument,
-                     "query parameter \"follow\" must be 1, true, 0 or false, not \"" + value + "\"");
-      }
+      KRUNBOX_ASSIGN_OR_RETURN(out.follow, parse_bool_param(name, value));
     } else {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out.offset);
       if (value.empty() || ec != std::errc() || end != value.data() + value.size())
@@ -305,9 +299,18 @@ Result<OutputQuery> parse_output_query(const std::string& query) {
   return out;
 }
 
-Result<FileQuery> parse_file_query(const std::string& query, bool for_put) {
+Result<bool> parse_bool_param(std::string_view name, const std::string& value) {
+  if (value == "1" || value == "true") return true;
+  if (value == "0" || value == "false") return false;
+  return Error(ErrorCode::kInvalidArgument,
+               "query parameter \"" + std::string(name) + "\" must be 1, true, 0 or false, not \"" + value + "\"");
+}
+
+Result<FileQuery> parse_file_query(const std::string& query, FileEndpoint endpoint) {
   std::vector<std::string_view> allowed = {"path"};
-  if (for_put) allowed = {"path", "mode", "parents"};
+  if (endpoint == FileEndpoint::kWrite) allowed = {"path", "mode", "parents"};
+  if (endpoint == FileEndpoint::kList) allowed = {"path", "depth"};
+  if (endpoint == FileEndpoint::kRemove) allowed = {"path", "recursive"};
   KRUNBOX_ASSIGN_OR_RETURN(auto q, parse_query(query, allowed));
   FileQuery out;
   bool has_path = false;
@@ -322,15 +325,56 @@ Result<FileQuery> parse_file_query(const std::string& query, bool for_put) {
         return Error(ErrorCode::kInvalidArgument,
                      "query parameter \"mode\" must be octal permission bits (0644, 755), not \"" + value + "\"");
       out.mode = mode;
+    } else if (name == "depth") {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out.depth);
+      if (value.empty() || ec != std::errc() || end != value.data() + value.size() || out.depth < 1 ||
+          out.depth > proto::kMaxListDepth)
+        return Error(ErrorCode::kInvalidArgument, "query parameter \"depth\" must be 1 to " +
+                                                      std::to_string(proto::kMaxListDepth) + ", not \"" + value + "\"");
+    } else if (name == "recursive") {
+      KRUNBOX_ASSIGN_OR_RETURN(out.recursive, parse_bool_param(name, value));
     } else {
-      if (value != "true" && value != "false")
-        return Error(ErrorCode::kInvalidArgument, "query parameter \"parents\" must be true or false");
-      out.make_parents = value == "true";
+      KRUNBOX_ASSIGN_OR_RETURN(out.make_parents, parse_bool_param(name, value));
     }
   }
   if (!has_path || out.path.empty() || out.path[0] != '/')
     return Error(ErrorCode::kInvalidArgument,
                  "query parameter \"path\" is required: an absolute path inside the sandbox (path=/etc/hostname)");
+  return out;
+}
+
+Result<MakeDirBody> parse_mkdir_body(std::string_view body) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
+  MakeDirBody out;
+  bool has_path = false;
+  KRUNBOX_TRY(each_field(j, "", {"path", "mode", "parents"}, [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+    if (key == "path") {
+      KRUNBOX_ASSIGN_OR_RETURN(out.path, as_string(v, field));
+      if (out.path.empty() || out.path[0] != '/') return field_error(field, "must be an absolute path");
+      has_path = true;
+    } else if (key == "mode") {
+      KRUNBOX_ASSIGN_OR_RETURN(uint64_t mode, as_uint(v, field, 0, 07777));
+      out.mode = static_cast<uint32_t>(mode);
+    } else {
+      KRUNBOX_ASSIGN_OR_RETURN(out.parents, as_bool(v, field));
+    }
+    return {};
+  }));
+  if (!has_path) return Error(ErrorCode::kInvalidArgument, "field \"path\" is missing: the directory to make");
+  return out;
+}
+
+Result<MoveBody> parse_move_body(std::string_view body) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
+  MoveBody out;
+  KRUNBOX_TRY(each_field(j, "", {"from", "to"}, [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+    KRUNBOX_ASSIGN_OR_RETURN(std::string path, as_string(v, field));
+    if (path.empty() || path[0] != '/') return field_error(field, "must be an absolute path");
+    (key == "from" ? out.from : out.to) = std::move(path);
+    return {};
+  }));
+  if (out.from.empty() || out.to.empty())
+    return Error(ErrorCode::kInvalidArgument, "give both \"from\" and \"to\": absolute paths inside the sandbox");
   return out;
 }
 

@@ -70,14 +70,33 @@ Result<OutputQuery> parse_output_query(const std::string& query);
 // A signal's number from "9", "KILL" or "SIGKILL"; nullopt if none.
 std::optional<int> signal_from_text(std::string_view text);
 
-// ?path=/abs (files endpoints); PUT also takes mode=0644 (octal) and
-// parents=true|false.
+// ?path=/abs (files endpoints); a write (PUT) also takes mode=0644 (octal)
+// and parents=1, a listing depth=1..10, a DELETE recursive=1. Booleans
+// are 1, true, 0 or false, here and in every query.
+enum class FileEndpoint { kRead, kWrite, kList, kRemove };
 struct FileQuery {
   std::string path;
   uint32_t mode = 0644;
   bool make_parents = false;
+  uint32_t depth = 1;
+  bool recursive = false;
 };
-Result<FileQuery> parse_file_query(const std::string& query, bool for_put);
+Result<FileQuery> parse_file_query(const std::string& query, FileEndpoint endpoint);
+Result<bool> parse_bool_param(std::string_view name, const std::string& value);
+
+// POST .../files/mkdir {"path", "mode": 493, "parents": true}.
+struct MakeDirBody {
+  std::string path;
+  uint32_t mode = 0755;
+  bool parents = false;
+};
+Result<MakeDirBody> parse_mkdir_body(std::string_view body);
+// POST .../files/move {"from", "to"}.
+struct MoveBody {
+  std::string from;
+  std::string to;
+};
+Result<MoveBody> parse_move_body(std::string_view body);
 
 // A query string ("label=a%3Db&label=c") as decoded (name, value) pairs, in
 // order. `allowed` names the parameters the endpoint knows; any other is an

@@ -183,17 +183,51 @@ TEST(ExecBody, ArgvOrCmd) {
 }
 
 TEST(FileQuery, PathModeParents) {
-  auto g = parse_file_query("path=%2Fetc%2Fhostname", false);
+  auto g = parse_file_query("path=%2Fetc%2Fhostname", FileEndpoint::kRead);
   ASSERT_TRUE(g.ok()) << g.error().what();
   EXPECT_EQ(g->path, "/etc/hostname");
-  EXPECT_FALSE(parse_file_query("path=/a&mode=0600", false).ok());
-  auto p = parse_file_query("path=/a/b&mode=0600&parents=true", true);
+  EXPECT_FALSE(parse_file_query("path=/a&mode=0600", FileEndpoint::kRead).ok());
+  auto p = parse_file_query("path=/a/b&mode=0600&parents=true", FileEndpoint::kWrite);
   ASSERT_TRUE(p.ok()) << p.error().what();
   EXPECT_EQ(p->mode, 0600u);
   EXPECT_TRUE(p->make_parents);
   for (const char* bad : {"", "path=", "path=rel", "path=/a&mode=8", "path=/a&mode=77777", "path=/a&mode=",
                           "path=/a&parents=yes", "path=/a&x=1"})
-    EXPECT_FALSE(parse_file_query(bad, true).ok()) << bad;
+    EXPECT_FALSE(parse_file_query(bad, FileEndpoint::kWrite).ok()) << bad;
+  auto one = parse_file_query("path=/a&parents=1", FileEndpoint::kWrite);
+  ASSERT_TRUE(one.ok()) << one.error().what();
+  EXPECT_TRUE(one->make_parents);
+}
+
+TEST(FileQuery, ListDepthAndRecursiveRemove) {
+  auto l = parse_file_query("path=/srv&depth=3", FileEndpoint::kList);
+  ASSERT_TRUE(l.ok()) << l.error().what();
+  EXPECT_EQ(l->depth, 3u);
+  EXPECT_EQ(parse_file_query("path=/srv", FileEndpoint::kList)->depth, 1u);
+  for (const char* bad : {"path=/a&depth=0", "path=/a&depth=11", "path=/a&depth=-1", "path=/a&depth=x",
+                          "path=/a&recursive=1"})
+    EXPECT_FALSE(parse_file_query(bad, FileEndpoint::kList).ok()) << bad;
+  auto r = parse_file_query("path=/a&recursive=true", FileEndpoint::kRemove);
+  ASSERT_TRUE(r.ok()) << r.error().what();
+  EXPECT_TRUE(r->recursive);
+  EXPECT_FALSE(parse_file_query("path=/a&recursive=maybe", FileEndpoint::kRemove).ok());
+  EXPECT_FALSE(parse_file_query("path=/a&depth=2", FileEndpoint::kRemove).ok());
+}
+
+TEST(FileBodies, MkdirAndMove) {
+  auto m = parse_mkdir_body(R"({"path": "/a/b", "parents": true, "mode": 448})");
+  ASSERT_TRUE(m.ok()) << m.error().what();
+  EXPECT_EQ(m->path, "/a/b");
+  EXPECT_TRUE(m->parents);
+  EXPECT_EQ(m->mode, 0700u);
+  for (const char* bad : {"{}", R"({"path": "rel"})", R"({"path": "/a", "mode": 4096})", R"({"path": "/a", "x": 1})",
+                          R"({"path": 5})", R"({"path": "/a", "parents": "yes"})"})
+    EXPECT_FALSE(parse_mkdir_body(bad).ok()) << bad;
+  auto mv = parse_move_body(R"({"from": "/a", "to": "/b"})");
+  ASSERT_TRUE(mv.ok()) << mv.error().what();
+  EXPECT_EQ(mv->to, "/b");
+  for (const char* bad : {"{}", R"({"from": "/a"})", R"({"from": "a", "to": "/b"})", R"({"from": "/a", "to": 1})"})
+    EXPECT_FALSE(parse_move_body(bad).ok()) << bad;
 }
 
 TEST(Query, DecodesAndRefusesUnknownNames) {

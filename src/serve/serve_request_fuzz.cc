@@ -19,7 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)parse_resize_body(in);
   (void)parse_output_query(std::string(in));
   (void)signal_from_text(in);
-  (void)parse_file_query(std::string(in), true);
+  for (auto e : {FileEndpoint::kRead, FileEndpoint::kWrite, FileEndpoint::kList, FileEndpoint::kRemove})
+    (void)parse_file_query(std::string(in), e);
+  (void)parse_mkdir_body(in);
+  (void)parse_move_body(in);
   if (auto q = parse_query(in, {"label", "timeout", "signal"}); q.ok()) {
     (void)parse_label_filters(*q);
     (void)parse_stop_timeout(*q);

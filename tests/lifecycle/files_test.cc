@@ -107,6 +107,32 @@ void exercise_files(const World& w, const std::string& id) {
   auto again = get_file(lc, id, "/tmp/krunbox-files/small.bin");
   ASSERT_TRUE(again.ok()) << again.error().what();
   EXPECT_EQ(again->size(), 1u << 20);
+
+  // The tree: make, list, move, remove.
+  auto made = make_dir(lc, id, "/tmp/krunbox-files/d/e", {.mode = 0700, .parents = true});
+  ASSERT_TRUE(made.ok()) << made.error().what();
+  EXPECT_EQ(make_dir(lc, id, "/tmp/krunbox-files/d").error().code(), ErrorCode::kAlreadyExists);
+  auto moved = move_path(lc, id, "/tmp/krunbox-files/small.bin", "/tmp/krunbox-files/d/small.bin");
+  ASSERT_TRUE(moved.ok()) << moved.error().what();
+  auto listing = list_dir(lc, id, "/tmp/krunbox-files", 3);
+  ASSERT_TRUE(listing.ok()) << listing.error().what();
+  EXPECT_FALSE(listing->truncated);
+  std::vector<std::string> names;
+  for (const auto& e : listing->entries) names.push_back(e.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"big.bin", "d", "d/e", "d/small.bin"}));
+  ASSERT_EQ(listing->entries.size(), 4u);
+  EXPECT_EQ(listing->entries[2].stat.type, FileStat::Type::kDirectory);
+  EXPECT_EQ(listing->entries[2].stat.mode & 07777, 0700u);
+  EXPECT_EQ(listing->entries[3].stat.size, 1u << 20);
+  EXPECT_EQ(remove_path(lc, id, "/tmp/krunbox-files/d").error().code(), ErrorCode::kIllegalState);
+  ASSERT_TRUE(remove_path(lc, id, "/tmp/krunbox-files/d", /*recursive=*/true).ok());
+  auto after = list_dir(lc, id, "/tmp/krunbox-files");
+  ASSERT_TRUE(after.ok()) << after.error().what();
+  ASSERT_EQ(after->entries.size(), 1u);
+  EXPECT_EQ(after->entries[0].name, "big.bin");
+  EXPECT_EQ(list_dir(lc, id, "/tmp/krunbox-files", 0).error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(list_dir(lc, id, "/no/such").error().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(remove_path(lc, id, "/", true).ok());
 }
 
 TEST(LifecycleFilesTest, NativePutGetStat) {
