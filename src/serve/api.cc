@@ -184,10 +184,14 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
   }
   if (seg[0] == "images") {
     std::vector<std::string> rest(seg.begin() + 1, seg.end());
-    if (rest.empty() && m != "GET") return bad_method(req, "GET");
-    if (rest.size() == 1 && rest[0] == "pull" && m != "POST" && m != "GET") return bad_method(req, "POST");
-    if (!rest.empty() && m != "GET" && m != "DELETE" && !(m == "POST" && rest.size() == 1 && rest[0] == "pull"))
-      return bad_method(req, "GET, DELETE");
+    if (rest.empty()) {
+      if (m != "GET") return bad_method(req, "GET");
+      return images_endpoint(rest, req);
+    }
+    // "pull" is also a name an image may have (GET and DELETE find it).
+    bool pull = rest.size() == 1 && rest[0] == "pull";
+    if (m != "GET" && m != "DELETE" && !(pull && m == "POST"))
+      return bad_method(req, pull ? "GET, POST, DELETE" : "GET, DELETE");
     return images_endpoint(rest, req);
   }
   if (seg[0] != "sandboxes" || seg.size() > 5) return no_route(req);
@@ -205,6 +209,9 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
   }
   if (seg[2] == "execs") {
     std::vector<std::string> rest(seg.begin() + 3, seg.end());
+    if (rest.size() == 2 && rest[1] != "output" && rest[1] != "stdin" && rest[1] != "close-stdin" &&
+        rest[1] != "signal" && rest[1] != "resize")
+      return no_route(req);
     bool action = rest.size() == 2 && rest[1] != "output";
     if (action && m != "POST") return bad_method(req, "POST");
     if (!action && m != "GET") return bad_method(req, "GET");
