@@ -165,6 +165,17 @@ Result<uint64_t> get_file_to_fd(Lifecycle& lc, const std::string& id, const std:
       .wrap("reading " + in_sandbox(guest_path, id));
 }
 
+Result<uint64_t> get_file_stream(Lifecycle& lc, const std::string& id, const std::string& guest_path,
+                                 const std::function<Status(std::string_view)>& sink) {
+  return get_into(lc, id, guest_path, sink).wrap("reading " + in_sandbox(guest_path, id));
+}
+
+Status put_file_stream(Lifecycle& lc, const std::string& id, const std::string& guest_path,
+                       const std::function<Result<size_t>(char* buf, size_t size)>& source,
+                       const PutFileOptions& options) {
+  return put_from(lc, id, guest_path, options, source).wrap("writing " + in_sandbox(guest_path, id));
+}
+
 Result<FileStat> stat_file(Lifecycle& lc, const std::string& id, const std::string& guest_path) {
   auto run = [&]() -> Result<FileStat> {
     KRUNBOX_TRY(check_path(guest_path));
@@ -190,8 +201,8 @@ Result<DirListing> list_dir(Lifecycle& lc, const std::string& id, const std::str
     for (;;) {
       KRUNBOX_ASSIGN_OR_RETURN(auto frame, monitor::read_frame(conn.get()));
       if (!frame)
-        return Error(ErrorCode::kCancelled, "the monitor of sandbox " + id.substr(0, 12) +
-                                                " ended the connection before the listing's end");
+        return Error(ErrorCode::kCancelled,
+                     "the monitor of sandbox " + id.substr(0, 12) + " ended the connection before the listing's end");
       if (frame->type == FrameType::kReply) {
         KRUNBOX_ASSIGN_OR_RETURN(Json body, monitor::parse_reply(frame->payload));
         KRUNBOX_ASSIGN_OR_RETURN(auto done, monitor::parse_list_done(body));

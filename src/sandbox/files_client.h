@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,8 +45,15 @@ Status put_file_from_fd(Lifecycle& lifecycle, const std::string& id, const std::
 Result<std::string> get_file(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path,
                              size_t max_bytes = kDefaultMaxGetBytes);
 // Streams the file into `dst_fd`; returns its size.
-Result<uint64_t> get_file_to_fd(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path,
-                                int dst_fd);
+Result<uint64_t> get_file_to_fd(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path, int dst_fd);
+// Streams the file to `sink` as it comes (an error from the sink stops
+// it); returns its size.
+Result<uint64_t> get_file_stream(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path,
+                                 const std::function<Status(std::string_view)>& sink);
+// Writes the bytes `source` gives (0: the end) to the file, atomically.
+Status put_file_stream(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path,
+                       const std::function<Result<size_t>(char* buf, size_t size)>& source,
+                       const PutFileOptions& options = {});
 // Does not follow a final symlink.
 Result<FileStat> stat_file(Lifecycle& lifecycle, const std::string& id, const std::string& guest_path);
 

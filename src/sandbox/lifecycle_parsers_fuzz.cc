@@ -1,9 +1,11 @@
 // The lifecycle's parsers of bytes that cross a trust boundary or a crash:
-// monitor frames, requests and replies, the secrets hand-off, state files, sh scripts.
+// monitor frames, requests and replies, the secrets hand-off, state files, sh scripts,
+// archive entry names.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "sandbox/archive.h"
 #include "sandbox/monitor_messages.h"
 #include "sandbox/monitor_protocol.h"
 #include "sandbox/script_runner.h"
@@ -29,6 +31,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)monitor::parse_signal_frame(in);
   (void)monitor::parse_resize_frame(in);
   (void)monitor::parse_exit_frame(in);
+  if (auto name = clean_archive_entry_name(in)) {
+    // What extraction joins to its directory never climbs out of it.
+    if (!name->empty() && ((*name)[0] == '/' || *name == ".." || name->find("../") == 0 ||
+                           name->find("/../") != std::string::npos || name->ends_with("/..")))
+      __builtin_trap();
+  }
   (void)decode_secrets(in);
   (void)parse_script(in);
   (void)parse_restart_policy(in);

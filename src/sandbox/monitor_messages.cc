@@ -179,10 +179,10 @@ bool is_exec_id(std::string_view id) {
 }
 
 std::string_view request_op(const Request& request) {
-  static constexpr std::string_view kOps[] = {"exec",   "start",      "stop",        "remove",      "kill",   "pause",
-                                              "resume", "status",     "put",         "get",         "stat",   "attach",
-                                              "execs",  "exec_stdin", "exec_signal", "exec_resize", "timeout", "list_dir",
-                                              "make_dir", "move_path", "remove_path"};
+  static constexpr std::string_view kOps[] = {
+      "exec",        "start",       "stop",    "remove",   "kill",     "pause",     "resume",
+      "status",      "put",         "get",     "stat",     "attach",   "execs",     "exec_stdin",
+      "exec_signal", "exec_resize", "timeout", "list_dir", "make_dir", "move_path", "remove_path"};
   static_assert(std::size(kOps) == std::variant_size_v<Request>);
   return kOps[request.index()];
 }
@@ -392,7 +392,9 @@ Result<AttachStarted> parse_attach_started(const Json& body) {
   return r;
 }
 
-std::string encode_reply(const ListDone& r) { return dump(ok({{"entries", r.entries}, {"truncated", r.truncated}})); }
+std::string encode_reply(const ListDone& r) {
+  return dump(ok({{"entries", r.entries}, {"truncated", r.truncated}}));
+}
 
 Result<ListDone> parse_list_done(const Json& body) {
   Fields f(body, "list reply");

@@ -236,6 +236,10 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
     if (m != "POST") return bad_method(req, "POST");
     return calls.in_sandbox(seg[1], req, exec_endpoint);
   }
+  if (seg[2] == "archive") {
+    if (m != "GET" && m != "PUT") return bad_method(req, "GET, PUT");
+    return calls.in_sandbox(seg[1], req, archive_endpoint);
+  }
   if (seg[2] == "files") {
     if (m != "GET" && m != "PUT" && m != "DELETE") return bad_method(req, "GET, PUT, DELETE");
     return calls.in_sandbox(seg[1], req, files_endpoint);
@@ -253,7 +257,7 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 size_t Api::body_limit(std::string_view method, std::string_view path) const {
   if (method == "POST" && (ends_with(path, "/exec") || ends_with(path, "/stdin"))) return kMaxExecBody;
-  if (method == "PUT" && ends_with(path, "/files")) return kMaxFileBytes;
+  if (method == "PUT" && (ends_with(path, "/files") || ends_with(path, "/archive"))) return kMaxFileBytes;
   return kMaxJsonBody;
 }
 

@@ -1,5 +1,7 @@
 // The image endpoints: the local store (list, inspect, remove) and pulls
 // from a registry, with progress as NDJSON events.
+#include "serve/api_images.h"
+
 #include <chrono>
 #include <mutex>
 
@@ -7,7 +9,6 @@
 #include "image/reference.h"
 #include "image/registry_pull.h"
 #include "sandbox/image_root.h"
-#include "serve/api_images.h"
 #include "serve/exec_events.h"
 #include "serve/request_parse.h"
 #include "serve/responses.h"
@@ -37,8 +38,8 @@ Json pull_event(const image::PullEvent& e) {
   if (e.kind == K::kResolved)
     return {{"type", "resolved"}, {"digest", e.digest.str()}, {"layers", e.layers}, {"total", e.total}};
   if (e.kind == K::kRetrying) return {{"type", "retrying"}, {"message", e.message}};
-  return {{"type", "layer"}, {"index", e.layer},  {"digest", e.digest.str()},
-          {"state", layer_state(e.kind)}, {"bytes", e.bytes}, {"total", e.total}};
+  return {{"type", "layer"},  {"index", e.layer}, {"digest", e.digest.str()}, {"state", layer_state(e.kind)},
+          {"bytes", e.bytes}, {"total", e.total}};
 }
 
 Json pulled_event(const image::PullResult& r) {

@@ -4,6 +4,7 @@
 
 #include "base/json.h"
 #include "image/registry_auth.h"
+#include "sandbox/archive.h"
 #include "sandbox/files_client.h"
 #include "serve/errors.h"
 #include "serve/exec_call.h"
@@ -129,6 +130,40 @@ Result<HttpResponse> move_endpoint(Lifecycle& lc, const std::string& id, const H
   KRUNBOX_ASSIGN_OR_RETURN(MoveBody body, parse_move_body(req.body));
   KRUNBOX_TRY(move_path(lc, id, body.from, body.to));
   return no_content();
+}
+
+Result<HttpResponse> archive_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
+  KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kRead));
+  if (req.method == "PUT") {
+    size_t used = 0;
+    KRUNBOX_ASSIGN_OR_RETURN(ExtractCounts counts,
+                             extract_archive(lc, id, q.path, [&](char* buf, size_t size) -> Result<size_t> {
+                               size_t n = std::min(size, req.body.size() - used);
+                               std::copy_n(req.body.data() + used, n, buf);
+                               used += n;
+                               return n;
+                             }));
+    return json_response(200, {{"files", counts.files}, {"directories", counts.directories}, {"bytes", counts.bytes}});
+  }
+  // What is archived, before the first byte: a missing path is a 404, not
+  // a broken stream.
+  KRUNBOX_ASSIGN_OR_RETURN(FileStat st, stat_file(lc, id, q.path));
+  HttpResponse r;
+  r.content_type = "application/x-tar";
+  r.headers.emplace_back("X-Krunbox-Path-Stat", image::base64_encode(dump_json(stat_json(q.path, st))));
+  std::string path = q.path;
+  // The stream runs after this returns, with a lifecycle of its own (the
+  // router's is gone by then; both read the same store).
+  r.stream = [id, path](const ChunkWriter& write) {
+    Lifecycle own;
+    // A failure after the start can only cut the stream short: the client
+    // sees a tar without its end.
+    (void)write_archive(own, id, path, [&](std::string_view data) -> Status {
+      if (write(data)) return {};
+      return Error(ErrorCode::kCancelled, "the client went away");
+    });
+  };
+  return r;
 }
 
 Result<HttpResponse> stat_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {

@@ -20,6 +20,8 @@ Result<HttpResponse> stat_endpoint(Lifecycle& lifecycle, const std::string& id, 
 Result<HttpResponse> list_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
 Result<HttpResponse> mkdir_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
 Result<HttpResponse> move_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
+// GET|PUT .../archive?path=: a tar of a path out, or one extracted into a directory.
+Result<HttpResponse> archive_endpoint(Lifecycle& lifecycle, const std::string& id, const HttpRequest& request);
 
 // Background commands (api_execs.cc): POST .../exec with background:true,
 // and GET .../execs, GET|POST .../execs/{exec_id}[/ACTION].

@@ -221,19 +221,21 @@ Result<ExecBody> parse_exec_body(std::string_view body) {
 Result<PullBody> parse_pull_body(std::string_view body) {
   KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
   PullBody out;
-  KRUNBOX_TRY(each_field(j, "", {"ref", "platform"}, [&](const std::string& key, const Json& v, const std::string& field) -> Status {
-    KRUNBOX_ASSIGN_OR_RETURN(std::string text, as_string(v, field));
-    if (key == "ref") {
-      auto ref = image::parse_reference(text);
-      if (!ref) return field_error(field, "is not an image reference: " + ref.error().message());
-      out.ref = std::move(text);
-    } else {
-      auto platform = image::parse_platform(text);
-      if (!platform) return field_error(field, "is not os/arch[/variant]: " + platform.error().message());
-      out.platform = *platform;
-    }
-    return {};
-  }));
+  KRUNBOX_TRY(each_field(j, "", {"ref", "platform"},
+                         [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+                           KRUNBOX_ASSIGN_OR_RETURN(std::string text, as_string(v, field));
+                           if (key == "ref") {
+                             auto ref = image::parse_reference(text);
+                             if (!ref) return field_error(field, "is not an image reference: " + ref.error().message());
+                             out.ref = std::move(text);
+                           } else {
+                             auto platform = image::parse_platform(text);
+                             if (!platform)
+                               return field_error(field, "is not os/arch[/variant]: " + platform.error().message());
+                             out.platform = *platform;
+                           }
+                           return {};
+                         }));
   if (out.ref.empty())
     return Error(ErrorCode::kInvalidArgument, "field \"ref\" is missing: the image to pull (\"alpine:3.20\")");
   return out;
@@ -347,19 +349,21 @@ Result<MakeDirBody> parse_mkdir_body(std::string_view body) {
   KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
   MakeDirBody out;
   bool has_path = false;
-  KRUNBOX_TRY(each_field(j, "", {"path", "mode", "parents"}, [&](const std::string& key, const Json& v, const std::string& field) -> Status {
-    if (key == "path") {
-      KRUNBOX_ASSIGN_OR_RETURN(out.path, as_string(v, field));
-      if (out.path.empty() || out.path[0] != '/') return field_error(field, "must be an absolute path");
-      has_path = true;
-    } else if (key == "mode") {
-      KRUNBOX_ASSIGN_OR_RETURN(uint64_t mode, as_uint(v, field, 0, 07777));
-      out.mode = static_cast<uint32_t>(mode);
-    } else {
-      KRUNBOX_ASSIGN_OR_RETURN(out.parents, as_bool(v, field));
-    }
-    return {};
-  }));
+  KRUNBOX_TRY(each_field(j, "", {"path", "mode", "parents"},
+                         [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+                           if (key == "path") {
+                             KRUNBOX_ASSIGN_OR_RETURN(out.path, as_string(v, field));
+                             if (out.path.empty() || out.path[0] != '/')
+                               return field_error(field, "must be an absolute path");
+                             has_path = true;
+                           } else if (key == "mode") {
+                             KRUNBOX_ASSIGN_OR_RETURN(uint64_t mode, as_uint(v, field, 0, 07777));
+                             out.mode = static_cast<uint32_t>(mode);
+                           } else {
+                             KRUNBOX_ASSIGN_OR_RETURN(out.parents, as_bool(v, field));
+                           }
+                           return {};
+                         }));
   if (!has_path) return Error(ErrorCode::kInvalidArgument, "field \"path\" is missing: the directory to make");
   return out;
 }
@@ -367,12 +371,13 @@ Result<MakeDirBody> parse_mkdir_body(std::string_view body) {
 Result<MoveBody> parse_move_body(std::string_view body) {
   KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
   MoveBody out;
-  KRUNBOX_TRY(each_field(j, "", {"from", "to"}, [&](const std::string& key, const Json& v, const std::string& field) -> Status {
-    KRUNBOX_ASSIGN_OR_RETURN(std::string path, as_string(v, field));
-    if (path.empty() || path[0] != '/') return field_error(field, "must be an absolute path");
-    (key == "from" ? out.from : out.to) = std::move(path);
-    return {};
-  }));
+  KRUNBOX_TRY(
+      each_field(j, "", {"from", "to"}, [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+        KRUNBOX_ASSIGN_OR_RETURN(std::string path, as_string(v, field));
+        if (path.empty() || path[0] != '/') return field_error(field, "must be an absolute path");
+        (key == "from" ? out.from : out.to) = std::move(path);
+        return {};
+      }));
   if (out.from.empty() || out.to.empty())
     return Error(ErrorCode::kInvalidArgument, "give both \"from\" and \"to\": absolute paths inside the sandbox");
   return out;

@@ -243,5 +243,17 @@ def test_background_on_qemu(api):
         assert api.post("/v1/sandboxes/%s/execs/%s/stdin" % (sid, eid), content=b"hello\n").status_code == 204
         assert wait_ended(api, sid, eid, timeout=60)["exit_code"] == 0
         assert text_of(events(api, sid, eid)) == b"vm says hello\n"
+        # Archives in and out of the VM, through its agent.
+        import io, tarfile
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            info = tarfile.TarInfo("in-vm/f.txt")
+            info.size = 3
+            t.addfile(info, io.BytesIO(b"abc"))
+        r = api.put("/v1/sandboxes/%s/archive" % sid, params={"path": "/tmp"}, content=buf.getvalue())
+        assert r.status_code == 200, r.text
+        r = api.get("/v1/sandboxes/%s/archive" % sid, params={"path": "/tmp/in-vm"})
+        with tarfile.open(fileobj=io.BytesIO(r.content)) as t:
+            assert t.extractfile("in-vm/f.txt").read() == b"abc"
     finally:
         assert api.delete("/v1/sandboxes/" + sid).status_code == 204
