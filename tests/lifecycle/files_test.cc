@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "base/fs.h"
 #include "base/temp_dir.h"
 #include "lifecycle_env.h"
 #include "sandbox/files_client.h"
@@ -135,6 +136,51 @@ void exercise_files(const World& w, const std::string& id) {
   EXPECT_FALSE(remove_path(lc, id, "/", true).ok());
 }
 
+// `krunbox cp` both ways, as a user types it.
+void exercise_cp(const World& w, const std::string& id) {
+  auto tmp = TempDir::create();
+  ASSERT_TRUE(tmp.ok());
+  std::string tree = join_path(tmp->path(), "tree");
+  ASSERT_TRUE(make_dirs(join_path(tree, "sub"), 0755).ok());
+  ASSERT_TRUE(write_file_atomic(join_path(tree, "top.txt"), "top\n").ok());
+  ASSERT_TRUE(write_file_atomic(join_path(tree, "sub/deep.bin"), payload().substr(0, 200000)).ok());
+  ::chmod(join_path(tree, "top.txt").c_str(), 0600);
+  auto in = w.kb({"cp", tree, id.substr(0, 12) + ":/tmp"}, "", 300s);
+  ASSERT_TRUE(in.ok());
+  ASSERT_EQ(in->status.code, 0) << in->err;
+  auto cat = w.kb({"exec", id, "--", "sh", "-c", "cat /tmp/tree/top.txt; wc -c < /tmp/tree/sub/deep.bin; stat -c %a /tmp/tree/top.txt"});
+  ASSERT_TRUE(cat.ok());
+  EXPECT_EQ(cat->out, "top\n200000\n600\n") << cat->err;
+  // Out again, under a new name, and a single file into a directory.
+  ASSERT_EQ(w.kb({"exec", id, "--", "ln", "-s", "top.txt", "/tmp/tree/link"})->status.code, 0);
+  std::string back = join_path(tmp->path(), "back");
+  auto out = w.kb({"cp", id + ":/tmp/tree", back}, "", 300s);
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->status.code, 0) << out->err;
+  auto deep = read_file(join_path(back, "sub/deep.bin"), 1u << 20);
+  ASSERT_TRUE(deep.ok()) << deep.error().what();
+  EXPECT_TRUE(*deep == payload().substr(0, 200000));
+  char target[64] = {};
+  ASSERT_GT(::readlink(join_path(back, "link").c_str(), target, sizeof target - 1), 0);
+  EXPECT_STREQ(target, "top.txt");
+  ASSERT_EQ(w.kb({"cp", id + ":/tmp/tree/top.txt", tmp->path()})->status.code, 0);
+  EXPECT_EQ(read_file(join_path(tmp->path(), "top.txt"), 100).value_or(""), "top\n");
+  // Clear refusals.
+  auto both_host = w.kb({"cp", tree, join_path(tmp->path(), "x")});
+  ASSERT_TRUE(both_host.ok());
+  EXPECT_EQ(both_host->status.code, 125);
+  EXPECT_NE(both_host->err.find("exactly one side"), std::string::npos) << both_host->err;
+  auto relative = w.kb({"cp", id + ":etc/hostname", tmp->path()});
+  EXPECT_NE(relative->err.find("absolute"), std::string::npos) << relative->err;
+  auto missing = w.kb({"cp", id + ":/no/such", tmp->path()});
+  EXPECT_EQ(missing->status.code, 125);
+  EXPECT_NE(missing->err.find("/no/such"), std::string::npos) << missing->err;
+  ASSERT_EQ(::symlink("/etc/passwd", join_path(tree, "hostlink").c_str()), 0);
+  auto link_in = w.kb({"cp", tree, id + ":/tmp/again"});
+  EXPECT_EQ(link_in->status.code, 125);
+  EXPECT_NE(link_in->err.find("symlink"), std::string::npos) << link_in->err;
+}
+
 TEST(LifecycleFilesTest, NativePutGetStat) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root for the native backend";
   if (!is_directory(bundled_rootfs())) GTEST_SKIP() << "no bundled rootfs; run scripts/setup.sh";
@@ -145,6 +191,7 @@ TEST(LifecycleFilesTest, NativePutGetStat) {
   ASSERT_EQ(r->status.code, 0) << r->err;
   std::string id = trim(r->out);
   exercise_files(w, id);
+  exercise_cp(w, id);
 
   // A stopped sandbox refuses with the reason, in the library's terms.
   ASSERT_EQ(w.kb({"stop", "-t", "0", id})->status.code, 0);
@@ -164,6 +211,7 @@ TEST(LifecycleFilesTest, QemuPutGetStat) {
   if (r->status.code != 0 && r->err.find("not usable") != std::string::npos) GTEST_SKIP() << r->err;
   ASSERT_EQ(r->status.code, 0) << r->err;
   exercise_files(w, trim(r->out));
+  exercise_cp(w, trim(r->out));
 }
 
 }  // namespace
