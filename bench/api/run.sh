@@ -39,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$krunbox" serve --log-level warn >"$work/serve.log" 2>&1 &
+KRUNBOX_LOG=warn "$krunbox" serve >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do [[ -S $KRUNBOX_RUN_DIR/api.sock ]] && break; sleep 0.05; done
 [[ -S $KRUNBOX_RUN_DIR/api.sock ]] || die "krunbox serve did not start: $(cat "$work/serve.log")"
