@@ -262,9 +262,32 @@ size_t Api::body_limit(std::string_view method, std::string_view path) const {
 }
 
 HttpResponse Api::handle(const HttpRequest& request) {
+  if (request.path == "/metrics") {
+    if (request.method != "GET") return bad_method(request, "GET");
+    HttpResponse m;
+    m.content_type = "text/plain; version=0.0.4";
+    Lifecycle lc;
+    m.body = metrics_->text(lc);
+    return m;
+  }
+  auto started = std::chrono::steady_clock::now();
+  ApiMetrics::Kind kind = ApiMetrics::Kind::kOther;
+  if (request.method == "POST" && request.path == "/v1/sandboxes") kind = ApiMetrics::Kind::kCreate;
+  if (request.method == "POST" && ends_with(request.path, "/exec")) kind = ApiMetrics::Kind::kExec;
   auto r = route(request, version_);
-  if (!r) return error_response(r.error());
-  return std::move(*r);
+  HttpResponse out = r ? std::move(*r) : error_response(r.error());
+  if (kind == ApiMetrics::Kind::kExec && out.status == 201) kind = ApiMetrics::Kind::kOther;  // a background start
+  if (!out.stream) {
+    metrics_->record(kind, out.status, std::chrono::steady_clock::now() - started);
+    return out;
+  }
+  // A streamed answer is done when its stream is.
+  out.stream = [inner = std::move(out.stream), metrics = metrics_, kind, status = out.status,
+                started](const ChunkWriter& write) {
+    inner(write);
+    metrics->record(kind, status, std::chrono::steady_clock::now() - started);
+  };
+  return out;
 }
 
 }  // namespace krunbox::serve

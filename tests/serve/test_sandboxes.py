@@ -180,3 +180,23 @@ def test_qemu_sandbox(api):
     assert out.json()["stdout"] == "Linux\nfrom the host\n", out.text
     assert api.delete("/v1/sandboxes/" + doc["id"], timeout=120).status_code == 204
     assert api.get("/v1/sandboxes", params={"label": "case=qemu"}).json() == []
+
+
+def test_metrics(api):
+    r = api.post("/v1/sandboxes", json={"backend": "native", "cmd": ["sleep", "60"], "labels": {"case": "metrics"}})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    assert api.post("/v1/sandboxes/%s/exec" % sid, json={"argv": ["true"]}).json()["exit_code"] == 0
+    m = api.get("/metrics")
+    assert m.status_code == 200
+    assert m.headers["content-type"].startswith("text/plain")
+    lines = dict(l.rsplit(" ", 1) for l in m.text.splitlines() if l and not l.startswith("#"))
+    assert int(lines['krunbox_sandboxes{state="running"}']) >= 1
+    assert int(lines["krunbox_api_exec_duration_seconds_count"]) >= 1
+    assert int(lines["krunbox_api_create_duration_seconds_count"]) >= 1
+    assert int(lines['krunbox_api_exec_duration_seconds_bucket{le="+Inf"}']) == \
+        int(lines["krunbox_api_exec_duration_seconds_count"])
+    assert int(lines['krunbox_api_requests_total{code="201"}']) >= 1
+    assert "# TYPE krunbox_api_exec_duration_seconds histogram" in m.text
+    assert api.post("/metrics").status_code == 405
+    assert api.delete("/v1/sandboxes/" + sid).status_code == 204
