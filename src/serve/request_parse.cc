@@ -10,6 +10,7 @@
 #include "backend/sandbox_spec.h"
 #include "base/json.h"
 #include "image/reference.h"
+#include "image/registry_auth.h"
 #include "proto/messages.h"
 #include "sandbox/secrets.h"
 
@@ -172,45 +173,62 @@ Result<ExecBody> parse_exec_body(std::string_view body) {
   ExecBody out;
   Workload& w = out.params.workload;
   bool has_argv = false, has_cmd = false;
-  KRUNBOX_TRY(each_field(
-      j, "", {"argv", "cmd", "env", "cwd", "user", "timeout_s", "stdin", "output_encoding", "background", "tty"},
-      [&](const std::string& key, const Json& v, const std::string& field) -> Status {
-        if (key == "argv") {
-          KRUNBOX_ASSIGN_OR_RETURN(w.argv, as_string_list(v, field));
-          if (w.argv.empty()) return field_error(field, "must name a program: a non-empty list of strings");
-          has_argv = true;
-        } else if (key == "cmd") {
-          KRUNBOX_ASSIGN_OR_RETURN(std::string line, as_string(v, field));
-          if (line.empty()) return field_error(field, "must be a non-empty command line for /bin/sh -c");
-          w.argv = {"/bin/sh", "-c", std::move(line)};
-          has_cmd = true;
-        } else if (key == "env") {
-          KRUNBOX_ASSIGN_OR_RETURN(w.env, parse_env(v, field));
-        } else if (key == "cwd") {
-          KRUNBOX_ASSIGN_OR_RETURN(w.cwd, as_string(v, field));
-        } else if (key == "user") {
-          KRUNBOX_ASSIGN_OR_RETURN(w.user, as_string(v, field));
-        } else if (key == "timeout_s") {
-          KRUNBOX_ASSIGN_OR_RETURN(uint64_t n, as_uint(v, field, 0, kMaxExecTimeout));
-          out.params.timeout = std::chrono::seconds(n);
-        } else if (key == "stdin") {
-          if (!v.is_string()) return wrong_type(field, v, "a string");
-          out.params.stdin_data = v.get<std::string>();
-        } else if (key == "background") {
-          KRUNBOX_ASSIGN_OR_RETURN(out.background, as_bool(v, field));
-        } else if (key == "tty") {
-          KRUNBOX_ASSIGN_OR_RETURN(w.tty, as_bool(v, field));
-        } else {
-          KRUNBOX_ASSIGN_OR_RETURN(std::string enc, as_string(v, field));
-          if (enc != "text" && enc != "base64") return field_error(field, "must be text or base64");
-          out.base64 = enc == "base64";
-        }
-        return {};
-      }));
+  bool stdin_base64 = false;
+  KRUNBOX_TRY(each_field(j, "",
+                         {"argv", "cmd", "env", "cwd", "user", "timeout_s", "stdin", "stdin_encoding",
+                          "output_encoding", "background", "tty"},
+                         [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+                           if (key == "argv") {
+                             KRUNBOX_ASSIGN_OR_RETURN(w.argv, as_string_list(v, field));
+                             if (w.argv.empty())
+                               return field_error(field, "must name a program: a non-empty list of strings");
+                             has_argv = true;
+                           } else if (key == "cmd") {
+                             KRUNBOX_ASSIGN_OR_RETURN(std::string line, as_string(v, field));
+                             if (line.empty())
+                               return field_error(field, "must be a non-empty command line for /bin/sh -c");
+                             w.argv = {"/bin/sh", "-c", std::move(line)};
+                             has_cmd = true;
+                           } else if (key == "env") {
+                             KRUNBOX_ASSIGN_OR_RETURN(w.env, parse_env(v, field));
+                           } else if (key == "cwd") {
+                             KRUNBOX_ASSIGN_OR_RETURN(w.cwd, as_string(v, field));
+                           } else if (key == "user") {
+                             KRUNBOX_ASSIGN_OR_RETURN(w.user, as_string(v, field));
+                           } else if (key == "timeout_s") {
+                             KRUNBOX_ASSIGN_OR_RETURN(uint64_t n, as_uint(v, field, 0, kMaxExecTimeout));
+                             out.params.timeout = std::chrono::seconds(n);
+                           } else if (key == "stdin") {
+                             if (!v.is_string()) return wrong_type(field, v, "a string");
+                             out.params.stdin_data = v.get<std::string>();
+                           } else if (key == "stdin_encoding") {
+                             KRUNBOX_ASSIGN_OR_RETURN(std::string enc, as_string(v, field));
+                             if (enc != "text" && enc != "base64") return field_error(field, "must be text or base64");
+                             stdin_base64 = enc == "base64";
+                           } else if (key == "background") {
+                             KRUNBOX_ASSIGN_OR_RETURN(out.background, as_bool(v, field));
+                           } else if (key == "tty") {
+                             KRUNBOX_ASSIGN_OR_RETURN(w.tty, as_bool(v, field));
+                           } else {
+                             KRUNBOX_ASSIGN_OR_RETURN(std::string enc, as_string(v, field));
+                             if (enc != "text" && enc != "base64") return field_error(field, "must be text or base64");
+                             out.base64 = enc == "base64";
+                           }
+                           return {};
+                         }));
   if (has_argv == has_cmd)
     return Error(ErrorCode::kInvalidArgument,
                  "give exactly one of \"argv\" (a list: the program and its arguments) and \"cmd\" (a string for "
                  "/bin/sh -c)");
+  if (stdin_base64) {
+    if (!out.params.stdin_data)
+      return Error(ErrorCode::kInvalidArgument, "field \"stdin_encoding\" is given without \"stdin\"");
+    auto raw = image::base64_decode(*out.params.stdin_data);
+    if (!raw) return Error(ErrorCode::kInvalidArgument, "field \"stdin\" is not base64 (stdin_encoding is base64)");
+    // Stdin may carry credentials: the encoded copy is wiped as the decoded one is later.
+    wipe(*out.params.stdin_data);
+    out.params.stdin_data = std::move(*raw);
+  }
   if (w.tty && !out.background)
     return Error(ErrorCode::kInvalidArgument,
                  "field \"tty\" needs \"background\": true (a terminal's output is one stream; read it from "

@@ -40,7 +40,7 @@ inline constexpr size_t kMaxExecBody = 8u << 20;
 inline constexpr size_t kMaxCollectedOutput = 4u << 20;
 inline constexpr uint64_t kMaxExecTimeout = 86400;
 
-// {argv | cmd, env, cwd, user, timeout_s, stdin, output_encoding}
+// {argv | cmd, env, cwd, user, timeout_s, stdin, stdin_encoding, output_encoding}
 // With background, also tty; the command then outlives the request.
 struct ExecBody {
   ExecParams params;

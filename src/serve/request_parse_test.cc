@@ -1,8 +1,7 @@
 #include "serve/request_parse.h"
 
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 namespace krunbox::serve {
 namespace {
@@ -175,10 +174,24 @@ TEST(ExecBody, ArgvOrCmd) {
   EXPECT_EQ(c->params.workload.argv, (std::vector<std::string>{"/bin/sh", "-c", "echo hi | wc"}));
   EXPECT_FALSE(c->params.stdin_data.has_value());
   EXPECT_FALSE(c->base64);
-  for (const char* bad : {"{}", R"({"argv": ["a"], "cmd": "b"})", R"({"argv": []})", R"({"cmd": ""})",
-                          R"({"argv": "ls"})", R"({"argv": ["ls"], "timeout_s": 86401})",
-                          R"({"argv": ["ls"], "stdin": 5})", R"({"argv": ["ls"], "output_encoding": "hex"})",
-                          R"({"argv": ["ls"], "tty": true})", "[]", "{"})
+  for (const char* bad :
+       {"{}", R"({"argv": ["a"], "cmd": "b"})", R"({"argv": []})", R"({"cmd": ""})", R"({"argv": "ls"})",
+        R"({"argv": ["ls"], "timeout_s": 86401})", R"({"argv": ["ls"], "stdin": 5})",
+        R"({"argv": ["ls"], "output_encoding": "hex"})", R"({"argv": ["ls"], "tty": true})", "[]", "{"})
+    EXPECT_FALSE(parse_exec_body(bad).ok()) << bad;
+}
+
+TEST(ExecBody, StdinInBase64) {
+  auto b = parse_exec_body(R"({"argv": ["cat"], "stdin": "/wB4", "stdin_encoding": "base64"})");
+  ASSERT_TRUE(b.ok()) << b.error().what();
+  ASSERT_TRUE(b->params.stdin_data.has_value());
+  EXPECT_EQ(*b->params.stdin_data, std::string("\xff\x00x", 3));
+  auto text = parse_exec_body(R"({"argv": ["cat"], "stdin": "/wB4", "stdin_encoding": "text"})");
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text->params.stdin_data, "/wB4");
+  for (const char* bad : {R"({"argv": ["cat"], "stdin": "***", "stdin_encoding": "base64"})",
+                          R"({"argv": ["cat"], "stdin_encoding": "base64"})",
+                          R"({"argv": ["cat"], "stdin": "eA==", "stdin_encoding": "hex"})"})
     EXPECT_FALSE(parse_exec_body(bad).ok()) << bad;
 }
 
@@ -191,8 +204,8 @@ TEST(FileQuery, PathModeParents) {
   ASSERT_TRUE(p.ok()) << p.error().what();
   EXPECT_EQ(p->mode, 0600u);
   EXPECT_TRUE(p->make_parents);
-  for (const char* bad : {"", "path=", "path=rel", "path=/a&mode=8", "path=/a&mode=77777", "path=/a&mode=",
-                          "path=/a&parents=yes", "path=/a&x=1"})
+  for (const char* bad : {"", "path=", "path=rel", "path=/a&mode=8", "path=/a&mode=77777",
+                          "path=/a&mode=", "path=/a&parents=yes", "path=/a&x=1"})
     EXPECT_FALSE(parse_file_query(bad, FileEndpoint::kWrite).ok()) << bad;
   auto one = parse_file_query("path=/a&parents=1", FileEndpoint::kWrite);
   ASSERT_TRUE(one.ok()) << one.error().what();
@@ -204,8 +217,8 @@ TEST(FileQuery, ListDepthAndRecursiveRemove) {
   ASSERT_TRUE(l.ok()) << l.error().what();
   EXPECT_EQ(l->depth, 3u);
   EXPECT_EQ(parse_file_query("path=/srv", FileEndpoint::kList)->depth, 1u);
-  for (const char* bad : {"path=/a&depth=0", "path=/a&depth=11", "path=/a&depth=-1", "path=/a&depth=x",
-                          "path=/a&recursive=1"})
+  for (const char* bad :
+       {"path=/a&depth=0", "path=/a&depth=11", "path=/a&depth=-1", "path=/a&depth=x", "path=/a&recursive=1"})
     EXPECT_FALSE(parse_file_query(bad, FileEndpoint::kList).ok()) << bad;
   auto r = parse_file_query("path=/a&recursive=true", FileEndpoint::kRemove);
   ASSERT_TRUE(r.ok()) << r.error().what();

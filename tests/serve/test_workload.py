@@ -32,6 +32,11 @@ def test_exec_stdin_and_binary_output(api, box):
     assert r.json()["stdout"] == "line one\nline two\n", r.text
     r = api.post("/v1/sandboxes/wl/exec", json={"cmd": "printf '\\377\\000x'", "output_encoding": "base64"})
     assert base64.b64decode(r.json()["stdout"]) == b"\xff\x00x", r.text
+    # Bytes that are not UTF-8 go in as base64 too, and come back unchanged.
+    raw = bytes(range(256)) * 4
+    r = api.post("/v1/sandboxes/wl/exec", json={"argv": ["cat"], "stdin": base64.b64encode(raw).decode(),
+                                                "stdin_encoding": "base64", "output_encoding": "base64"})
+    assert base64.b64decode(r.json()["stdout"]) == raw, r.text
 
 
 def test_exec_timeout(api, box):

@@ -160,13 +160,12 @@ def exec_body(cmd: Union[str, Sequence[str]], *, background: bool, stdin: Union[
                                        % type(cmd).__name__)
     if isinstance(stdin, bytes):
         try:
-            stdin = stdin.decode("utf-8")
+            body["stdin"] = stdin.decode("utf-8")
         except UnicodeDecodeError:
-            # The API takes stdin in a JSON string, which cannot hold such bytes.
-            raise InvalidArgumentException(
-                "stdin holds bytes that are not UTF-8, which the API's exec cannot carry; run the command with "
-                "background=True and send them with handle.send_stdin(), or write them to a file") from None
-    if isinstance(stdin, str):
+            # A JSON string cannot hold them as they are: base64, which the server decodes.
+            body["stdin"] = base64.b64encode(stdin).decode("ascii")
+            body["stdin_encoding"] = "base64"
+    elif isinstance(stdin, str):
         body["stdin"] = stdin
     body["env"] = env_json(env)
     body["cwd"] = cwd
