@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "agent/sending_op.h"
 #include "agent/server.h"
 #include "base/fs.h"
 #include "base/unique_fd.h"
@@ -122,24 +123,10 @@ class Walker {
 };
 
 // Streams a finished listing on stream 1 within the host's window, like a get.
-class ListOp : public Op {
+class ListOp : public SendingOp {
  public:
-  ListOp(Server& s, Connection* c, uint32_t id, std::string body) : Op(s, c, id), body_(std::move(body)) {}
-
-  Status on_data(uint8_t, std::string) override { return Error(ErrorCode::kProtocol, "DATA from the host on a list"); }
-  Status on_eof(uint8_t) override { return Error(ErrorCode::kProtocol, "EOF from the host on a list"); }
-  Status on_window(uint8_t stream, uint32_t inc) override {
-    if (stream != proto::kStdout) return Error(ErrorCode::kProtocol, "WINDOW for a stream a list does not have");
-    window_ += inc;
-    if (window_ > proto::kMaxWindow) return Error(ErrorCode::kProtocol, "WINDOW beyond the maximum");
-    pump();
-    return {};
-  }
-  void on_cancel() override { finish(); }
-  void detach() override {
-    conn_ = nullptr;
-    dead_ = true;
-  }
+  ListOp(Server& s, Connection* c, uint32_t id, std::string body)
+      : SendingOp(s, c, id, "list"), body_(std::move(body)) {}
 
   void pump() override {
     while (conn_ && !dead_ && !conn_->congested()) {
@@ -159,7 +146,6 @@ class ListOp : public Op {
  private:
   std::string body_;
   size_t sent_ = 0;
-  uint64_t window_ = proto::kInitialWindow;
 };
 
 // Gives `name` in `parent` the request's owner and then its mode (a chown

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "agent/file_ops.h"
+#include "agent/sending_op.h"
 #include "agent/server.h"
 #include "base/fs.h"
 #include "base/log.h"
@@ -122,24 +123,9 @@ class PutOp : public Op {
   bool got_eof_ = false;
 };
 
-class GetOp : public Op {
+class GetOp : public SendingOp {
  public:
-  GetOp(Server& s, Connection* c, uint32_t id, UniqueFd fd) : Op(s, c, id), fd_(std::move(fd)) {}
-
-  Status on_data(uint8_t, std::string) override { return Error(ErrorCode::kProtocol, "DATA from the host on a get"); }
-  Status on_eof(uint8_t) override { return Error(ErrorCode::kProtocol, "EOF from the host on a get"); }
-  Status on_window(uint8_t stream, uint32_t inc) override {
-    if (stream != proto::kStdout) return Error(ErrorCode::kProtocol, "WINDOW for a stream a get does not have");
-    window_ += inc;
-    if (window_ > proto::kMaxWindow) return Error(ErrorCode::kProtocol, "WINDOW beyond the maximum");
-    pump();
-    return {};
-  }
-  void on_cancel() override { finish(); }
-  void detach() override {
-    conn_ = nullptr;
-    dead_ = true;
-  }
+  GetOp(Server& s, Connection* c, uint32_t id, UniqueFd fd) : SendingOp(s, c, id, "get"), fd_(std::move(fd)) {}
 
   void pump() override {
     while (conn_ && !dead_ && window_ > 0 && !conn_->congested()) {
@@ -165,7 +151,6 @@ class GetOp : public Op {
 
  private:
   UniqueFd fd_;
-  uint64_t window_ = proto::kInitialWindow;
 };
 
 }  // namespace

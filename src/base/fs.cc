@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
-#include <algorithm>
 #include <random>
 
 #include "base/unique_fd.h"
@@ -41,6 +41,13 @@ std::string dirname_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
+std::string basename_of(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  if (p == "/") return p;
+  return p.substr(p.rfind('/') + 1);
+}
+
 std::string join_path(std::string_view a, std::string_view b) {
   if (a.empty()) return std::string(b);
   if (b.empty()) return std::string(a);
@@ -62,7 +69,8 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
     return e;
   };
   if (::fchmod(fd.get(), mode) != 0) return fail(Error::from_errno("chmod " + tmp));
-  if (auto st = write_all(fd.get(), data.data(), data.size()); !st) return fail(std::move(st).error().wrap("write " + tmp));
+  if (auto st = write_all(fd.get(), data.data(), data.size()); !st)
+    return fail(std::move(st).error().wrap("write " + tmp));
   if (::fsync(fd.get()) != 0) return fail(Error::from_errno("fsync " + tmp));
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(Error::from_errno("rename " + tmp + " to " + path));

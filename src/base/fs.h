@@ -6,8 +6,8 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "krunbox/error.h"
 
@@ -36,6 +36,8 @@ bool is_directory(const std::string& path);
 
 // The directory part of a path ("a/b" -> "a", "b" -> ".").
 std::string dirname_of(const std::string& path);
+// The last component, trailing slashes ignored ("/a/b/" -> "b"; "/" -> "/").
+std::string basename_of(const std::string& path);
 std::string join_path(std::string_view a, std::string_view b);
 
 }  // namespace krunbox

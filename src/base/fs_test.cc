@@ -1,9 +1,8 @@
 #include "base/fs.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "base/temp_dir.h"
 
@@ -75,6 +74,10 @@ TEST(FsTest, PathHelpers) {
   EXPECT_EQ(dirname_of("/a/b"), "/a");
   EXPECT_EQ(dirname_of("/a"), "/");
   EXPECT_EQ(dirname_of("a"), ".");
+  EXPECT_EQ(basename_of("/a/b"), "b");
+  EXPECT_EQ(basename_of("/a/b/"), "b");
+  EXPECT_EQ(basename_of("b"), "b");
+  EXPECT_EQ(basename_of("/"), "/");
   EXPECT_EQ(join_path("/a/", "/b"), "/a/b");
   EXPECT_EQ(remove_tree("/").error().code(), ErrorCode::kInvalidArgument);
 }

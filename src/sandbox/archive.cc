@@ -8,6 +8,8 @@
 #include <optional>
 #include <vector>
 
+#include "base/fs.h"
+
 namespace krunbox {
 namespace {
 
@@ -26,17 +28,6 @@ std::string shown(std::string_view name) {
   for (unsigned char c : name.substr(0, 200)) out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
   if (name.size() > 200) out += "...";
   return out;
-}
-
-std::string join_guest(const std::string& dir, const std::string& name) {
-  return (dir == "/" ? "" : (dir.back() == '/' ? dir.substr(0, dir.size() - 1) : dir)) + "/" + name;
-}
-
-std::string last_component(const std::string& path) {
-  std::string p = path;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  if (p == "/") return "/";
-  return p.substr(p.rfind('/') + 1);
 }
 
 class Writer {
@@ -83,7 +74,7 @@ class Writer {
     if (listing.truncated)
       return Error(ErrorCode::kLimitExceeded, shown(guest_path) + " holds more entries than one listing gives (10000)");
     for (const auto& child : listing.entries)
-      KRUNBOX_TRY(add(join_guest(guest_path, child.name), name + "/" + child.name, child.stat, depth + 1));
+      KRUNBOX_TRY(add(join_path(guest_path, child.name), name + "/" + child.name, child.stat, depth + 1));
     return {};
   }
 
@@ -176,7 +167,7 @@ Status write_archive(Lifecycle& lc, const std::string& id, const std::string& gu
                      const std::string& top_name) {
   auto run = [&]() -> Status {
     KRUNBOX_ASSIGN_OR_RETURN(FileStat top, stat_file(lc, id, guest_path));
-    std::string name = top_name.empty() ? last_component(guest_path) : top_name;
+    std::string name = top_name.empty() ? basename_of(guest_path) : top_name;
     if (name == "/") name = ".";
     Writer w(lc, id, sink);
     KRUNBOX_TRY(w.open());
@@ -225,7 +216,7 @@ Result<ExtractCounts> extract_archive(Lifecycle& lc, const std::string& id, cons
                      "the entry \"" + shown(raw_name) +
                          "\" is absolute or climbs out with \"..\"; nothing after it was extracted");
       if (name->empty()) continue;  // "./" itself: the target directory
-      std::string target = join_guest(guest_dir, *name);
+      std::string target = join_path(guest_dir, *name);
       auto type = archive_entry_filetype(e);
       uint32_t mode = archive_entry_perm(e) & 07777;
       if (type == AE_IFDIR) {

@@ -23,23 +23,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string parent_of(const std::string& path) {
-  std::string p = path;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  size_t slash = p.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : p.substr(0, slash);
-}
-
-std::string name_of(const std::string& path) {
-  std::string p = path;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  return p.substr(p.rfind('/') + 1);
-}
-
-std::string join(std::string dir, const std::string& name) {
-  while (!dir.empty() && dir.back() == '/') dir.pop_back();
-  return dir + "/" + name;
+// The destination's directory, trailing slashes ignored ("out/" -> ".").
+std::string parent_of(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return dirname_of(path);
 }
 
 struct ArchiveFree {
@@ -71,7 +58,7 @@ Status extract_on_host(int fd, const std::string& dir) {
     if (!name)
       return Error(ErrorCode::kProtocol, "the sandbox's archive holds the name " + std::string(raw ? raw : "") +
                                              ", which climbs out of the destination");
-    std::string full = name->empty() ? dir : join(dir, *name);
+    std::string full = name->empty() ? dir : join_path(dir, *name);
     archive_entry_set_pathname(e, full.c_str());
     if (archive_write_header(out.get(), e) != ARCHIVE_OK)
       return Error(ErrorCode::kIo, "writing " + full + ": " + archive_error_string(out.get()));
@@ -100,7 +87,7 @@ Status put_tree(Lifecycle& lc, const std::string& id, const fs::path& host, cons
     for (fs::directory_iterator it(host, ec), end; !ec && it != end; it.increment(ec)) children.push_back(it->path());
     if (ec) return Error(ErrorCode::kIo, "listing " + host.string() + ": " + ec.message());
     std::sort(children.begin(), children.end());
-    for (const auto& c : children) KRUNBOX_TRY(put_tree(lc, id, c, join(guest, c.filename().string()), depth + 1));
+    for (const auto& c : children) KRUNBOX_TRY(put_tree(lc, id, c, join_path(guest, c.filename().string()), depth + 1));
     return {};
   }
   if (S_ISREG(st.st_mode)) {
@@ -118,10 +105,10 @@ Status put_tree(Lifecycle& lc, const std::string& id, const fs::path& host, cons
 Status copy_from_sandbox(Lifecycle& lc, const std::string& id, const std::string& guest_path,
                          const std::string& host_path) {
   auto run = [&]() -> Status {
-    std::string dir = host_path, top = name_of(guest_path);
+    std::string dir = host_path, top = basename_of(guest_path);
     if (!is_directory(host_path)) {
       dir = parent_of(host_path);
-      top = name_of(host_path);
+      top = basename_of(host_path);
       if (!is_directory(dir))
         return Error(ErrorCode::kNotFound, "the destination's directory " + dir + " does not exist");
     }
@@ -165,7 +152,7 @@ Status copy_into_sandbox(Lifecycle& lc, const std::string& id, const std::string
     std::string target = guest_path;
     auto dest = stat_file(lc, id, guest_path);
     if (dest && dest->type == FileStat::Type::kDirectory) {
-      target = join(guest_path, name_of(host_path));
+      target = join_path(guest_path, basename_of(host_path));
     } else if (!dest && dest.error().code() != ErrorCode::kNotFound) {
       return std::move(dest).error();
     }

@@ -64,7 +64,7 @@ Result<HttpResponse> pull(const HttpRequest& req) {
   (void)query;
   KRUNBOX_ASSIGN_OR_RETURN(PullBody body, parse_pull_body(req.body));
   KRUNBOX_ASSIGN_OR_RETURN(image::PullOptions options, pull_options(body));
-  if (req.accept.find("application/x-ndjson") == std::string::npos) {
+  if (!wants_ndjson(req.accept)) {
     KRUNBOX_ASSIGN_OR_RETURN(auto store, open_image_store());
     KRUNBOX_ASSIGN_OR_RETURN(auto result, image::pull_image(*store, body.ref, options));
     Json doc = pulled_event(result);

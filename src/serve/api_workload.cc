@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/fs.h"
 #include "base/json.h"
 #include "image/registry_auth.h"
 #include "sandbox/archive.h"
@@ -15,10 +16,6 @@
 
 namespace krunbox::serve {
 namespace {
-
-bool wants_ndjson(const std::string& accept) {
-  return accept.find("application/x-ndjson") != std::string::npos;
-}
 
 // The collected form: output kept up to kMaxCollectedOutput per stream.
 Result<HttpResponse> collected(ExecCall& call, bool base64) {
@@ -105,11 +102,9 @@ Result<HttpResponse> list_endpoint(Lifecycle& lc, const std::string& id, const H
   KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kList));
   KRUNBOX_ASSIGN_OR_RETURN(DirListing listing, list_dir(lc, id, q.path, q.depth));
   Json entries = Json::array();
-  std::string base = q.path == "/" ? "" : (q.path.back() == '/' ? q.path.substr(0, q.path.size() - 1) : q.path);
   for (const auto& e : listing.entries) {
-    std::string path = base + "/" + e.name;
-    Json j = stat_json(path, e.stat);
-    j["name"] = e.name.substr(e.name.rfind('/') + 1);
+    Json j = stat_json(join_path(q.path, e.name), e.stat);
+    j["name"] = basename_of(e.name);
     j["depth"] = 1 + std::count(e.name.begin(), e.name.end(), '/');
     entries.push_back(std::move(j));
   }

@@ -20,4 +20,8 @@ HttpResponse no_content() {
   return r;
 }
 
+bool wants_ndjson(const std::string& accept) {
+  return accept.find("application/x-ndjson") != std::string::npos;
+}
+
 }  // namespace krunbox::serve

@@ -14,5 +14,7 @@ std::string dump_json(const Json& j);
 HttpResponse json_response(int status, const Json& j);
 // 204, no body.
 HttpResponse no_content();
+// The client asked for the NDJSON event stream (Accept: application/x-ndjson).
+bool wants_ndjson(const std::string& accept);
 
 }  // namespace krunbox::serve

@@ -1,12 +1,13 @@
 // Files in long-lived sandboxes through the library's client
 // (sandbox/files_client.h): the sandbox is made by the CLI, as a user would,
 // and the test then talks to its monitor as a program linking krunbox would.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include "base/fs.h"
 #include "base/temp_dir.h"
+#include "library_env.h"
 #include "lifecycle_env.h"
 #include "sandbox/files_client.h"
 #include "sandbox/lifecycle.h"
@@ -15,13 +16,10 @@ namespace krunbox {
 namespace {
 
 using lifecycle_test::bundled_rootfs;
+using lifecycle_test::lifecycle_of;
 using lifecycle_test::trim;
 using lifecycle_test::World;
 using namespace std::chrono_literals;
-
-Lifecycle lifecycle_of(const World& w) {
-  return Lifecycle(StateStore(join_path(w.data(), "lifecycle"), join_path(w.run(), "monitors")));
-}
 
 // 5 MiB that a dropped or reordered chunk would not survive.
 std::string payload() {
@@ -148,7 +146,8 @@ void exercise_cp(const World& w, const std::string& id) {
   auto in = w.kb({"cp", tree, id.substr(0, 12) + ":/tmp"}, "", 300s);
   ASSERT_TRUE(in.ok());
   ASSERT_EQ(in->status.code, 0) << in->err;
-  auto cat = w.kb({"exec", id, "--", "sh", "-c", "cat /tmp/tree/top.txt; wc -c < /tmp/tree/sub/deep.bin; stat -c %a /tmp/tree/top.txt"});
+  auto cat = w.kb({"exec", id, "--", "sh", "-c",
+                   "cat /tmp/tree/top.txt; wc -c < /tmp/tree/sub/deep.bin; stat -c %a /tmp/tree/top.txt"});
   ASSERT_TRUE(cat.ok());
   EXPECT_EQ(cat->out, "top\n200000\n600\n") << cat->err;
   // Out again, under a new name, and a single file into a directory.

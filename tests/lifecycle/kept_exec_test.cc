@@ -9,6 +9,7 @@
 
 #include <thread>
 
+#include "library_env.h"
 #include "lifecycle_env.h"
 #include "sandbox/exec_session.h"
 #include "sandbox/lifecycle.h"
@@ -18,13 +19,10 @@ namespace krunbox {
 namespace {
 
 using lifecycle_test::bundled_rootfs;
+using lifecycle_test::lifecycle_of;
 using lifecycle_test::trim;
 using lifecycle_test::World;
 using namespace std::chrono_literals;
-
-Lifecycle lifecycle_of(const World& w) {
-  return Lifecycle(StateStore(join_path(w.data(), "lifecycle"), join_path(w.run(), "monitors")));
-}
 
 std::string native_sleeper(World& w, std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {"run", "-d", "--backend", "native", "--rootfs", bundled_rootfs()};
