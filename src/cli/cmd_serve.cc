@@ -28,23 +28,30 @@ struct Options {
 
 Status run_serve(const Options& o) {
   serve::ServerOptions s;
-  s.socket_path = o.socket.empty() ? join_path(run_root(), "api.sock") : o.socket;
+  serve::Api api(KRUNBOX_VERSION);
+  serve::Listener native;
+  native.name = "api";
+  native.handler = &api;
+  native.unix_path = o.socket.empty() ? join_path(run_root(), "api.sock") : o.socket;
   if (o.socket.empty()) KRUNBOX_TRY_CTX(ensure_private_dir(run_root()), "preparing the run dir for api.sock");
+  s.listeners.push_back(native);
   if (!o.listen.empty()) {
     if (o.token_file.empty())
       return Error(ErrorCode::kInvalidArgument,
                    "--listen needs --token-file: a TCP port is open to every local user (or the network), so "
                    "each request there must carry the token");
-    KRUNBOX_ASSIGN_OR_RETURN(s.token, serve::load_token_file(o.token_file));
-    s.listen = o.listen;
+    serve::Listener tcp = native;
+    tcp.unix_path.clear();
+    tcp.tcp = o.listen;
+    KRUNBOX_ASSIGN_OR_RETURN(tcp.bearer_token, serve::load_token_file(o.token_file));
+    s.listeners.push_back(tcp);
   } else if (!o.token_file.empty()) {
     return Error(ErrorCode::kInvalidArgument, "--token-file is for --listen; the Unix socket needs no token");
   }
   if (o.max_connections == 0) return Error(ErrorCode::kInvalidArgument, "--max-connections must be at least 1");
   s.max_connections = o.max_connections;
   s.shutdown_grace = std::chrono::seconds(o.grace_s);
-  serve::Api api(KRUNBOX_VERSION);
-  auto outcome = serve::serve(s, api);
+  auto outcome = serve::serve(s);
   if (!outcome) return std::move(outcome).error().wrap("krunbox serve");
   if (outcome->abandoned) {
     // Their threads still use the handler and the server's state: end here,

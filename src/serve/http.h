@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/unique_fd.h"
+
 namespace krunbox::serve {
 
 struct HttpRequest {
@@ -16,7 +18,12 @@ struct HttpRequest {
   std::string path;    // the target before '?', not yet decoded
   std::string query;   // after '?', not yet decoded
   std::string accept;  // the Accept header
+  // Every header as sent (names in the client's case, in order).
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+
+  // The first header of that name (ASCII case-insensitive); empty if absent.
+  std::string_view header(std::string_view name) const;
 };
 
 // Writes one chunk of a streamed body; false once the client is gone (the
@@ -31,6 +38,13 @@ struct HttpResponse {
   // Set: the body is streamed with chunked transfer encoding by calling this
   // once, on the connection's thread, after the status line and headers.
   std::function<void(const ChunkWriter&)> stream;
+  // Set: the connection leaves HTTP. The server writes the status line and
+  // headers (no body), unless `takeover_writes_head`, then hands this the
+  // socket and any bytes it read past the request, on the connection's
+  // thread; the connection is over when it returns. Docker's attach (101
+  // with `Upgrade: tcp`) and WebSocket sessions live here.
+  std::function<void(UniqueFd socket, std::string already_read)> takeover;
+  bool takeover_writes_head = false;  // the callback answers the request itself (a WebSocket handshake)
 };
 
 class Handler {

@@ -6,6 +6,7 @@
 // idle read from another thread by posting to it.
 #include "serve/server.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,12 +46,10 @@ class ConnectionBase {
   virtual void request_stop() = 0;
 };
 
-// What every connection shares: options, handler, the count and the
-// shutdown flag.
+// What every connection shares: options, the count and the shutdown flag.
 struct Shared {
-  Shared(const ServerOptions& o, Handler& h) : options(o), handler(h) {}
+  explicit Shared(const ServerOptions& o) : options(o) {}
   const ServerOptions options;
-  Handler& handler;
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::condition_variable idle;
@@ -58,16 +57,21 @@ struct Shared {
   std::list<std::shared_ptr<ConnectionBase>> live;
 };
 
-void log_request(std::string_view method, std::string_view path, int status,
+void log_request(const Listener& listener, std::string_view method, std::string_view path, int status,
                  std::chrono::steady_clock::time_point start) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-  KB_INFO("{} {} {} {}ms", method, path, status, ms);
+  // The native API's lines carry no prefix; the other APIs' name theirs.
+  if (listener.name.empty() || listener.name == "api")
+    KB_INFO("{} {} {} {}ms", method, path, status, ms);
+  else
+    KB_INFO("{}: {} {} {} {}ms", listener.name, method, path, status, ms);
 }
 
 template <typename Protocol>
 class Connection : public ConnectionBase {
  public:
-  Connection(Shared& shared, Protocol protocol, int fd, bool tcp) : shared_(shared), stream_(ioc_), tcp_(tcp) {
+  Connection(Shared& shared, const Listener& listener, Protocol protocol, int fd)
+      : shared_(shared), listener_(listener), stream_(ioc_) {
     error_code ec;
     stream_.socket().assign(protocol, fd, ec);
     if constexpr (std::is_same_v<Protocol, net::ip::tcp>) stream_.socket().set_option(net::ip::tcp::no_delay(true), ec);
@@ -126,7 +130,7 @@ class Connection : public ConnectionBase {
                     "the request header is over " + std::to_string(o.max_header_bytes) + " bytes", start);
       } else if (ec == beast::error::timeout) {
         // The stream is closed by the expiry; there is no one to answer.
-        log_request("-", "-", 408, start);
+        log_request(listener_, "-", "-", 408, start);
       } else {
         reply_error(400, "bad_request", "the request is not valid HTTP/1.1: " + ec.message(), start);
       }
@@ -140,17 +144,19 @@ class Connection : public ConnectionBase {
     req.path = std::string(target.substr(0, q));
     if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
     req.accept = std::string(head[http::field::accept]);
+    for (const auto& field : head) req.headers.emplace_back(field.name_string(), field.value());
     method_ = req.method;
     path_ = req.path;
 
     // An answer before the body is read leaves its bytes on the wire, so
     // these end the connection.
-    if (tcp_ && !bearer_matches(head[http::field::authorization], o.token)) {
-      reply_error(401, "unauthorized", "this listener needs Authorization: Bearer <token> (the --token-file's)",
-                  start, {{"WWW-Authenticate", "Bearer"}});
+    if (!listener_.bearer_token.empty() && !bearer_matches(head[http::field::authorization], listener_.bearer_token)) {
+      reply_error(401, "unauthorized", "this listener needs Authorization: Bearer <token> (the --token-file's)", start,
+                  {{"WWW-Authenticate", "Bearer"}});
       return false;
     }
-    size_t limit = shared_.handler.body_limit(req.method, req.path);
+    Handler& handler = *listener_.handler;
+    size_t limit = handler.body_limit(req.method, req.path);
     if (auto length = parser.content_length(); length && *length > limit) {
       reply_error(413, "body_too_large", "the request body is over " + std::to_string(limit) + " bytes", start);
       return false;
@@ -169,8 +175,10 @@ class Connection : public ConnectionBase {
         return false;
       }
       if (ec) {
-        if (ec != beast::error::timeout) reply_error(400, "bad_request", "reading the request body: " + ec.message(), start);
-        else log_request(req.method, req.path, 408, start);
+        if (ec != beast::error::timeout)
+          reply_error(400, "bad_request", "reading the request body: " + ec.message(), start);
+        else
+          log_request(listener_, req.method, req.path, 408, start);
         return false;
       }
     }
@@ -180,7 +188,7 @@ class Connection : public ConnectionBase {
 
     HttpResponse res;
     try {
-      res = shared_.handler.handle(req);
+      res = handler.handle(req);
     } catch (const std::exception& e) {
       // Nothing below should throw; a library that does must not take the
       // server down with it.
@@ -188,10 +196,44 @@ class Connection : public ConnectionBase {
     } catch (...) {
       res = error_response(500, "internal", "the server failed on this request");
     }
+    if (res.takeover) {
+      log_request(listener_, req.method, req.path, res.status, start);
+      take_over(res, version, buffer);
+      return false;
+    }
     keep_alive = keep_alive && !shared_.stopping.load();
     bool ok = res.stream ? write_streamed(res, version, keep_alive) : write(res, version, keep_alive);
-    log_request(req.method, req.path, res.status, start);
+    log_request(listener_, req.method, req.path, res.status, start);
     return ok && keep_alive;
+  }
+
+  // Writes the head (unless the callback does), then gives the socket, in
+  // blocking mode, and what was read past the request to the callback.
+  void take_over(const HttpResponse& res, unsigned version, beast::flat_buffer& buffer) {
+    if (!res.takeover_writes_head) {
+      http::response<http::empty_body> m{static_cast<http::status>(res.status), version};
+      m.set(http::field::server, "krunbox");
+      if (!res.content_type.empty()) m.set(http::field::content_type, res.content_type);
+      for (const auto& [name, value] : res.headers) m.set(name, value);
+      http::response_serializer<http::empty_body> sr{m};
+      stream_.expires_after(shared_.options.write_timeout);
+      if (run_op([&](auto h) { http::async_write_header(stream_, sr, h); })) return;
+    }
+    stream_.expires_never();
+    std::string already_read(static_cast<const char*>(buffer.data().data()), buffer.size());
+    buffer.consume(buffer.size());
+    error_code ec;
+    UniqueFd fd(stream_.socket().release(ec));
+    if (ec || !fd) return;
+    int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags >= 0) (void)::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+    try {
+      res.takeover(std::move(fd), std::move(already_read));
+    } catch (const std::exception& e) {
+      KB_WARN("{} {}: the connection's new owner failed: {}", method_, path_, e.what());
+    } catch (...) {
+      KB_WARN("{} {}: the connection's new owner failed", method_, path_);
+    }
   }
 
   template <typename Message>
@@ -241,7 +283,7 @@ class Connection : public ConnectionBase {
     HttpResponse res = error_response(status, code, message);
     res.headers = std::move(headers);
     if (write(res, 11, false)) linger();
-    log_request(method_.empty() ? "-" : method_, path_.empty() ? "-" : path_, status, start);
+    log_request(listener_, method_.empty() ? "-" : method_, path_.empty() ? "-" : path_, status, start);
   }
 
   // A client still sending the body we refused would get a reset on close,
@@ -271,16 +313,16 @@ class Connection : public ConnectionBase {
   }
 
   Shared& shared_;
+  const Listener& listener_;
   net::io_context ioc_{1};
   beast::basic_stream<Protocol> stream_;
-  bool tcp_;
   bool idle_ = false;  // waiting for a request's first bytes; touched on this thread only
   std::string method_, path_;
 };
 
 template <typename Protocol>
-void run_connection(Shared& shared, Protocol protocol, int fd, bool tcp) {
-  auto conn = std::make_shared<Connection<Protocol>>(shared, protocol, fd, tcp);
+void run_connection(Shared& shared, const Listener& listener, Protocol protocol, int fd) {
+  auto conn = std::make_shared<Connection<Protocol>>(shared, listener, protocol, fd);
   std::list<std::shared_ptr<ConnectionBase>>::iterator it;
   {
     std::lock_guard lock(shared.mu);
@@ -296,56 +338,60 @@ void run_connection(Shared& shared, Protocol protocol, int fd, bool tcp) {
 // Beyond max_connections: a short 503, written without blocking (it fits a
 // fresh socket's buffer), then the socket closes.
 void refuse_busy(int fd, size_t max) {
-  std::string body = error_body("unavailable", "the server has " + std::to_string(max) +
-                                                   " connections open, its limit; retry shortly");
-  std::string text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                     "Retry-After: 1\r\nContent-Length: " +
-                     std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string body = error_body(
+      "unavailable", "the server has " + std::to_string(max) + " connections open, its limit; retry shortly");
+  std::string text =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+      "Retry-After: 1\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   (void)::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::close(fd);
   KB_WARN("refused a connection: {} connections are open (--max-connections)", max);
 }
 
 template <typename Acceptor>
-void accept_loop(Acceptor& acceptor, Shared& shared, bool tcp) {
-  acceptor.async_accept([&acceptor, &shared, tcp](error_code ec, typename Acceptor::protocol_type::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec) {
-      auto protocol = acceptor.local_endpoint(ec).protocol();
-      int fd = socket.release(ec);
-      if (!ec) {
-        // Nothing this process spawns may inherit a client's connection.
-        (void)set_cloexec(fd, true);
-        std::unique_lock lock(shared.mu);
-        if (shared.count >= shared.options.max_connections) {
-          lock.unlock();
-          refuse_busy(fd, shared.options.max_connections);
-        } else {
-          ++shared.count;
-          lock.unlock();
-          try {
-            std::thread([&shared, protocol, fd, tcp] { run_connection(shared, protocol, fd, tcp); }).detach();
-          } catch (const std::system_error& e) {
-            ::close(fd);
-            std::lock_guard relock(shared.mu);
-            --shared.count;
-            KB_WARN("dropped a connection: no thread for it ({})", e.what());
+void accept_loop(Acceptor& acceptor, Shared& shared, const Listener& listener) {
+  acceptor.async_accept(
+      [&acceptor, &shared, &listener](error_code ec, typename Acceptor::protocol_type::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        if (!ec) {
+          auto protocol = acceptor.local_endpoint(ec).protocol();
+          int fd = socket.release(ec);
+          if (!ec) {
+            // Nothing this process spawns may inherit a client's connection.
+            (void)set_cloexec(fd, true);
+            std::unique_lock lock(shared.mu);
+            if (shared.count >= shared.options.max_connections) {
+              lock.unlock();
+              refuse_busy(fd, shared.options.max_connections);
+            } else {
+              ++shared.count;
+              lock.unlock();
+              try {
+                std::thread([&shared, &listener, protocol, fd] {
+                  run_connection(shared, listener, protocol, fd);
+                }).detach();
+              } catch (const std::system_error& e) {
+                ::close(fd);
+                std::lock_guard relock(shared.mu);
+                --shared.count;
+                KB_WARN("dropped a connection: no thread for it ({})", e.what());
+              }
+            }
           }
+        } else {
+          // EMFILE and friends: keep serving the connections there are.
+          KB_WARN("accepting a connection: {}", ec.message());
         }
-      }
-    } else {
-      // EMFILE and friends: keep serving the connections there are.
-      KB_WARN("accepting a connection: {}", ec.message());
-    }
-    accept_loop(acceptor, shared, tcp);
-  });
+        accept_loop(acceptor, shared, listener);
+      });
 }
 
 Result<UniqueFd> listen_unix(const std::string& path) {
   // A live server there is never pushed aside; a dead one's socket is.
   if (auto peer = connect_unix_socket(path, std::chrono::milliseconds(0)); peer.ok())
-    return Error(ErrorCode::kAlreadyExists, "another server is listening on " + path +
-                                                "; stop it, or give this one another --socket");
+    return Error(ErrorCode::kAlreadyExists,
+                 "another server is listening on " + path + "; stop it, or give this one another --socket");
   mode_t old = ::umask(0177);
   auto fd = listen_unix_socket(path, 128);
   ::umask(old);
@@ -367,53 +413,87 @@ Result<UniqueFd> listen_tcp(const std::string& text, int& family) {
   return fd;
 }
 
+// The sockets of every listener, made before any is served so that a bad
+// address fails the start; the Unix ones made here are removed at the end.
+struct BoundListeners {
+  std::vector<UniqueFd> fds;
+  std::vector<int> families;  // AF_UNIX, AF_INET or AF_INET6, by listener
+  std::vector<std::string> made_unix_paths;
+  ~BoundListeners() {
+    for (const auto& p : made_unix_paths) (void)::unlink(p.c_str());
+  }
+};
+
+Status bind_listeners(const ServerOptions& o, BoundListeners& bound) {
+  for (const Listener& l : o.listeners) {
+    std::string what =
+        (l.name.empty() ? std::string("listener") : l.name) + " on " + (l.unix_path.empty() ? l.tcp : l.unix_path);
+    if (!l.handler) return Error(ErrorCode::kInvalidArgument, what + " has no handler");
+    if (l.unix_path.empty() == l.tcp.empty())
+      return Error(ErrorCode::kInvalidArgument, what + ": give exactly one of a socket path or HOST:PORT");
+    if (!l.unix_path.empty()) {
+      auto fd = listen_unix(l.unix_path);
+      if (!fd) return std::move(fd).error();
+      bound.made_unix_paths.push_back(l.unix_path);
+      bound.fds.push_back(std::move(*fd));
+      bound.families.push_back(AF_UNIX);
+    } else {
+      int family = AF_INET;
+      auto fd = listen_tcp(l.tcp, family);
+      if (!fd) return std::move(fd).error().wrap(what);
+      bound.fds.push_back(std::move(*fd));
+      bound.families.push_back(family);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
-Result<ServeOutcome> serve(const ServerOptions& o, Handler& handler) {
-  if (!o.listen.empty() && o.token.empty())
-    return Error(ErrorCode::kInvalidArgument, "a TCP listener needs a token (--token-file)");
-  KRUNBOX_ASSIGN_OR_RETURN(UniqueFd unix_fd, listen_unix(o.socket_path));
-  UniqueFd tcp_fd;
-  int tcp_family = AF_INET;
-  if (!o.listen.empty()) {
-    auto fd = listen_tcp(o.listen, tcp_family);
-    if (!fd) {
-      (void)::unlink(o.socket_path.c_str());
-      return std::move(fd).error().wrap("--listen");
-    }
-    tcp_fd = std::move(*fd);
-  }
+Result<ServeOutcome> serve(const ServerOptions& o) {
+  if (o.listeners.empty()) return Error(ErrorCode::kInvalidArgument, "the server has no listener");
+  BoundListeners bound;
+  KRUNBOX_TRY(bind_listeners(o, bound));
 
-  Shared shared(o, handler);
+  Shared shared(o);
   net::io_context ioc{1};
-  net::local::stream_protocol::acceptor unix_acceptor(ioc);
-  net::ip::tcp::acceptor tcp_acceptor(ioc);
-  error_code ec;
-  unix_acceptor.assign(net::local::stream_protocol(), unix_fd.release(), ec);
-  if (ec) return Error(ErrorCode::kIo, "serving " + o.socket_path + ": " + ec.message());
-  accept_loop(unix_acceptor, shared, false);
-  if (tcp_fd) {
-    tcp_acceptor.assign(tcp_family == AF_INET6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), tcp_fd.release(), ec);
-    if (ec) return Error(ErrorCode::kIo, "serving " + o.listen + ": " + ec.message());
-    accept_loop(tcp_acceptor, shared, true);
+  std::vector<std::unique_ptr<net::local::stream_protocol::acceptor>> unix_acceptors;
+  std::vector<std::unique_ptr<net::ip::tcp::acceptor>> tcp_acceptors;
+  std::string where;
+  for (size_t i = 0; i < o.listeners.size(); ++i) {
+    const Listener& l = o.listeners[i];
+    error_code ec;
+    if (bound.families[i] == AF_UNIX) {
+      auto& a = unix_acceptors.emplace_back(std::make_unique<net::local::stream_protocol::acceptor>(ioc));
+      a->assign(net::local::stream_protocol(), bound.fds[i].release(), ec);
+      if (!ec) accept_loop(*a, shared, l);
+    } else {
+      auto& a = tcp_acceptors.emplace_back(std::make_unique<net::ip::tcp::acceptor>(ioc));
+      a->assign(bound.families[i] == AF_INET6 ? net::ip::tcp::v6() : net::ip::tcp::v4(), bound.fds[i].release(), ec);
+      if (!ec) accept_loop(*a, shared, l);
+    }
+    if (ec)
+      return Error(ErrorCode::kIo, "serving " + (l.unix_path.empty() ? l.tcp : l.unix_path) + ": " + ec.message());
+    where += (where.empty() ? "" : ", ") + (l.unix_path.empty() ? "tcp:" + l.tcp : "unix:" + l.unix_path) +
+             (l.name.empty() ? "" : " (" + l.name + ")");
   }
 
   net::signal_set signals(ioc, SIGTERM, SIGINT);
   signals.async_wait([&](error_code wait_ec, int sig) {
     if (wait_ec) return;
-    KB_INFO("signal {}: no new connections; finishing requests in flight (up to {}s)", sig,
-            o.shutdown_grace.count());
+    KB_INFO("signal {}: no new connections; finishing requests in flight (up to {}s)", sig, o.shutdown_grace.count());
     shared.stopping.store(true);
     error_code ignored;
-    unix_acceptor.close(ignored);
-    tcp_acceptor.close(ignored);
+    for (auto& a : unix_acceptors) a->close(ignored);
+    for (auto& a : tcp_acceptors) a->close(ignored);
     std::lock_guard lock(shared.mu);
     for (auto& c : shared.live) c->request_stop();
   });
 
-  KB_INFO("listening on unix:{}{}", o.socket_path, o.listen.empty() ? std::string() : " and tcp:" + o.listen);
+  KB_INFO("listening on {}", where);
   ioc.run();
   // A second signal during the grace ends the process the default way.
+  error_code ec;
   signals.clear(ec);
 
   std::unique_lock lock(shared.mu);
@@ -421,9 +501,10 @@ Result<ServeOutcome> serve(const ServerOptions& o, Handler& handler) {
   ServeOutcome out;
   out.abandoned = shared.count;
   lock.unlock();
-  (void)::unlink(o.socket_path.c_str());
-  if (out.abandoned) KB_WARN("{} requests were still running when the grace ran out", out.abandoned);
-  else KB_INFO("stopped");
+  if (out.abandoned)
+    KB_WARN("{} requests were still running when the grace ran out", out.abandoned);
+  else
+    KB_INFO("stopped");
   return out;
 }
 

@@ -1,23 +1,35 @@
-// The listener of `krunbox serve`: HTTP/1.1 over a Unix socket (always) and
-// TCP (opt-in, bearer token), one thread per connection, each request
-// handed to a Handler. The only file that includes Boost.Beast is
-// server.cc, so the rest of the server compiles without it.
+// The listeners of `krunbox serve`: HTTP/1.1 over Unix sockets and TCP, one
+// thread per connection, each request handed to its listener's Handler. The
+// only file that includes Boost.Beast is server.cc, so the rest of the
+// server compiles without it.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "krunbox/error.h"
 #include "serve/http.h"
 
 namespace krunbox::serve {
 
+// One listening socket and the API behind it. `serve` has several: the
+// native API on a Unix socket (and TCP), and the Docker and E2B APIs each on
+// their own.
+struct Listener {
+  std::string name;       // in the log: "api", "docker", ...
+  std::string unix_path;  // made mode 0600; a stale socket is replaced
+  std::string tcp;        // or "HOST:PORT" ("127.0.0.1:2375", "[::1]:2375")
+  // Non-empty: every request must send `Authorization: Bearer <token>`
+  // (401 otherwise). Empty on TCP: the handler authenticates on its own.
+  std::string bearer_token;
+  Handler* handler = nullptr;
+};
+
 struct ServerOptions {
-  std::string socket_path;  // made mode 0600; a stale socket is replaced
-  std::string listen;       // "HOST:PORT" ("127.0.0.1:2375", "[::1]:2375"); empty: no TCP
-  std::string token;        // required with `listen`: every TCP request sends it as a bearer token
-  size_t max_connections = 256;   // beyond: 503 and close
+  std::vector<Listener> listeners;
+  size_t max_connections = 256;         // over all listeners; beyond: 503 and close
   size_t max_header_bytes = 16u << 10;  // beyond: 431
   // Waiting for a request's header (keep-alive idling included), and for
   // its body; a client slower than that is disconnected.
@@ -37,6 +49,6 @@ struct ServeOutcome {
 
 // Serves until SIGTERM or SIGINT, then stops accepting, ends idle
 // connections and waits up to `shutdown_grace` for busy ones.
-Result<ServeOutcome> serve(const ServerOptions& options, Handler& handler);
+Result<ServeOutcome> serve(const ServerOptions& options);
 
 }  // namespace krunbox::serve
