@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` and CI run it:
 #   1. the main build (GCC): unit tests, then the integration, security and
-#      performance suites under tests/ (serially: they create namespaces,
-#      VMs and mounts);
+#      performance suites under tests/, two at a time (each in a data root
+#      and run dir of its own; the suites that are mostly emulated guests
+#      share the "guest_cpu" lock, so only one of them runs at once);
 #   2. the sanitizer build (clang, ASan+UBSan): the unit tests again, and every
 #      libFuzzer target for KRUNBOX_FUZZ_SECONDS each over its seed corpus.
 # Every stage runs even if an earlier one failed; the exit status is non-zero
@@ -23,13 +24,14 @@ stage() {
 
 stage "build" cmake --build "$build"
 stage "unit tests" ctest --test-dir "$build" --output-on-failure -j "$jobs" -L unit
-stage "integration, security and performance suites" ctest --test-dir "$build" --output-on-failure -LE 'unit|fuzz'
+stage "integration, security and performance suites" ctest --test-dir "$build" --output-on-failure -j "$jobs" -LE 'unit|fuzz'
 
 if [ ! -f "$san/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S "$here" -B "$san" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-    -DKRUNBOX_SANITIZE=ON -DKRUNBOX_FUZZ=ON -DKRUNBOX_BENCH=OFF -DKRUNBOX_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
+    -DKRUNBOX_SANITIZE=ON -DKRUNBOX_FUZZ=ON -DKRUNBOX_BENCH=OFF -DKRUNBOX_INTEGRATION_TESTS=OFF \
+    -DKRUNBOX_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
 else
-  cmake "$san" -DKRUNBOX_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
+  cmake "$san" -DKRUNBOX_INTEGRATION_TESTS=OFF -DKRUNBOX_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
 fi
 stage "sanitizer build" cmake --build "$san"
 stage "unit tests under ASan+UBSan" ctest --test-dir "$san" --output-on-failure -j "$jobs" -L unit
