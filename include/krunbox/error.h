@@ -28,6 +28,7 @@ enum class ErrorCode {
   kLimitExceeded,     // input over a documented limit
   kCorrupt,           // stored or received data failed verification
   kIllegalState,      // the operation is not valid in the object's current state
+  kBusy,              // as many as may run at once already do; retry once one ends
   kInternal,
 };
 

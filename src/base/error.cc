@@ -19,6 +19,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::kLimitExceeded: return "limit exceeded";
     case ErrorCode::kCorrupt: return "corrupt data";
     case ErrorCode::kIllegalState: return "illegal state";
+    case ErrorCode::kBusy: return "busy";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown error";

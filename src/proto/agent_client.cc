@@ -78,7 +78,7 @@ class Core {
     std::lock_guard lock(mu);
     if (failed_) return *failed_;
     if (channels_.size() >= kMaxChannels)
-      return Error(ErrorCode::kLimitExceeded, "too many concurrent agent operations (limit " +
+      return Error(ErrorCode::kBusy, "too many concurrent agent operations (limit " +
                                                   std::to_string(kMaxChannels) + ")");
     auto ch = std::make_shared<Channel>();
     ch->id = next_id_++;

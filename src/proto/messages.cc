@@ -364,6 +364,7 @@ std::string_view error_code_name(ErrorCode code) {
     case ErrorCode::kLimitExceeded: return "limit_exceeded";
     case ErrorCode::kCorrupt: return "corrupt";
     case ErrorCode::kIllegalState: return "illegal_state";
+    case ErrorCode::kBusy: return "busy";
     case ErrorCode::kInternal: return "internal";
   }
   return "internal";

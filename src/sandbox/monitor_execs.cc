@@ -89,7 +89,7 @@ Result<std::shared_ptr<KeptExec>> KeptExecs::add(std::unique_ptr<proto::ExecSess
   }
   if (running >= kMaxRunningKeptExecs) {
     (void)session->cancel();
-    return Error(ErrorCode::kLimitExceeded,
+    return Error(ErrorCode::kBusy,
                  std::to_string(kMaxRunningKeptExecs) +
                      " background commands already run in this sandbox; wait for one to end or signal one");
   }

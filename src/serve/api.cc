@@ -6,6 +6,7 @@
 #include "base/json.h"
 #include "sandbox/lifecycle.h"
 #include "sandbox/provision.h"
+#include "serve/api_events.h"
 #include "serve/api_images.h"
 #include "serve/api_workload.h"
 #include "serve/errors.h"
@@ -60,21 +61,27 @@ Status check_no_body(const std::string& body) {
 // Sandbox endpoints, the id already checked.
 class SandboxCalls {
  public:
+  explicit SandboxCalls(ApiMetrics& metrics) : metrics_(metrics) {}
+
   Result<HttpResponse> create(const HttpRequest& req) {
     KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {}));
     (void)query;
     KRUNBOX_ASSIGN_OR_RETURN(CreateBody body, parse_create_body(req.body));
+    std::optional<std::chrono::duration<double>> start_took;
     auto id = create_sandbox(lc_, std::move(body.request));
     if (!id) return std::move(id).error();
     if (body.start) {
       // The monitor holds the secrets since create; start needs them only for
       // a new monitor.
+      auto started = std::chrono::steady_clock::now();
       if (auto st = lc_.start(*id, {}); !st.ok()) {
         (void)lc_.remove(*id, true);
         return std::move(st).error().wrap("starting the new sandbox " + id->substr(0, 12) + " (it was removed)");
       }
+      start_took = std::chrono::steady_clock::now() - started;
     }
     KRUNBOX_ASSIGN_OR_RETURN(SandboxView view, lc_.view(*id));
+    if (start_took) metrics_.record_start(view.config.backend, *start_took);
     HttpResponse r = json_response(201, sandbox_document(view));
     r.headers.emplace_back("Location", "/v1/sandboxes/" + *id);
     return r;
@@ -130,9 +137,12 @@ class SandboxCalls {
       return std::move(id).error();
     }
     if (verb == "start") {
+      auto started = std::chrono::steady_clock::now();
       Status st = lc_.start(*id, secrets);
       wipe(secrets);
       KRUNBOX_TRY(std::move(st));
+      if (auto cfg = lc_.store().load_config(*id); cfg.ok())
+        metrics_.record_start(cfg->backend, std::chrono::steady_clock::now() - started);
     } else if (verb == "stop") {
       KRUNBOX_TRY(lc_.stop(*id, grace));
     } else if (verb == "kill") {
@@ -160,6 +170,7 @@ class SandboxCalls {
     return json_response(200, sandbox_document(view));
   }
 
+  ApiMetrics& metrics_;
   Lifecycle lc_;
 };
 
@@ -167,7 +178,7 @@ bool is_action(const std::string& s) {
   return s == "start" || s == "stop" || s == "pause" || s == "resume" || s == "kill" || s == "timeout";
 }
 
-Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
+Result<HttpResponse> route(const HttpRequest& req, const std::string& version, ApiMetrics& metrics) {
   KRUNBOX_ASSIGN_OR_RETURN(auto segments, split_path(req.path));
   if (!segments || segments->empty()) return no_route(req);
   const auto& seg = *segments;
@@ -182,6 +193,10 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
     KRUNBOX_ASSIGN_OR_RETURN(auto ids, Lifecycle().store().list());
     return json_response(200, {{"status", "ok"}, {"sandboxes", ids.size()}});
   }
+  if (seg[0] == "events" && seg.size() == 1) {
+    if (m != "GET") return bad_method(req, "GET");
+    return events_endpoint(req);
+  }
   if (seg[0] == "images") {
     std::vector<std::string> rest(seg.begin() + 1, seg.end());
     if (rest.empty()) {
@@ -195,7 +210,7 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
     return images_endpoint(rest, req);
   }
   if (seg[0] != "sandboxes" || seg.size() > 5) return no_route(req);
-  SandboxCalls calls;
+  SandboxCalls calls(metrics);
   if (seg.size() == 1) {
     if (m == "GET") return calls.list(req);
     if (m == "POST") return calls.create(req);
@@ -209,10 +224,10 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version) {
   }
   if (seg[2] == "execs") {
     std::vector<std::string> rest(seg.begin() + 3, seg.end());
-    if (rest.size() == 2 && rest[1] != "output" && rest[1] != "stdin" && rest[1] != "close-stdin" &&
-        rest[1] != "signal" && rest[1] != "resize")
+    if (rest.size() == 2 && rest[1] != "output" && rest[1] != "attach" && rest[1] != "stdin" &&
+        rest[1] != "close-stdin" && rest[1] != "signal" && rest[1] != "resize")
       return no_route(req);
-    bool action = rest.size() == 2 && rest[1] != "output";
+    bool action = rest.size() == 2 && rest[1] != "output" && rest[1] != "attach";
     if (action && m != "POST") return bad_method(req, "POST");
     if (!action && m != "GET") return bad_method(req, "GET");
     return calls.in_sandbox(seg[1], req, [&rest](Lifecycle& lc, const std::string& id, const HttpRequest& r) {
@@ -257,8 +272,12 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 size_t Api::body_limit(std::string_view method, std::string_view path) const {
   if (method == "POST" && (ends_with(path, "/exec") || ends_with(path, "/stdin"))) return kMaxExecBody;
-  if (method == "PUT" && (ends_with(path, "/files") || ends_with(path, "/archive"))) return kMaxFileBytes;
+  if (streams_body(method, path)) return kUnlimitedBody;
   return kMaxJsonBody;
+}
+
+bool Api::streams_body(std::string_view method, std::string_view path) const {
+  return method == "PUT" && (ends_with(path, "/files") || ends_with(path, "/archive"));
 }
 
 HttpResponse Api::handle(const HttpRequest& request) {
@@ -274,9 +293,12 @@ HttpResponse Api::handle(const HttpRequest& request) {
   ApiMetrics::Kind kind = ApiMetrics::Kind::kOther;
   if (request.method == "POST" && request.path == "/v1/sandboxes") kind = ApiMetrics::Kind::kCreate;
   if (request.method == "POST" && ends_with(request.path, "/exec")) kind = ApiMetrics::Kind::kExec;
-  auto r = route(request, version_);
+  auto r = route(request, version_, *metrics_);
   HttpResponse out = r ? std::move(*r) : error_response(r.error());
-  if (kind == ApiMetrics::Kind::kExec && out.status == 201) kind = ApiMetrics::Kind::kOther;  // a background start
+  if (kind == ApiMetrics::Kind::kExec && out.status == 201) {
+    kind = ApiMetrics::Kind::kOther;
+    metrics_->record_background_exec();
+  }
   if (!out.stream) {
     metrics_->record(kind, out.status, std::chrono::steady_clock::now() - started);
     return out;

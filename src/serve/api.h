@@ -17,6 +17,7 @@ class Api : public Handler {
  public:
   explicit Api(std::string version) : version_(std::move(version)), metrics_(std::make_shared<ApiMetrics>()) {}
   size_t body_limit(std::string_view method, std::string_view path) const override;
+  bool streams_body(std::string_view method, std::string_view path) const override;
   HttpResponse handle(const HttpRequest& request) override;
 
  private:

@@ -8,6 +8,7 @@
 #include "sandbox/secrets.h"
 #include "serve/api_workload.h"
 #include "serve/errors.h"
+#include "serve/exec_attach.h"
 #include "serve/exec_events.h"
 #include "serve/request_parse.h"
 #include "serve/responses.h"
@@ -127,9 +128,8 @@ Result<HttpResponse> execs_endpoint(Lifecycle& lc, const std::string& id, const 
     return json_response(200, exec_document(info));
   }
   const std::string& action = rest[1];
-  if (action == "output") {
-    return output(lc, id, exec_id, req);
-  }
+  if (action == "output") return output(lc, id, exec_id, req);
+  if (action == "attach") return attach_endpoint(lc, id, exec_id, req);
   KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, {}));
   (void)query;
   if (action == "stdin") {
@@ -143,8 +143,9 @@ Result<HttpResponse> execs_endpoint(Lifecycle& lc, const std::string& id, const 
     KRUNBOX_ASSIGN_OR_RETURN(auto size, parse_resize_body(req.body));
     KRUNBOX_TRY(resize_kept_exec(lc, id, exec_id, size.first, size.second));
   } else {
-    return Error(ErrorCode::kNotFound, "there is no endpoint " + req.path +
-                                           "; a background command has output, stdin, close-stdin, signal and resize");
+    return Error(ErrorCode::kNotFound,
+                 "there is no endpoint " + req.path +
+                     "; a background command has output, attach, stdin, close-stdin, signal and resize");
   }
   return no_content();
 }

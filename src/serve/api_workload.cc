@@ -76,6 +76,25 @@ Result<HttpResponse> exec_endpoint(Lifecycle& lc, const std::string& id, const H
   return collected(*call, base64);
 }
 
+namespace {
+
+// A GET of a symlink reads what it points to, in memory, up to this.
+constexpr size_t kMaxFollowedFileBytes = 64u << 20;
+
+// The request's body as a source: streamed from the client, or from memory
+// when a caller (a test, another handler) gave it whole.
+std::function<Result<size_t>(char*, size_t)> body_source_of(const HttpRequest& req) {
+  if (req.body_source) return req.body_source;
+  return [&req, used = size_t{0}](char* buf, size_t size) mutable -> Result<size_t> {
+    size_t n = std::min(size, req.body.size() - used);
+    std::copy_n(req.body.data() + used, n, buf);
+    used += n;
+    return n;
+  };
+}
+
+}  // namespace
+
 Result<HttpResponse> files_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
   if (req.method == "DELETE") {
     KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kRemove));
@@ -87,14 +106,32 @@ Result<HttpResponse> files_endpoint(Lifecycle& lc, const std::string& id, const 
     PutFileOptions o;
     o.mode = q.mode;
     o.make_parents = q.make_parents;
-    KRUNBOX_TRY(put_file(lc, id, q.path, req.body, o));
+    KRUNBOX_TRY(put_file_stream(lc, id, q.path, body_source_of(req), o));
     return no_content();
   }
   KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kRead));
-  KRUNBOX_ASSIGN_OR_RETURN(std::string data, get_file(lc, id, q.path, kMaxFileBytes));
+  // What is read, before the first byte: a missing path or a directory is
+  // an error answer, not a broken stream.
+  KRUNBOX_ASSIGN_OR_RETURN(FileStat st, stat_file(lc, id, q.path));
   HttpResponse r;
+  if (st.type != FileStat::Type::kFile) {
+    // A symlink is read through (up to kMaxFollowedFileBytes); anything
+    // else the library refuses in its own words (a directory, a device).
+    KRUNBOX_ASSIGN_OR_RETURN(r.body, get_file(lc, id, q.path, kMaxFollowedFileBytes));
+    r.content_type = "application/octet-stream";
+    return r;
+  }
   r.content_type = "application/octet-stream";
-  r.body = std::move(data);
+  r.headers.emplace_back("X-Krunbox-File-Size", std::to_string(st.size));
+  r.stream = [id, path = q.path](const ChunkWriter& write) {
+    Lifecycle own;
+    // A failure after the start can only cut the stream short (no last
+    // chunk): the client sees a broken transfer, never a short file as whole.
+    (void)get_file_stream(own, id, path, [&](std::string_view data) -> Status {
+      if (write(data)) return {};
+      return Error(ErrorCode::kCancelled, "the client went away");
+    });
+  };
   return r;
 }
 
@@ -130,14 +167,7 @@ Result<HttpResponse> move_endpoint(Lifecycle& lc, const std::string& id, const H
 Result<HttpResponse> archive_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
   KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kRead));
   if (req.method == "PUT") {
-    size_t used = 0;
-    KRUNBOX_ASSIGN_OR_RETURN(ExtractCounts counts,
-                             extract_archive(lc, id, q.path, [&](char* buf, size_t size) -> Result<size_t> {
-                               size_t n = std::min(size, req.body.size() - used);
-                               std::copy_n(req.body.data() + used, n, buf);
-                               used += n;
-                               return n;
-                             }));
+    KRUNBOX_ASSIGN_OR_RETURN(ExtractCounts counts, extract_archive(lc, id, q.path, body_source_of(req)));
     return json_response(200, {{"files", counts.files}, {"directories", counts.directories}, {"bytes", counts.bytes}});
   }
   // What is archived, before the first byte: a missing path is a 404, not

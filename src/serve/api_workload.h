@@ -2,6 +2,7 @@
 // api.cc's lifecycle routes. Internal to the API.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,9 @@ Result<HttpResponse> start_background_exec(Lifecycle& lifecycle, const std::stri
 Result<HttpResponse> execs_endpoint(Lifecycle& lifecycle, const std::string& id, const std::vector<std::string>& rest,
                                     const HttpRequest& request);
 
-// The largest file GET .../files returns and PUT accepts.
-inline constexpr size_t kMaxFileBytes = 64u << 20;
+// PUT .../files and .../archive stream their bodies into the sandbox
+// (HttpRequest::body_source), and GET streams the file out: no size limit
+// but the sandbox's disk.
+inline constexpr size_t kUnlimitedBody = std::numeric_limits<size_t>::max();
 
 }  // namespace krunbox::serve

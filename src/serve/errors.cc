@@ -11,6 +11,7 @@ int http_status(ErrorCode code) {
     case ErrorCode::kNotFound: return 404;
     case ErrorCode::kAlreadyExists:
     case ErrorCode::kIllegalState: return 409;
+    case ErrorCode::kBusy: return 429;
     // Input over a documented limit (too many ports, a value too long): the
     // request is too large for what it asks, not a rate limit.
     case ErrorCode::kLimitExceeded: return 413;

@@ -1,5 +1,5 @@
 // The API's view of HTTP, free of the HTTP library: the listener
-// (server.cc, the only file that includes Boost.Beast) turns each request
+// (server.cc, which with websocket.cc alone includes Boost.Beast) turns each request
 // into an HttpRequest and writes back the HttpResponse the Handler returns.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "krunbox/error.h"
 
 namespace krunbox::serve {
 
@@ -21,6 +22,12 @@ struct HttpRequest {
   // Every header as sent (names in the client's case, in order).
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Set instead of `body` on a route whose body streams
+  // (Handler::streams_body): reads the body's next bytes into `buf`, 0 at
+  // its end; an error when the client is too slow, breaks the framing or
+  // sends more than the route's limit. On the connection's thread, during
+  // handle() only. What is left unread ends the connection after the answer.
+  std::function<Result<size_t>(char* buf, size_t size)> body_source;
 
   // The first header of that name (ASCII case-insensitive); empty if absent.
   std::string_view header(std::string_view name) const;
@@ -53,6 +60,9 @@ class Handler {
   // How many body bytes the request with this method and path may carry;
   // asked once the header is read, so a larger body is refused unread (413).
   virtual size_t body_limit(std::string_view method, std::string_view path) const = 0;
+  // Whether the body reaches the handler as it comes (HttpRequest::
+  // body_source) rather than whole, in memory, before handle().
+  virtual bool streams_body(std::string_view method, std::string_view path) const { return false; }
   // Runs on the connection's own thread and may block (a create boots a VM).
   virtual HttpResponse handle(const HttpRequest& request) = 0;
 };

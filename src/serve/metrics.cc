@@ -23,15 +23,22 @@ void Histogram::observe(std::chrono::duration<double> d) {
 }
 
 std::string Histogram::text(const std::string& name, const std::string& help) const {
+  return "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n" + samples(name, "");
+}
+
+std::string Histogram::samples(const std::string& name, const std::string& labels) const {
   std::lock_guard lock(mu_);
-  std::string out = "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  std::string out;
+  std::string with = labels.empty() ? "" : labels + ",";
+  std::string only = labels.empty() ? "" : "{" + labels + "}";
   uint64_t cumulative = 0;
   for (size_t i = 0; i <= kBounds.size(); ++i) {
     cumulative += counts_[i];
     std::string le = i < kBounds.size() ? number(kBounds[i]) : "+Inf";
-    out += name + "_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+    out += name + "_bucket{" + with + "le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
   }
-  out += name + "_sum " + number(sum_) + "\n" + name + "_count " + std::to_string(count_) + "\n";
+  out +=
+      name + "_sum" + only + " " + number(sum_) + "\n" + name + "_count" + only + " " + std::to_string(count_) + "\n";
   return out;
 }
 
@@ -43,6 +50,15 @@ void ApiMetrics::record(Kind kind, int status, std::chrono::duration<double> too
   if (status >= 400) return;
   if (kind == Kind::kExec) exec_.observe(took);
   if (kind == Kind::kCreate) create_.observe(took);
+}
+
+void ApiMetrics::record_start(const std::string& backend, std::chrono::duration<double> took) {
+  std::lock_guard lock(mu_);
+  starts_[backend].observe(took);
+}
+
+void ApiMetrics::record_background_exec() {
+  ++background_execs_;
 }
 
 std::string ApiMetrics::text(Lifecycle& lc) const {
@@ -68,6 +84,20 @@ std::string ApiMetrics::text(Lifecycle& lc) const {
                     "Foreground execs through the API, from the request to the command's end.");
   out += create_.text("krunbox_api_create_duration_seconds",
                       "Sandbox creates through the API (with their start unless start:false).");
+  out +=
+      "# HELP krunbox_sandbox_start_duration_seconds Sandbox starts through the API, from the request to running "
+      "(a VM's boot to its agent's answer), by backend.\n"
+      "# TYPE krunbox_sandbox_start_duration_seconds histogram\n";
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [backend, h] : starts_)
+      out += h.samples("krunbox_sandbox_start_duration_seconds", "backend=\"" + backend + "\"");
+  }
+  out +=
+      "# HELP krunbox_api_background_execs_started_total Background commands started through the API.\n"
+      "# TYPE krunbox_api_background_execs_started_total counter\n"
+      "krunbox_api_background_execs_started_total " +
+      std::to_string(background_execs_.load()) + "\n";
   return out;
 }
 

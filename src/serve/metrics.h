@@ -21,8 +21,10 @@ class Histogram {
   static constexpr std::array<double, 13> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                      0.25,  0.5,    1,     2.5,  10,    60};
   void observe(std::chrono::duration<double> d);
-  // `name`_bucket/_sum/_count lines.
+  // `name`_bucket/_sum/_count lines, after its HELP and TYPE lines.
   std::string text(const std::string& name, const std::string& help) const;
+  // Only the sample lines, each with `labels` (`backend="qemu"`) added.
+  std::string samples(const std::string& name, const std::string& labels) const;
 
  private:
   mutable std::mutex mu_;
@@ -35,6 +37,10 @@ class ApiMetrics {
  public:
   enum class Kind { kOther, kExec, kCreate };
   void record(Kind kind, int status, std::chrono::duration<double> took);
+  // A sandbox's start through the API, from the request to running, by
+  // the backend it runs on: the boot time users meet.
+  void record_start(const std::string& backend, std::chrono::duration<double> took);
+  void record_background_exec();
   // The whole scrape, with the sandboxes counted from `lifecycle`.
   std::string text(Lifecycle& lifecycle) const;
 
@@ -43,6 +49,8 @@ class ApiMetrics {
   std::map<int, uint64_t> requests_;  // by HTTP status
   Histogram exec_;
   Histogram create_;
+  std::map<std::string, Histogram> starts_;  // by backend; under mu_ (each is thread-safe itself)
+  std::atomic<uint64_t> background_execs_{0};
 };
 
 }  // namespace krunbox::serve

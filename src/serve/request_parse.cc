@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "image/registry_auth.h"
 #include "proto/messages.h"
 #include "sandbox/secrets.h"
+#include "serve/responses.h"
 
 namespace krunbox::serve {
 namespace {
@@ -301,6 +303,57 @@ Result<std::pair<uint16_t, uint16_t>> parse_resize_body(std::string_view body) {
                          }));
   if (rows == 0 || cols == 0) return Error(ErrorCode::kInvalidArgument, "give both \"rows\" and \"cols\" (1-65535)");
   return std::pair{static_cast<uint16_t>(rows), static_cast<uint16_t>(cols)};
+}
+
+Result<AttachControl> parse_attach_control(std::string_view text) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(text));
+  auto type = j.find("type");
+  if (type == j.end() || !type->is_string())
+    return Error(ErrorCode::kInvalidArgument,
+                 "a control message needs \"type\": \"resize\", \"signal\" or \"close_stdin\"");
+  std::string kind = type->get<std::string>();
+  j.erase("type");
+  AttachControl c;
+  if (kind == "resize") {
+    c.kind = AttachControl::Kind::kResize;
+    KRUNBOX_ASSIGN_OR_RETURN(c.size, parse_resize_body(dump_json(j)));
+  } else if (kind == "signal") {
+    c.kind = AttachControl::Kind::kSignal;
+    KRUNBOX_ASSIGN_OR_RETURN(c.signal, parse_exec_signal_body(dump_json(j)));
+  } else if (kind == "close_stdin") {
+    if (!j.empty()) return Error(ErrorCode::kInvalidArgument, "\"close_stdin\" takes no other field");
+  } else {
+    return Error(ErrorCode::kInvalidArgument,
+                 "unknown control message type \"" + kind + "\"; use \"resize\", \"signal\" or \"close_stdin\"");
+  }
+  return c;
+}
+
+Result<SandboxEventFilter> parse_events_query(const std::string& query) {
+  KRUNBOX_ASSIGN_OR_RETURN(auto q, parse_query(query, {"type", "sandbox", "label"}));
+  return events_filter_from(q);
+}
+
+Result<SandboxEventFilter> events_filter_from(const QueryParams& q) {
+  SandboxEventFilter out;
+  KRUNBOX_ASSIGN_OR_RETURN(out.labels, parse_label_filters(q));
+  auto types = sandbox_event_types();
+  for (const auto& [name, value] : q) {
+    if (name == "type") {
+      if (std::find(types.begin(), types.end(), value) == types.end())
+        return Error(ErrorCode::kInvalidArgument,
+                     "query parameter \"type\" (" + value +
+                         ") is not an event type; use created, started, paused, resumed, exited, crashed or removed");
+      out.types.push_back(value);
+    } else if (name == "sandbox") {
+      KRUNBOX_TRY_CTX(check_sandbox_key(value), "query parameter \"sandbox\"");
+      out.sandboxes.push_back(value);
+    } else if (name != "label") {
+      return Error(ErrorCode::kInvalidArgument,
+                   "unknown event filter \"" + name + "\"; filter by type, sandbox or label");
+    }
+  }
+  return out;
 }
 
 Result<OutputQuery> parse_output_query(const std::string& query) {

@@ -13,6 +13,7 @@
 
 #include "image/manifest.h"
 #include "krunbox/error.h"
+#include "sandbox/events.h"
 #include "sandbox/provision.h"
 #include "sandbox/secrets.h"
 #include "sandbox/state_store.h"
@@ -61,12 +62,26 @@ Result<std::chrono::seconds> parse_timeout_body(std::string_view body);
 Result<int> parse_exec_signal_body(std::string_view body);
 // POST .../execs/{eid}/resize {"rows": R, "cols": C}.
 Result<std::pair<uint16_t, uint16_t>> parse_resize_body(std::string_view body);
+// A text message on an attach WebSocket: {"type": "resize", "rows", "cols"},
+// {"type": "signal", "signal"} or {"type": "close_stdin"}.
+struct AttachControl {
+  enum class Kind { kResize, kSignal, kCloseStdin };
+  Kind kind = Kind::kCloseStdin;
+  std::pair<uint16_t, uint16_t> size;  // kResize: rows, cols
+  int signal = 0;                      // kSignal
+};
+Result<AttachControl> parse_attach_control(std::string_view text);
 // GET .../execs/{eid}/output?follow=1&offset=N.
 struct OutputQuery {
   bool follow = false;
   uint64_t offset = 0;
 };
 Result<OutputQuery> parse_output_query(const std::string& query);
+// GET /v1/events?type=exited&label=k=v&sandbox=ID|NAME, each repeatable
+// (SandboxEventFilter says how they combine); events_filter_from checks
+// such pairs from anywhere (`krunbox events --filter`).
+Result<SandboxEventFilter> parse_events_query(const std::string& query);
+Result<SandboxEventFilter> events_filter_from(const std::vector<std::pair<std::string, std::string>>& params);
 // A signal's number from "9", "KILL" or "SIGKILL"; nullopt if none.
 std::optional<int> signal_from_text(std::string_view text);
 

@@ -311,5 +311,34 @@ TEST(ListenAddress, Forms) {
     EXPECT_FALSE(parse_listen_address(bad).ok()) << bad;
 }
 
+TEST(AttachControl, ParsesEachKindAndNamesWhatIsWrong) {
+  auto r = parse_attach_control(R"({"type":"resize","rows":40,"cols":120})");
+  ASSERT_TRUE(r.ok()) << r.error().what();
+  EXPECT_EQ(r->kind, AttachControl::Kind::kResize);
+  EXPECT_EQ(r->size, (std::pair<uint16_t, uint16_t>{40, 120}));
+  auto s = parse_attach_control(R"({"type":"signal","signal":"INT"})");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->signal, 2);
+  auto c = parse_attach_control(R"({"type":"close_stdin"})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->kind, AttachControl::Kind::kCloseStdin);
+  for (const char* bad : {"", "[]", "{}", R"({"type":1})", R"({"type":"warp"})", R"({"type":"resize","rows":0})",
+                          R"({"type":"signal","signal":"NOPE"})", R"({"type":"close_stdin","x":1})",
+                          R"({"type":"resize","rows":1,"cols":1,"extra":2})"})
+    EXPECT_FALSE(parse_attach_control(bad).ok()) << bad;
+  EXPECT_NE(parse_attach_control(R"({"type":"warp"})").error().message().find("warp"), std::string::npos);
+}
+
+TEST(EventsQuery, TypesSandboxesAndLabels) {
+  auto q = parse_events_query("type=exited&type=crashed&sandbox=web&label=tier%3Dfront");
+  ASSERT_TRUE(q.ok()) << q.error().what();
+  EXPECT_EQ(q->types, (std::vector<std::string>{"exited", "crashed"}));
+  EXPECT_EQ(q->sandboxes, std::vector<std::string>{"web"});
+  ASSERT_EQ(q->labels.size(), 1u);
+  EXPECT_EQ(q->labels[0].key, "tier");
+  for (const char* bad : {"type=boom", "sandbox=..", "sandbox=a%2Fb", "label=", "since=0"})
+    EXPECT_FALSE(parse_events_query(bad).ok()) << bad;
+}
+
 }  // namespace
 }  // namespace krunbox::serve

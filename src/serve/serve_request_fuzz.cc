@@ -1,6 +1,6 @@
 // The API server's parsers of what a client sends: create, exec, start,
-// timeout, signal and resize bodies, query strings, file and output
-// queries, path ids, the listen address and the Authorization header.
+// timeout, signal and resize bodies, query strings, file, output and events
+// queries, the attach WebSocket's control messages, path ids, the listen address and the Authorization header.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -18,6 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)parse_exec_signal_body(in);
   (void)parse_resize_body(in);
   (void)parse_output_query(std::string(in));
+  (void)parse_events_query(std::string(in));
+  (void)parse_attach_control(in);
   (void)signal_from_text(in);
   for (auto e : {FileEndpoint::kRead, FileEndpoint::kWrite, FileEndpoint::kList, FileEndpoint::kRemove})
     (void)parse_file_query(std::string(in), e);

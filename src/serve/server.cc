@@ -21,6 +21,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "base/inet.h"
@@ -162,12 +163,15 @@ class Connection : public ConnectionBase {
       return false;
     }
     parser.body_limit(limit);
+    bool streamed_body = !parser.is_done() && handler.streams_body(req.method, req.path);
     if (!parser.is_done()) {
       if (beast::iequals(head[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, head.version()};
         stream_.expires_after(o.write_timeout);
         if (run_op([&](auto h) { http::async_write(stream_, cont, h); })) return false;
       }
+    }
+    if (!parser.is_done() && !streamed_body) {
       stream_.expires_after(o.body_timeout);
       ec = run_op([&](auto h) { http::async_read(stream_, buffer, parser, h); });
       if (ec == http::error::body_limit) {
@@ -184,7 +188,15 @@ class Connection : public ConnectionBase {
     }
     bool keep_alive = parser.get().keep_alive();
     unsigned version = parser.get().version();
-    req.body = std::move(parser.get().body());
+    // A streamed body is read by the handler, through a parser that writes
+    // straight into the handler's buffer.
+    std::optional<http::request_parser<http::buffer_body>> body_parser;
+    if (streamed_body) {
+      body_parser.emplace(std::move(parser));
+      req.body_source = [&](char* buf, size_t size) { return read_body_some(*body_parser, buffer, buf, size, limit); };
+    } else {
+      req.body = std::move(parser.get().body());
+    }
 
     HttpResponse res;
     try {
@@ -202,9 +214,34 @@ class Connection : public ConnectionBase {
       return false;
     }
     keep_alive = keep_alive && !shared_.stopping.load();
+    // A body the handler left unread ends the connection: what the client
+    // still sends is drained after the answer, so it reads that answer.
+    bool unread = body_parser && !body_parser->is_done();
+    if (unread) keep_alive = false;
     bool ok = res.stream ? write_streamed(res, version, keep_alive) : write(res, version, keep_alive);
+    if (ok && unread) linger();
     log_request(listener_, req.method, req.path, res.status, start);
     return ok && keep_alive;
+  }
+
+  Result<size_t> read_body_some(http::request_parser<http::buffer_body>& p, beast::flat_buffer& buffer, char* buf,
+                                size_t size, size_t limit) {
+    if (p.is_done() || size == 0) return size_t{0};
+    p.get().body().data = buf;
+    p.get().body().size = size;
+    for (;;) {
+      stream_.expires_after(shared_.options.body_timeout);
+      error_code ec = run_op([&](auto h) { http::async_read_some(stream_, buffer, p, h); });
+      if (ec == http::error::need_buffer) ec = {};
+      size_t got = size - p.get().body().size;
+      if (ec == http::error::body_limit)
+        return Error(ErrorCode::kLimitExceeded, "the request body is over " + std::to_string(limit) + " bytes");
+      if (ec == beast::error::timeout)
+        return Error(ErrorCode::kTimeout, "the client sent no more of the request body for " +
+                                              std::to_string(shared_.options.body_timeout.count()) + " s");
+      if (ec) return Error(ErrorCode::kIo, "reading the request body: " + ec.message());
+      if (got > 0 || p.is_done()) return got;
+    }
   }
 
   // Writes the head (unless the callback does), then gives the socket, in

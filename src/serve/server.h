@@ -1,6 +1,6 @@
 // The listeners of `krunbox serve`: HTTP/1.1 over Unix sockets and TCP, one
-// thread per connection, each request handed to its listener's Handler. The
-// only file that includes Boost.Beast is server.cc, so the rest of the
+// thread per connection, each request handed to its listener's Handler.
+// Boost.Beast stays in server.cc (and websocket.cc), so the rest of the
 // server compiles without it.
 #pragma once
 

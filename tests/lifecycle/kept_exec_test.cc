@@ -134,7 +134,7 @@ TEST(KeptExecTest, AtMostSixtyFourRunAtOnceAndNothingElseIsDisturbed) {
   }
   auto over = start_kept_exec(lc, id, sleeper);
   ASSERT_FALSE(over.ok());
-  EXPECT_EQ(over.error().code(), ErrorCode::kLimitExceeded) << over.error().what();
+  EXPECT_EQ(over.error().code(), ErrorCode::kBusy) << over.error().what();
   // A foreground exec still works, and ending one makes room.
   EXPECT_EQ(w.kb({"exec", id, "--", "echo", "still"})->out, "still\n");
   ASSERT_TRUE(signal_kept_exec(lc, id, ids[0], 9).ok());

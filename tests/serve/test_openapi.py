@@ -51,8 +51,11 @@ def test_documented_routes_are_served(api, template):
     path = concrete(template)
     want = documented_methods(doc, path)
     for method in METHODS:
-        r = api.request(method.upper(), path, content=b'{"__probe__": 1}',
-                        headers={"Content-Type": "application/json"})
+        # Streams (the events) never end on their own: the head says enough.
+        with api.stream(method.upper(), path, content=b'{"__probe__": 1}',
+                        headers={"Content-Type": "application/json"}) as r:
+            if "ndjson" not in r.headers.get("content-type", ""):
+                r.read()
         if method.upper() in want:
             assert r.status_code != 405, (method, path, r.text)
             if r.status_code == 404:

@@ -198,5 +198,10 @@ def test_metrics(api):
         int(lines["krunbox_api_exec_duration_seconds_count"])
     assert int(lines['krunbox_api_requests_total{code="201"}']) >= 1
     assert "# TYPE krunbox_api_exec_duration_seconds histogram" in m.text
+    # The start's time, by the backend it booted.
+    assert int(lines['krunbox_sandbox_start_duration_seconds_count{backend="native"}']) >= 1
+    assert int(lines['krunbox_sandbox_start_duration_seconds_bucket{backend="native",le="+Inf"}']) == \
+        int(lines['krunbox_sandbox_start_duration_seconds_count{backend="native"}'])
+    assert "krunbox_api_background_execs_started_total" in lines
     assert api.post("/metrics").status_code == 405
     assert api.delete("/v1/sandboxes/" + sid).status_code == 204

@@ -1,6 +1,8 @@
 """exec and files in a running sandbox through the API."""
 import base64
+import hashlib
 import json
+import os
 import socket
 import time
 
@@ -123,24 +125,63 @@ def test_file_errors(api, box):
     assert_error(api.post("/v1/sandboxes/wl/files", params={"path": "/tmp/m"}), 405)
 
 
-def test_file_over_the_limit(world, api, box):
-    # Refused from its Content-Length, before the body is read.
-    size = (64 << 20) + 1
-    with socket.socket(socket.AF_UNIX) as s:
-        s.connect(world.socket)
-        s.sendall(b"PUT /v1/sandboxes/wl/files?path=/tmp/big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
-        chunk = b"x" * (1 << 20)
-        sent = 0
-        while sent < size:
-            sent += s.send(chunk[:size - sent])
-        assert s.recv(4096).startswith(b"HTTP/1.1 413 ")
+def peak_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM for %d" % pid)
 
-    # Chunked, so only counting tells.
+
+def test_a_file_far_over_memory_streams_both_ways(server, api, box):
+    # 160 MiB, chunked: neither way is held whole in the server's memory.
+    size, piece = 160 << 20, os.urandom(1 << 20)
+    want = hashlib.sha256()
+    for i in range(size // len(piece)):
+        want.update(bytes([i & 0xFF]) + piece[1:])
+
     def chunks():
-        for _ in range(65):
+        for i in range(size // len(piece)):
+            yield bytes([i & 0xFF]) + piece[1:]
+    before = peak_rss_kib(server.proc.pid)
+    r = api.put("/v1/sandboxes/wl/files", params={"path": "/tmp/big.bin"}, content=chunks())
+    assert r.status_code == 204, r.text
+    got = hashlib.sha256()
+    n = 0
+    with api.stream("GET", "/v1/sandboxes/wl/files", params={"path": "/tmp/big.bin"}) as r:
+        assert r.status_code == 200
+        assert r.headers["x-krunbox-file-size"] == str(size)
+        for data in r.iter_bytes():
+            got.update(data)
+            n += len(data)
+    assert n == size and got.hexdigest() == want.hexdigest()
+    grown_mib = (peak_rss_kib(server.proc.pid) - before) / 1024
+    assert grown_mib < 64, "the server's peak memory grew by %.0f MiB for a %d MiB file" % (grown_mib, size >> 20)
+    assert api.delete("/v1/sandboxes/wl/files", params={"path": "/tmp/big.bin"}).status_code == 204
+
+
+def test_a_cut_upload_leaves_nothing(world, api, box):
+    # The client goes after 1 of its 10 MiB: no file, and the old one stays.
+    assert api.put("/v1/sandboxes/wl/files", params={"path": "/tmp/kept"}, content=b"old").status_code == 204
+    for path in ("/tmp/cut", "/tmp/kept"):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(world.socket)
+            s.sendall(b"PUT /v1/sandboxes/wl/files?path=%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                      % (path.encode(), 10 << 20))
+            s.sendall(b"x" * (1 << 20))
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if api.get("/v1/sandboxes/wl/files/stat", params={"path": "/tmp/cut"}).status_code == 404 and \
+                api.get("/v1/sandboxes/wl/files", params={"path": "/tmp/kept"}).content == b"old":
+            break
+        time.sleep(0.2)
+    assert_error(api.get("/v1/sandboxes/wl/files/stat", params={"path": "/tmp/cut"}), 404)
+    assert api.get("/v1/sandboxes/wl/files", params={"path": "/tmp/kept"}).content == b"old"
+    # A JSON body still has its limit, chunked or not.
+    def chunks():
+        for _ in range(2):
             yield b"x" * (1 << 20)
-    assert_error(api.put("/v1/sandboxes/wl/files", params={"path": "/tmp/big"}, content=chunks()), 413)
-    assert_error(api.get("/v1/sandboxes/wl/files/stat", params={"path": "/tmp/big"}), 404)
+    assert_error(api.post("/v1/sandboxes/wl/files/mkdir", content=chunks()), 413)
 
 
 def test_files_tree(api, box):

@@ -300,7 +300,7 @@ class Files:
     def read(self, path: str, format: Literal["bytes"]) -> bytes: ...
 
     def read(self, path: str, format: Literal["text", "bytes"] = "text") -> Union[str, bytes]:
-        """The file's content: text (UTF-8, bad bytes replaced) or bytes. At most 64 MiB."""
+        """The file's content: text (UTF-8, bad bytes replaced) or bytes, read whole into memory."""
         if format not in ("text", "bytes"):
             raise InvalidArgumentException('format must be "text" or "bytes", not %r' % (format,))
         data = self._sandbox._api.send(p.Call("GET", self._path(), params={"path": path})).content
