@@ -3,7 +3,8 @@
 #   1. the main build (GCC): unit tests, then the integration, security and
 #      performance suites under tests/, two at a time (each in a data root
 #      and run dir of its own; the suites that are mostly emulated guests
-#      share the "guest_cpu" lock, so only one of them runs at once);
+#      share the "guest_cpu" lock, so only one of them runs at once, and
+#      those that check the whole host for leftovers run alone);
 #   2. the sanitizer build (clang, ASan+UBSan): the unit tests again, and every
 #      libFuzzer target for KRUNBOX_FUZZ_SECONDS each over its seed corpus.
 # Every stage runs even if an earlier one failed; the exit status is non-zero
