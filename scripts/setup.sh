@@ -52,6 +52,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The E2B SDK's suite (tests/e2b) needs node and npm. Debian 12's nodejs
+# (18.20) is older than the SDK's engines (>=20.18.1); a newer nodejs that is
+# already installed (NodeSource's apt packages carry npm) is kept as it is.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup.sh: installing nodejs npm"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+# The SDK as package-lock.json pins it.
+(cd "$here/tests/e2b" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
 if [ "$do_build" -eq 1 ]; then
   if [ ! -f "$build_dir/build.ninja" ]; then
     cmake -S "$here" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

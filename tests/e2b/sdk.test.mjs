@@ -1,0 +1,193 @@
+// The unmodified E2B SDK against `krunbox serve --e2b`: test_sdk.py starts
+// the server in a private world and runs this with E2B_API_URL,
+// E2B_SANDBOX_URL and E2B_API_KEY pointing at it (E2B_TEMPLATE names the
+// image).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { Sandbox, CommandExitError, AuthenticationError, NotFoundError } from 'e2b';
+
+const template = process.env.E2B_TEMPLATE || 'busybox';
+const sandboxUrl = process.env.E2B_SANDBOX_URL;
+let sbx;
+
+after(async () => {
+  if (sbx) await sbx.kill().catch(() => {});
+});
+
+test('create a sandbox from the template', async () => {
+  const started = Date.now();
+  sbx = await Sandbox.create(template, { timeoutMs: 120_000, metadata: { suite: 'e2b-sdk' }, envs: { GREETING: 'hello' } });
+  console.log(`# create: ${Date.now() - started} ms`);
+  assert.match(sbx.sandboxId, /^[0-9a-f]{20}$/);
+  assert.equal(await sbx.isRunning(), true);
+});
+
+test('commands.run: stdout and exit code', async () => {
+  const started = Date.now();
+  const r = await sbx.commands.run('echo hi');
+  console.log(`# run echo: ${Date.now() - started} ms`);
+  assert.equal(r.stdout, 'hi\n');
+  assert.equal(r.stderr, '');
+  assert.equal(r.exitCode, 0);
+});
+
+test('commands.run: env, cwd and stderr', async () => {
+  const r = await sbx.commands.run('echo $GREETING $EXTRA; pwd; echo oops >&2', { envs: { EXTRA: 'there' }, cwd: '/tmp' });
+  assert.equal(r.stdout, 'hello there\n/tmp\n');
+  assert.equal(r.stderr, 'oops\n');
+});
+
+test('a failing command raises CommandExitError with its code', async () => {
+  await assert.rejects(sbx.commands.run('echo bad >&2; exit 3'), (err) => {
+    assert.ok(err instanceof CommandExitError, `got ${err}`);
+    assert.equal(err.exitCode, 3);
+    assert.equal(err.stderr, 'bad\n');
+    return true;
+  });
+});
+
+test('onStdout sees output before the command ends', async () => {
+  const seen = [];
+  const started = Date.now();
+  const r = await sbx.commands.run('echo one; sleep 2; echo two', {
+    onStdout: (d) => seen.push([d, Date.now() - started]),
+  });
+  const ended = Date.now() - started;
+  assert.equal(r.stdout, 'one\ntwo\n');
+  assert.ok(seen.length >= 2, JSON.stringify(seen));
+  assert.equal(seen[0][0], 'one\n');
+  assert.ok(seen[0][1] < ended - 1000, `first output at ${seen[0][1]} ms, end at ${ended} ms`);
+});
+
+test('a background command: listed, then killed', async () => {
+  const h = await sbx.commands.run('sleep 600', { background: true });
+  assert.ok(h.pid > 0);
+  const listed = await sbx.commands.list();
+  assert.ok(listed.some((p) => p.pid === h.pid), JSON.stringify(listed));
+  assert.equal(await h.kill(), true);
+  await assert.rejects(h.wait(), (err) => err instanceof CommandExitError && err.exitCode !== 0);
+  const after = await sbx.commands.list();
+  assert.ok(!after.some((p) => p.pid === h.pid), JSON.stringify(after));
+  assert.equal(await sbx.commands.kill(h.pid), false);
+});
+
+test('stdin: sendStdin and closeStdin', async () => {
+  const h = await sbx.commands.run('cat', { background: true, stdin: true });
+  await sbx.commands.sendStdin(h.pid, 'through stdin\n');
+  await sbx.commands.closeStdin(h.pid);
+  const r = await h.wait();
+  assert.equal(r.stdout, 'through stdin\n');
+});
+
+test('commands.connect to a running command', async () => {
+  const h = await sbx.commands.run('sleep 1; echo late', { background: true });
+  const c = await sbx.commands.connect(h.pid);
+  const r = await c.wait();
+  assert.equal(r.stdout, 'late\n');
+});
+
+test('files: write and read text', async () => {
+  const info = await sbx.files.write('/tmp/e2b/hello.txt', 'hello, file\n');
+  assert.equal(info.path, '/tmp/e2b/hello.txt');
+  assert.equal(await sbx.files.read('/tmp/e2b/hello.txt'), 'hello, file\n');
+  const r = await sbx.commands.run('cat /tmp/e2b/hello.txt');
+  assert.equal(r.stdout, 'hello, file\n');
+});
+
+test('files: 5 MiB of binary, byte for byte', async () => {
+  const data = randomBytes(5 << 20);
+  const sha = createHash('sha256').update(data).digest('hex');
+  let started = Date.now();
+  await sbx.files.write('/tmp/big.bin', data);
+  console.log(`# write 5 MiB: ${Date.now() - started} ms`);
+  const inside = await sbx.commands.run('sha256sum /tmp/big.bin');
+  assert.equal(inside.stdout.split(' ')[0], sha);
+  started = Date.now();
+  const back = await sbx.files.read('/tmp/big.bin', { format: 'bytes' });
+  console.log(`# read 5 MiB: ${Date.now() - started} ms`);
+  assert.equal(back.length, data.length);
+  assert.equal(createHash('sha256').update(back).digest('hex'), sha);
+});
+
+test('files: several at once, list, exists, makeDir, rename, remove', async () => {
+  await sbx.files.write([
+    { path: '/tmp/many/a.txt', data: 'a' },
+    { path: '/tmp/many/sub/b.txt', data: 'bb' },
+  ]);
+  const entries = await sbx.files.list('/tmp/many');
+  const names = entries.map((e) => e.name).sort();
+  assert.deepEqual(names, ['a.txt', 'sub']);
+  const a = entries.find((e) => e.name === 'a.txt');
+  assert.equal(a.type, 'file');
+  assert.equal(a.size, 1);
+  assert.equal(a.path, '/tmp/many/a.txt');
+  const deep = await sbx.files.list('/tmp/many', { depth: 2 });
+  assert.ok(deep.some((e) => e.path === '/tmp/many/sub/b.txt'), JSON.stringify(deep));
+  assert.equal(await sbx.files.exists('/tmp/many/a.txt'), true);
+  assert.equal(await sbx.files.exists('/tmp/many/nope'), false);
+  assert.equal(await sbx.files.makeDir('/tmp/many/newdir/x'), true);
+  assert.equal(await sbx.files.makeDir('/tmp/many/newdir/x'), false);
+  const moved = await sbx.files.rename('/tmp/many/a.txt', '/tmp/many/c.txt');
+  assert.equal(moved.path, '/tmp/many/c.txt');
+  const info = await sbx.files.getInfo('/tmp/many/c.txt');
+  assert.equal(info.type, 'file');
+  await sbx.files.remove('/tmp/many');
+  assert.equal(await sbx.files.exists('/tmp/many'), false);
+  await assert.rejects(sbx.files.read('/tmp/many/c.txt'), (err) => err instanceof NotFoundError || /not found/i.test(String(err)));
+});
+
+test('setTimeout, getInfo and list', async () => {
+  await sbx.setTimeout(60_000);
+  const info = await sbx.getInfo();
+  assert.equal(info.sandboxId, sbx.sandboxId);
+  assert.equal(info.templateId, template);
+  assert.equal(info.metadata.suite, 'e2b-sdk');
+  assert.equal(info.state, 'running');
+  const left = info.endAt.getTime() - Date.now();
+  assert.ok(left > 30_000 && left <= 62_000, `endAt is ${left} ms away`);
+  const listed = await Sandbox.list({ query: { metadata: { suite: 'e2b-sdk' } } }).nextItems();
+  assert.ok(listed.some((s) => s.sandboxId === sbx.sandboxId), JSON.stringify(listed));
+  const none = await Sandbox.list({ query: { metadata: { suite: 'other' } } }).nextItems();
+  assert.ok(!none.some((s) => s.sandboxId === sbx.sandboxId));
+});
+
+test('Sandbox.connect gives a working handle', async () => {
+  const again = await Sandbox.connect(sbx.sandboxId);
+  const r = await again.commands.run('echo again');
+  assert.equal(r.stdout, 'again\n');
+});
+
+test('a wrong API key is refused (401)', async () => {
+  const apiKey = 'e2b_' + 'f'.repeat(40);
+  await assert.rejects(Sandbox.create(template, { apiKey }), (err) => err instanceof AuthenticationError);
+  await assert.rejects(Sandbox.list({ apiKey }).nextItems(), (err) => err instanceof AuthenticationError);
+});
+
+test('a wrong access token is refused (401)', async () => {
+  for (const token of [undefined, 'ea_' + '0'.repeat(64)]) {
+    const headers = { 'Content-Type': 'application/json', 'E2b-Sandbox-Id': sbx.sandboxId };
+    if (token) headers['X-Access-Token'] = token;
+    const res = await fetch(`${sandboxUrl}/filesystem.Filesystem/Stat`, {
+      method: 'POST', headers, body: JSON.stringify({ path: '/' }),
+    });
+    assert.equal(res.status, 401);
+    const files = await fetch(`${sandboxUrl}/files?path=/etc/hostname`, { headers });
+    assert.equal(files.status, 401);
+  }
+  // The SDK with the wrong token: an AuthenticationError.
+  const wrong = new Sandbox({ sandboxId: sbx.sandboxId, envdAccessToken: 'ea_' + '1'.repeat(64), envdVersion: '0.5.7' });
+  await assert.rejects(wrong.files.read('/etc/hostname'), (err) => err instanceof AuthenticationError);
+  await assert.rejects(wrong.commands.run('echo no'), (err) => err instanceof AuthenticationError);
+});
+
+test('kill: the sandbox is gone', async () => {
+  const id = sbx.sandboxId;
+  await sbx.kill();
+  assert.equal(await sbx.isRunning(), false);
+  const listed = await Sandbox.list().nextItems();
+  assert.ok(!listed.some((s) => s.sandboxId === id));
+  await assert.rejects(Sandbox.getInfo(id), (err) => err instanceof NotFoundError || /not found/i.test(String(err)));
+  assert.equal(await Sandbox.kill(id), false);
+  sbx = undefined;
+});

@@ -1,0 +1,70 @@
+"""The unmodified E2B JS SDK (tests/e2b/package.json) against
+`krunbox serve --e2b` in a private world (tests/serve/conftest.py's): the
+node suite sdk.test.mjs does the talking, this starts the server and reads
+the result."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serve"))
+import conftest  # noqa: E402
+from conftest import World, free_port  # noqa: E402
+
+# The host's VM assets and bundled image, linked into each world.
+conftest.HOST_DATA = os.environ.get("KRUNBOX_HOST_DATA", conftest.HOST_DATA)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE = shutil.which("node")
+KEY = "e2b_" + "0123456789abcdef" * 2 + "01234567"
+
+
+def node_suite(world, backend):
+    assert os.path.isdir(os.path.join(HERE, "node_modules", "e2b")), \
+        "the E2B SDK is not installed: run scripts/setup.sh (npm ci in tests/e2b)"
+    key_file = os.path.join(world.dir, "e2b-keys")
+    with open(key_file, "w") as f:
+        f.write("# test key\n" + KEY + "\n")
+    os.chmod(key_file, 0o600)
+    port = free_port()
+    server = world.serve("--e2b", "127.0.0.1:%d" % port, "--e2b-key-file", key_file, "--e2b-backend", backend)
+    end = time.time() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.time() < end, server.output()
+            time.sleep(0.05)
+    url = "http://127.0.0.1:%d" % port
+    env = dict(world.env, E2B_API_URL=url, E2B_SANDBOX_URL=url, E2B_API_KEY=KEY, E2B_TEMPLATE="busybox")
+    r = subprocess.run([NODE, "--test", "--test-reporter=spec", "sdk.test.mjs"], cwd=HERE, env=env,
+                       capture_output=True, text=True, timeout=600)
+    print(r.stdout)
+    print(r.stderr, file=sys.stderr)
+    assert r.returncode == 0, "node suite failed:\n%s\n%s\nserver log:\n%s" % (r.stdout, r.stderr, server.output())
+    # What the suite made, it removed: the world's ps is empty again.
+    assert world.kb("ps", "-a", "-q").stdout.split() == []
+
+
+@pytest.fixture
+def world():
+    w = World()
+    yield w
+    w.close()
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (apt-get install nodejs npm; see docs/e2b.md)")
+def test_sdk_native(world):
+    node_suite(world, "native")
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed (apt-get install nodejs npm; see docs/e2b.md)")
+@pytest.mark.skipif(not os.path.exists("/dev/kvm") and os.environ.get("KRUNBOX_E2B_QEMU") != "1",
+                    reason="qemu without KVM is slow; set KRUNBOX_E2B_QEMU=1 to run the suite on it")
+def test_sdk_qemu(world):
+    node_suite(world, "qemu")
