@@ -38,6 +38,13 @@ test('commands.run: env, cwd and stderr', async () => {
   assert.equal(r.stderr, 'oops\n');
 });
 
+test('commands in parallel, and as a named user', async () => {
+  const results = await Promise.all([1, 2, 3, 4, 5].map((i) => sbx.commands.run(`echo ${i}`)));
+  assert.deepEqual(results.map((r) => r.stdout), ['1\n', '2\n', '3\n', '4\n', '5\n']);
+  const r = await sbx.commands.run('id -u', { user: 'root' });
+  assert.equal(r.stdout, '0\n');
+});
+
 test('a failing command raises CommandExitError with its code', async () => {
   await assert.rejects(sbx.commands.run('echo bad >&2; exit 3'), (err) => {
     assert.ok(err instanceof CommandExitError, `got ${err}`);
@@ -179,6 +186,16 @@ test('a wrong access token is refused (401)', async () => {
   const wrong = new Sandbox({ sandboxId: sbx.sandboxId, envdAccessToken: 'ea_' + '1'.repeat(64), envdVersion: '0.5.7' });
   await assert.rejects(wrong.files.read('/etc/hostname'), (err) => err instanceof AuthenticationError);
   await assert.rejects(wrong.commands.run('echo no'), (err) => err instanceof AuthenticationError);
+});
+
+test('the timeout ends a sandbox', async () => {
+  const short = await Sandbox.create(template, { timeoutMs: 2_000 });
+  assert.equal(await short.isRunning(), true);
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  assert.equal(await short.isRunning(), false);
+  const listed = await Sandbox.list().nextItems();
+  assert.ok(!listed.some((s) => s.sandboxId === short.sandboxId));
+  await assert.rejects(short.commands.run('echo late'));
 });
 
 test('kill: the sandbox is gone', async () => {
