@@ -23,9 +23,7 @@ NODE = shutil.which("node")
 KEY = "e2b_" + "0123456789abcdef" * 2 + "01234567"
 
 
-def node_suite(world, backend):
-    assert os.path.isdir(os.path.join(HERE, "node_modules", "e2b")), \
-        "the E2B SDK is not installed: run scripts/setup.sh (npm ci in tests/e2b)"
+def start_server(world, backend):
     key_file = os.path.join(world.dir, "e2b-keys")
     with open(key_file, "w") as f:
         f.write("# test key\n" + KEY + "\n")
@@ -40,7 +38,13 @@ def node_suite(world, backend):
         except OSError:
             assert time.time() < end, server.output()
             time.sleep(0.05)
-    url = "http://127.0.0.1:%d" % port
+    return server, "http://127.0.0.1:%d" % port
+
+
+def node_suite(world, backend):
+    assert os.path.isdir(os.path.join(HERE, "node_modules", "e2b")), \
+        "the E2B SDK is not installed: run scripts/setup.sh (npm ci in tests/e2b)"
+    server, url = start_server(world, backend)
     env = dict(world.env, E2B_API_URL=url, E2B_SANDBOX_URL=url, E2B_API_KEY=KEY, E2B_TEMPLATE="busybox")
     r = subprocess.run([NODE, "--test", "--test-reporter=spec", "sdk.test.mjs"], cwd=HERE, env=env,
                        capture_output=True, text=True, timeout=600)
@@ -68,3 +72,31 @@ def test_sdk_native(world):
                     reason="qemu without KVM is slow; set KRUNBOX_E2B_QEMU=1 to run the suite on it")
 def test_sdk_qemu(world):
     node_suite(world, "qemu")
+
+
+def test_sandboxes_are_krunbox_sandboxes(world):
+    """What the E2B API makes is an ordinary sandbox: ps shows it, with the
+    template label and the metadata; envd is reached by header or by Host."""
+    import httpx
+    server, url = start_server(world, "native")
+    with httpx.Client(base_url=url, timeout=120) as c:
+        assert c.post("/sandboxes", json={"templateID": "busybox"}).status_code == 401
+        r = c.post("/sandboxes", headers={"X-API-Key": KEY},
+                   json={"templateID": "busybox", "timeout": 60, "metadata": {"owner": "pytest"}})
+        assert r.status_code == 201, r.text
+        sb = r.json()
+        ps = world.kb("ps", "--format", "json")
+        assert ps.returncode == 0, ps.stderr
+        assert sb["sandboxID"] in ps.stdout and "krunbox.e2b/template" in ps.stdout and "pytest" in ps.stdout
+        token = {"X-Access-Token": sb["envdAccessToken"]}
+        assert c.get("/health", headers={"E2b-Sandbox-Id": sb["sandboxID"]}).status_code == 204
+        host = {"Host": "49983-%s.sandbox.example" % sb["sandboxID"]}
+        r = c.post("/filesystem.Filesystem/Stat", headers=dict(token, **host), json={"path": "/etc"})
+        assert r.status_code == 200, r.text
+        assert r.json()["entry"]["type"] == "FILE_TYPE_DIRECTORY"
+        r = c.post("/filesystem.Filesystem/Stat", headers=dict(host, **{"X-Access-Token": "ea_x"}), json={"path": "/"})
+        assert r.status_code == 401 and r.json()["code"] == "unauthenticated"
+        assert c.delete("/sandboxes/" + sb["sandboxID"], headers={"X-API-Key": KEY}).status_code == 204
+        assert c.get("/health", headers={"E2b-Sandbox-Id": sb["sandboxID"]}).status_code == 502
+        assert c.delete("/sandboxes/" + sb["sandboxID"], headers={"X-API-Key": KEY}).status_code == 404
+    assert world.kb("ps", "-a", "-q").stdout.split() == []
