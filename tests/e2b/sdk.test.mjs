@@ -94,6 +94,19 @@ test('commands.connect to a running command', async () => {
   assert.equal(r.stdout, 'late\n');
 });
 
+test('pty: a terminal shell, input, resize and exit', async () => {
+  let out = '';
+  const dec = new TextDecoder();
+  const term = await sbx.pty.create({ cols: 100, rows: 30, onData: (d) => { out += dec.decode(d, { stream: true }); } });
+  assert.ok(term.pid > 0);
+  await sbx.pty.resize(term.pid, { cols: 120, rows: 40 });
+  await sbx.pty.sendInput(term.pid, new TextEncoder().encode('stty size; echo pty-$((6*7))\nexit\n'));
+  const r = await term.wait();
+  assert.equal(r.exitCode, 0);
+  assert.match(out, /pty-42/);
+  assert.match(out, /40 120/);
+});
+
 test('files: write and read text', async () => {
   const info = await sbx.files.write('/tmp/e2b/hello.txt', 'hello, file\n');
   assert.equal(info.path, '/tmp/e2b/hello.txt');
