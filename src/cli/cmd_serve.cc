@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/paths.h"
 #include "cli/command.h"
+#include "docker/docker_api.h"
 #include "e2b/handler.h"
 #include "e2b/keys.h"
 #include "serve/api.h"
@@ -24,6 +25,8 @@ struct Options {
   std::string socket;
   std::string listen;
   std::string token_file;
+  std::string docker_socket;
+  bool docker = false;
   size_t max_connections = 256;
   unsigned grace_s = 30;
   // E2B's API (docs/e2b.md): its own listener and its own keys.
@@ -71,6 +74,19 @@ Status run_serve(const Options& o) {
   native.unix_path = o.socket.empty() ? join_path(run_root(), "api.sock") : o.socket;
   if (o.socket.empty()) KRUNBOX_TRY_CTX(ensure_private_dir(run_root()), "preparing the run dir for api.sock");
   s.listeners.push_back(native);
+  // The Docker Engine API (docs/docker-api.md) on a socket of its own, as
+  // private as api.sock (same owner, mode 0600). Asked for, not on by
+  // default: a second server in the same run dir (its own --socket) must
+  // not collide on docker.sock, and Docker clients are a surface to opt into.
+  docker::DockerApi docker_api(KRUNBOX_VERSION);
+  if (o.docker || !o.docker_socket.empty()) {
+    serve::Listener d;
+    d.name = "docker";
+    d.handler = &docker_api;
+    d.unix_path = o.docker_socket.empty() ? join_path(run_root(), "docker.sock") : o.docker_socket;
+    if (o.docker_socket.empty()) KRUNBOX_TRY_CTX(ensure_private_dir(run_root()), "preparing the run dir for docker.sock");
+    s.listeners.push_back(d);
+  }
   if (!o.listen.empty()) {
     if (o.token_file.empty())
       return Error(ErrorCode::kInvalidArgument,
@@ -113,8 +129,11 @@ void setup_serve(CLI::App& app, Context& ctx) {
       "  krunbox serve                                   Unix socket <run dir>/api.sock, mode 0600\n"
       "  krunbox serve --listen 127.0.0.1:2375 --token-file /etc/krunbox/token\n"
       "  krunbox serve --e2b 127.0.0.1:3000 --e2b-key-file /etc/krunbox/e2b-keys   E2B's API (docs/e2b.md)\n"
+      "  krunbox serve --docker                          also <run dir>/docker.sock, for DOCKER_HOST=unix://...\n"
       "Sandboxes outlive the server: each is owned by its own monitor.");
   cmd->add_option("--socket", opts->socket, "Unix socket path (default <run dir>/api.sock)");
+  cmd->add_flag("--docker", opts->docker, "Also serve the Docker Engine API on <run dir>/docker.sock (docs/docker-api.md)");
+  cmd->add_option("--docker-socket", opts->docker_socket, "Serve the Docker Engine API on this Unix socket instead");
   cmd->add_option("--listen", opts->listen, "Also listen on TCP HOST:PORT (needs --token-file)");
   cmd->add_option("--token-file", opts->token_file, "File with the bearer token TCP clients must send (mode 0600)");
   cmd->add_option("--max-connections", opts->max_connections, "Connections served at once; more get 503 (default 256)");
