@@ -33,6 +33,7 @@ packages=(
   # tests and benchmarks: image tools, peers
   umoci skopeo runc crun python3 python3-httpx python3-pytest docker-registry apache2-utils curl
   python3-websocket  # the attach WebSocket's tests: a real WebSocket client
+  python3-docker  # tests/docker: docker-py, a real Docker SDK client
 )
 
 as_root() {
