@@ -4,6 +4,7 @@
 #include <set>
 
 #include "base/json.h"
+#include "docker/query.h"
 
 namespace krunbox::docker {
 namespace {
@@ -176,7 +177,12 @@ Status map_host_config(const Json& hc, ContainerCreate& out) {
 
 }  // namespace
 
-bool is_zero(const Json& v) {
+namespace {
+
+// Bounded, so a hostile body's deep nesting costs no stack: anything deeper
+// counts as set (and is refused by name).
+bool zero_within(const Json& v, int depth) {
+  if (depth > 32) return false;
   switch (v.type()) {
     case Json::value_t::null: return true;
     case Json::value_t::boolean: return !v.get<bool>();
@@ -187,15 +193,19 @@ bool is_zero(const Json& v) {
     case Json::value_t::array:
     case Json::value_t::object:
       for (const auto& e : v)
-        if (!is_zero(e)) return false;
+        if (!zero_within(e, depth + 1)) return false;
       return true;
     default: return false;
   }
 }
 
+}  // namespace
+
+bool is_zero(const Json& v) { return zero_within(v, 0); }
+
 Result<ContainerCreate> map_create(std::string_view body, std::string_view name) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return bad("the request body is empty; send the container's config");
-  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_json(body, "the container config"));
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_client_json(body, "the container config"));
   if (!j.is_object()) return bad("the container config must be a JSON object");
   const Json& hc = j.value("HostConfig", Json());
   std::vector<std::string> refused;

@@ -101,6 +101,12 @@ TEST(MapCreate, RestartPolicies) {
   EXPECT_EQ(c->request.restart.max_retries, 3u);
 }
 
+TEST(MapCreate, DeepNestingIsRefusedNotRecursedInto) {
+  std::string deep = R"({"Image":"busybox","Healthcheck":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  auto c = map_create(deep, "");
+  EXPECT_FALSE(c.ok());
+}
+
 TEST(IsZero, Values) {
   EXPECT_TRUE(is_zero(Json::parse(R"({"a":[],"b":{"c":0,"d":""},"e":null,"f":false})")));
   EXPECT_FALSE(is_zero(Json::parse(R"({"a":[0,1]})")));

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/json.h"
+#include "docker/query.h"
 #include "docker/container_create.h"
 #include "docker/container_json.h"
 #include "docker/errors.h"
@@ -135,7 +136,7 @@ Result<ExecRef> parse_docker_exec_id(const std::string& docker_id) {
 
 Result<HttpResponse> create_exec(Call& c, const std::string& key) {
   KRUNBOX_ASSIGN_OR_RETURN(std::string id, resolve_container(c.lc, key));
-  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_json(c.req.body, "the exec config"));
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_client_json(c.req.body, "the exec config"));
   if (!j.is_object()) return bad("the exec config must be a JSON object");
   if (opt_bool(j, "Privileged")) return bad("Privileged execs are not supported");
   Workload w;
@@ -165,7 +166,7 @@ Result<HttpResponse> start_exec(Call& c, const std::string& docker_id) {
   KRUNBOX_ASSIGN_OR_RETURN(ResolvedExec e, resolve_exec(c.lc, docker_id));
   Json j = Json::object();
   if (c.req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
-    KRUNBOX_ASSIGN_OR_RETURN(j, parse_json(c.req.body, "the exec start config"));
+    KRUNBOX_ASSIGN_OR_RETURN(j, parse_client_json(c.req.body, "the exec start config"));
     if (!j.is_object()) return bad("the exec start config must be a JSON object");
   }
   KRUNBOX_ASSIGN_OR_RETURN(KeptExecInfo info, kept_exec_info(c.lc, e.sandbox, e.exec_id));

@@ -106,10 +106,16 @@ Result<std::optional<int64_t>> DockerQuery::integer(std::string_view name, int64
   return std::optional<int64_t>(n);
 }
 
+Result<Json> parse_client_json(std::string_view text, std::string_view what) {
+  auto j = parse_json(text, what);
+  if (!j) return Error(ErrorCode::kInvalidArgument, j.error().what());
+  return j;
+}
+
 Result<Filters> parse_filters(std::string_view text) {
   Filters out;
   if (text.empty()) return out;
-  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_json(text, "the filters parameter"));
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_client_json(text, "the filters parameter"));
   if (!j.is_object()) return bad("the filters parameter must be a JSON object");
   for (const auto& [name, v] : j.items()) {
     auto& values = out[name];

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/json.h"
 #include "krunbox/error.h"
 
 namespace krunbox::docker {
@@ -46,6 +47,9 @@ class DockerQuery {
 // {"label":["a=b"]}: name -> values.
 using Filters = std::map<std::string, std::vector<std::string>>;
 Result<Filters> parse_filters(std::string_view json);
+
+// A JSON document a client sent; malformed is the client's error (400).
+Result<Json> parse_client_json(std::string_view text, std::string_view what);
 
 // A signal by name ("KILL", "SIGKILL") or number, as Docker's kill takes it.
 Result<int> parse_signal(std::string_view text);

@@ -58,6 +58,7 @@ TEST(DockerFilters, BothSpellingsAndBadOnes) {
   EXPECT_FALSE(parse_filters("[1]").ok());
   EXPECT_FALSE(parse_filters(R"({"label":3})").ok());
   EXPECT_FALSE(parse_filters("{").ok());
+  EXPECT_EQ(parse_filters("{").error().code(), ErrorCode::kInvalidArgument);
 }
 
 TEST(DockerSignal, NamesAndNumbers) {
