@@ -10,6 +10,7 @@
 #include "docker/stdcopy.h"
 #include "image/image_store.h"
 #include "image/reference.h"
+#include "sandbox/events.h"
 #include "sandbox/image_root.h"
 #include "sandbox/provision.h"
 #include "serve/request_parse.h"
@@ -101,6 +102,8 @@ Result<HttpResponse> wait_container(Call& c, const std::string& id) {
     bool was_running = !ended(first) && first.status.state != SandboxState::kCreated;
     int code = docker_exit_code(first);
     std::string error;
+    // Woken by the sandbox's record changing, not on a timer.
+    auto watcher = SandboxWatcher::open(lc);
     for (;;) {
       auto v = lc.view(id);
       if (!v) {
@@ -119,7 +122,8 @@ Result<HttpResponse> wait_container(Call& c, const std::string& id) {
         if (v->status.state == SandboxState::kCrashed) error = v->status.reason;
         break;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (watcher) watcher->await_change(std::chrono::milliseconds(500));
+      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     Json body = {{"StatusCode", code}, {"Error", error.empty() ? Json(nullptr) : Json{{"Message", error}}}};
     (void)write(serve::dump_json(body));

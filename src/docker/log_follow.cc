@@ -1,6 +1,8 @@
 #include "docker/log_follow.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,11 +73,26 @@ bool LogFollower::drain(const LogSink& sink) {
 }
 
 bool LogFollower::follow(const std::function<bool()>& more, const LogSink& sink) {
+  // Woken by a write in the log's directory (the output, the sandbox's
+  // state record), not on a timer; a poll every 500 ms covers the rest.
+  UniqueFd changes(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (changes && ::inotify_add_watch(changes.get(), dirname_of(path_).c_str(),
+                                     IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0)
+    changes.reset();
   for (;;) {
     bool again = more();
     if (!drain(sink)) return false;
     if (!again) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!changes) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    pollfd p{changes.get(), POLLIN, 0};
+    if (::poll(&p, 1, 500) > 0) {
+      alignas(inotify_event) char buf[4096];
+      while (::read(changes.get(), buf, sizeof buf) > 0) {
+      }
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "docker/container_json.h"
+#include "sandbox/events.h"
 #include "sandbox/lifecycle.h"
 
 namespace krunbox::docker {
@@ -18,6 +19,8 @@ void DockerState::watch_auto_remove(const std::string& id) {
   // Detached: it outlives any request; the server ends with the process.
   std::thread([shared = shared_, id] {
     Lifecycle lc;
+    // Woken by the sandbox's record changing, not on a timer.
+    auto watcher = SandboxWatcher::open(lc);
     for (;;) {
       auto v = lc.view(id);
       if (!v) break;  // removed by someone else
@@ -36,7 +39,8 @@ void DockerState::watch_auto_remove(const std::string& id) {
           KB_WARN("auto-remove of {}: {}", id.substr(0, 12), r.error().what());
         break;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (watcher) watcher->await_change(std::chrono::milliseconds(500));
+      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     std::lock_guard lock(shared->mu);
     shared->watching.erase(id);

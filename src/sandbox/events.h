@@ -53,6 +53,10 @@ class SandboxWatcher {
   // The changes since the last call, in the order found; waits up to
   // `timeout` for the first one (an empty list: nothing happened).
   Result<std::vector<SandboxEvent>> next(std::chrono::milliseconds timeout);
+  // Only sleeps: until a record of a sandbox that existed at the last look
+  // is written, or `timeout`. For loops that wait for one sandbox's state
+  // (Docker's wait, auto-remove) and re-read it themselves.
+  void await_change(std::chrono::milliseconds timeout) { (void)wait_for_change(timeout); }
 
  private:
   struct Seen {
