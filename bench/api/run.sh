@@ -15,34 +15,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-build=${KRUNBOX_BUILD_DIR:-$repo/build}
-[[ $build = /* ]] || build=$repo/$build
-krunbox=$build/bin/krunbox
-host_data=${KRUNBOX_BENCH_DATA:-/var/lib/krunbox}
-
-die() { echo "api bench: $*" >&2; exit 1; }
-[[ $(id -u) = 0 ]] || die "needs root (native sandboxes)"
-[[ -x $krunbox ]] || die "no $krunbox; build first"
-[[ -d $host_data/bundled ]] || die "no bundled image in $host_data; run scripts/setup.sh"
+source "$here/../lib/serve-world.sh"
+serve_world_init api
 /usr/bin/python3 -c 'import httpx' 2>/dev/null || die "python3-httpx is not installed (scripts/setup.sh installs it)"
-
-work=$(mktemp -d /tmp/kb-api.XXXXXX)
-export KRUNBOX_ROOT=$work/d KRUNBOX_RUN_DIR=$work/r
-mkdir -p -m 700 "$KRUNBOX_ROOT" "$KRUNBOX_RUN_DIR"
-for shared in assets bundled; do ln -s "$host_data/$shared" "$KRUNBOX_ROOT/$shared"; done
-server=
-cleanup() {
-  [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  "$krunbox" ps -a -q 2>/dev/null | xargs -r "$krunbox" rm -f >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-KRUNBOX_LOG=warn "$krunbox" serve >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 100); do [[ -S $KRUNBOX_RUN_DIR/api.sock ]] && break; sleep 0.05; done
-[[ -S $KRUNBOX_RUN_DIR/api.sock ]] || die "krunbox serve did not start: $(cat "$work/serve.log")"
+serve_world_serve api.sock
 
 export KB="$krunbox" KB_EXECS=${1:-50} KB_AT_ONCE=${2:-20} KB_QEMU_AT_ONCE=${3:-20}
 /usr/bin/python3 - <<'PY'

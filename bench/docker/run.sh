@@ -9,35 +9,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-build=${KRUNBOX_BUILD_DIR:-$repo/build}
-[[ $build = /* ]] || build=$repo/$build
-krunbox=$build/bin/krunbox
-host_data=${KRUNBOX_BENCH_DATA:-/var/lib/krunbox}
-
-die() { echo "docker bench: $*" >&2; exit 1; }
-[[ $(id -u) = 0 ]] || die "needs root (native sandboxes)"
-[[ -x $krunbox ]] || die "no $krunbox; build first"
+source "$here/../lib/serve-world.sh"
+serve_world_init docker
 command -v docker >/dev/null || die "no docker CLI on PATH"
-[[ -d $host_data/bundled ]] || die "no bundled image in $host_data; run scripts/setup.sh"
-
-work=$(mktemp -d /tmp/kb-dk.XXXXXX)
-export KRUNBOX_ROOT=$work/d KRUNBOX_RUN_DIR=$work/r
-mkdir -p -m 700 "$KRUNBOX_ROOT" "$KRUNBOX_RUN_DIR"
-for shared in assets bundled; do ln -s "$host_data/$shared" "$KRUNBOX_ROOT/$shared"; done
 "$krunbox" load --name busybox "$host_data/bundled/busybox-oci" >/dev/null
-server=
-cleanup() {
-  [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  "$krunbox" ps -a -q 2>/dev/null | xargs -r "$krunbox" rm -f >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-KRUNBOX_LOG=warn "$krunbox" serve --docker >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 100); do [[ -S $KRUNBOX_RUN_DIR/docker.sock ]] && break; sleep 0.05; done
-[[ -S $KRUNBOX_RUN_DIR/docker.sock ]] || die "krunbox serve did not start: $(cat "$work/serve.log")"
+serve_world_serve docker.sock --docker
 export DOCKER_HOST=unix://$KRUNBOX_RUN_DIR/docker.sock DOCKER_CONFIG=$work/docker-config
 
 export KB="$krunbox" KB_ROUNDS=${1:-20} KB_QEMU_ROUNDS=${2:-5}

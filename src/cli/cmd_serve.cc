@@ -65,14 +65,25 @@ Result<std::unique_ptr<e2b::E2bHandler>> e2b_handler(const Options& o) {
   return std::make_unique<e2b::E2bHandler>(std::move(eo), e2b::Keys(std::move(keys), std::move(secret)));
 }
 
+// A listener on the Unix socket `path`, or on <run dir>/`default_name`
+// (the run dir made private first) when none is given.
+Result<serve::Listener> unix_listener(std::string name, serve::Handler* handler, const std::string& path,
+                                      const std::string& default_name) {
+  serve::Listener l;
+  l.name = std::move(name);
+  l.handler = handler;
+  l.unix_path = path;
+  if (path.empty()) {
+    KRUNBOX_TRY_CTX(ensure_private_dir(run_root()), "preparing the run dir for " + default_name);
+    l.unix_path = join_path(run_root(), default_name);
+  }
+  return l;
+}
+
 Status run_serve(const Options& o) {
   serve::ServerOptions s;
   serve::Api api(KRUNBOX_VERSION);
-  serve::Listener native;
-  native.name = "api";
-  native.handler = &api;
-  native.unix_path = o.socket.empty() ? join_path(run_root(), "api.sock") : o.socket;
-  if (o.socket.empty()) KRUNBOX_TRY_CTX(ensure_private_dir(run_root()), "preparing the run dir for api.sock");
+  KRUNBOX_ASSIGN_OR_RETURN(serve::Listener native, unix_listener("api", &api, o.socket, "api.sock"));
   s.listeners.push_back(native);
   // The Docker Engine API (docs/docker-api.md) on a socket of its own, as
   // private as api.sock (same owner, mode 0600). Asked for, not on by
@@ -80,11 +91,7 @@ Status run_serve(const Options& o) {
   // not collide on docker.sock, and Docker clients are a surface to opt into.
   docker::DockerApi docker_api(KRUNBOX_VERSION);
   if (o.docker || !o.docker_socket.empty()) {
-    serve::Listener d;
-    d.name = "docker";
-    d.handler = &docker_api;
-    d.unix_path = o.docker_socket.empty() ? join_path(run_root(), "docker.sock") : o.docker_socket;
-    if (o.docker_socket.empty()) KRUNBOX_TRY_CTX(ensure_private_dir(run_root()), "preparing the run dir for docker.sock");
+    KRUNBOX_ASSIGN_OR_RETURN(serve::Listener d, unix_listener("docker", &docker_api, o.docker_socket, "docker.sock"));
     s.listeners.push_back(d);
   }
   if (!o.listen.empty()) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "serve/request_parse.h"
+
 namespace krunbox::e2b {
 namespace {
 
@@ -138,30 +140,10 @@ Result<std::vector<FormPart>> parse_multipart(std::string_view body, std::string
 }
 
 Result<std::string> url_decode(std::string_view text) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= text.size())
-        return Error(ErrorCode::kInvalidArgument, "a '%' escape in the query is cut short");
-      int h = hex(text[i + 1]), l = hex(text[i + 2]);
-      if (h < 0 || l < 0) return Error(ErrorCode::kInvalidArgument, "a '%' escape in the query is not hex");
-      out.push_back(static_cast<char>(h * 16 + l));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
+  // URLSearchParams writes a space as '+'; the rest is plain %-decoding.
+  std::string spaced(text);
+  std::replace(spaced.begin(), spaced.end(), '+', ' ');
+  return serve::percent_decode(spaced, "the query");
 }
 
 Result<std::map<std::string, std::string>> parse_query_params(std::string_view query) {
