@@ -33,41 +33,11 @@ krunbox=$build/bin/krunbox
 [[ -x $krunbox ]] || die "no $krunbox; build first"
 [[ -r $assets ]] || die "no QEMU guest assets at $assets; run scripts/setup.sh"
 for p in qemu-system-x86_64 python3 cpio gzip; do command -v "$p" >/dev/null || die "$p not installed"; done
-busybox=$(command -v busybox) || die "busybox (busybox-static) not installed"
-file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || die "$busybox is not static (apt-get install busybox-static)"
 
-work=$(mktemp -d /tmp/krunbox-bench-qemu.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-kernel=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kernel"])' "$assets")
-initramfs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["initramfs"])' "$assets")
+# shellcheck source=../lib/bare-qemu.sh
+source "$repo/bench/lib/bare-qemu.sh"
+bare_qemu_setup || die "cannot prepare the bare QEMU boot"
 
-# The same initramfs plus a second archive with /bare/busybox and /bare/init.
-mkdir -p "$work/extra/bare"
-cp "$busybox" "$work/extra/bare/busybox"
-printf '#!/bare/busybox sh\nexec /bare/busybox poweroff -f\n' >"$work/extra/bare/init"
-chmod 0755 "$work/extra/bare/init" "$work/extra/bare/busybox"
-(cd "$work/extra" && find bare | cpio -o -H newc --quiet | gzip -1) >"$work/extra.cpio.gz"
-cat "$initramfs" "$work/extra.cpio.gz" >"$work/bare-initramfs.cpio"
-
-# Same machine as the backend builds (src/backend/qemu/qemu_command.cc):
-# microvm without option ROMs, TCG (or KVM), -cpu max/host, 1 vCPU, the same
-# memory, the same kernel command line words, tsc_early_khz under TCG. The
-# accelerator is the one krunbox picks here (doctor's "accelerator" check):
-# a /dev/kvm that opens may not boot the guest (PVM).
-kvm_ok=$("$krunbox" doctor --json 2>/dev/null | python3 -c '
-import json, sys
-qemu = [b for b in json.load(sys.stdin)["backends"] if b["backend"] == "qemu"][0]
-print("yes" if any(c["name"] == "accelerator" and c["detail"].startswith("KVM") for c in qemu["checks"]) else "no")' || echo no)
-if [[ $kvm_ok = yes ]]; then accel=kvm cpu=host tsc=""; else
-  accel=tcg cpu=max
-  tsc=" tsc_early_khz=$(awk -F: '/cpu MHz/ {printf "%d", $2 * 1000; exit}' /proc/cpuinfo)"
-fi
-bare=(qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot
-  -M microvm,x-option-roms=off,rtc=on -accel "$accel" -cpu "$cpu" -smp 1 -m "${memory}M"
-  -kernel "$kernel" -initrd "$work/bare-initramfs.cpio"
-  -append "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/bare/init$tsc"
-  -serial "file:$work/bare-console.log"
-  -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny)
 # The bundled busybox image from the store, as a user runs it.
 kb=("$krunbox" --verbose run --backend qemu --accel "$accel" --memory "$memory" busybox -- true)
 

@@ -199,6 +199,13 @@ void Connection::close(const std::string& why) {
   server_.connection_closed(this);
 }
 
+void Connection::begin_anew() {
+  KB_INFO("a new host on this connection: letting its earlier channels go");
+  for (auto& [id, op] : std::map<uint32_t, Op*>(channels_)) op->detach();
+  channels_.clear();
+  hello_done_ = false;
+}
+
 Status Connection::handle(proto::Frame f) {
   uint32_t id = f.channel();
   if (!hello_done_) {
@@ -214,8 +221,8 @@ Status Connection::handle(proto::Frame f) {
     proto::AgentHello reply;
     reply.protocol = proto::kProtocolVersion;
     reply.agent_version = KRUNBOX_AGENT_VERSION;
-    reply.capabilities = {"exec", "pty",  "signal",   "resize", "put",   "get",  "stat",
-                          "ping", "info", "shutdown", "list",   "mkdir", "move", "remove"};
+    reply.capabilities = {"exec", "pty",  "signal",   "resize", "put",   "get",   "stat",  "ping",
+                          "info", "shutdown", "list", "mkdir", "move", "remove", "adopt", "reseed"};
     reply.max_payload = proto::kMaxPayload;
     reply.initial_window = proto::kInitialWindow;
     reply.pid1 = server_.pid1();
@@ -224,6 +231,13 @@ Status Connection::handle(proto::Frame f) {
     server_.connection_established();
     KB_DEBUG("handshake with '{}' done", h.client);
     return {};
+  }
+  if (f.type() == FrameType::kHello && server_.serves_again()) {
+    // The host side was replaced while the guest ran on (a VM restored from
+    // a checkpoint, whose new host connected before the guest noticed the
+    // old one go): answer it as a new connection.
+    begin_anew();
+    return handle(std::move(f));
   }
   switch (f.type()) {
     case FrameType::kRequest:
@@ -299,6 +313,10 @@ Status Connection::handle_request(uint32_t id, std::string_view payload) {
           reply(move_path(m.from, m.to));
         } else if constexpr (std::is_same_v<T, proto::RemoveRequest>) {
           reply(remove_path(m.path, m.recursive));
+        } else if constexpr (std::is_same_v<T, proto::AdoptRequest>) {
+          adopt_session(server_, *this, id, m);
+        } else if constexpr (std::is_same_v<T, proto::ReseedRequest>) {
+          reply(reseed(m));
         } else if constexpr (std::is_same_v<T, proto::PingRequest>) {
           send_response(id, proto::to_json(proto::PingReply{server_.uptime_ms()}));
         } else if constexpr (std::is_same_v<T, proto::InfoRequest>) {
@@ -369,6 +387,20 @@ void Server::unwatch(int fd) { ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, null
 Op* Server::adopt(std::unique_ptr<Op> op) {
   ops_.push_back(std::move(op));
   return ops_.back().get();
+}
+
+bool Server::keep_orphan(uint32_t session, ExecSession* s) {
+  if (orphans_.size() >= proto::kMaxChannels || orphans_.count(session)) return false;
+  orphans_[session] = s;
+  return true;
+}
+
+ExecSession* Server::take_orphan(uint32_t session) {
+  auto it = orphans_.find(session);
+  if (it == orphans_.end()) return nullptr;
+  ExecSession* s = it->second;
+  orphans_.erase(it);
+  return s;
 }
 
 void Server::connection_closed(Connection*) {

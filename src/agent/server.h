@@ -107,6 +107,8 @@ class Connection : public Watch {
 
  private:
   Status handle(proto::Frame frame);
+  // Lets every channel go, as a close does, but keeps the fd for a new host.
+  void begin_anew();
   Status handle_request(uint32_t channel, std::string_view payload);
   void flush();
  public:
@@ -145,6 +147,14 @@ class Server {
   Op* adopt(std::unique_ptr<Op> op);
   void connection_closed(Connection* c);
   void register_pid(pid_t pid, class ExecSession* s) { by_pid_[pid] = s; }
+  // Kept sessions whose connection is gone, by their channel on it, until a
+  // later connection adopts them (proto::AdoptRequest).
+  bool keep_orphan(uint32_t session, class ExecSession* s);
+  class ExecSession* take_orphan(uint32_t session);
+  // Whether a host may begin anew on a live connection (a second HELLO):
+  // true where the transport is a port a new host can open, such as a
+  // virtio-serial port after a restore.
+  bool serves_again() const { return transport_ && transport_->serves_again(); }
   void forget_pid(pid_t pid) { by_pid_.erase(pid); }
   void schedule_flush(Connection* c) { to_flush_.push_back(c); }
   void connection_established() { redial_backoff_ = std::chrono::milliseconds(100); }
@@ -174,6 +184,7 @@ class Server {
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Op>> ops_;
   std::map<pid_t, class ExecSession*> by_pid_;
+  std::map<uint32_t, class ExecSession*> orphans_;
   std::vector<Connection*> to_flush_;
   std::optional<Clock::time_point> redial_at_;
   std::chrono::milliseconds redial_backoff_{100};
@@ -188,6 +199,7 @@ class Server {
 void start_exec(Server& server, Connection& conn, uint32_t channel, const proto::ExecRequest& req);
 void session_signal(Connection& conn, uint32_t channel, const proto::SignalRequest& req);
 void session_resize(Connection& conn, uint32_t channel, const proto::ResizeRequest& req);
+void adopt_session(Server& server, Connection& conn, uint32_t channel, const proto::AdoptRequest& req);
 // Called by the reaper.
 void session_exited(ExecSession* session, ExitStatus status);
 void start_put(Server& server, Connection& conn, uint32_t channel, const proto::PutRequest& req);

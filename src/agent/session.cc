@@ -33,6 +33,7 @@ class ExecSession : public Op {
       if (w->fd) (void)set_nonblocking(w->fd.get(), true);
     if (!out_[1].fd) out_[1].eof_pending = true;  // a pty has no separate stderr
     if (req.timeout_ms) timeout_at_ = Clock::now() + std::chrono::milliseconds(req.timeout_ms);
+    keep_ = req.keep;
     server_.register_pid(pid_, this);
     conn_->send_response(id_, proto::to_json(proto::ExecStarted{pid_}));
     update();
@@ -77,6 +78,16 @@ class ExecSession : public Op {
   void on_cancel() override { kill_all(); }
 
   void detach() override {
+    if (keep_ && !exit_sent_ && server_.keep_orphan(id_, this)) {
+      // The process runs on; its output waits in its pipes (it blocks once
+      // they are full) for whoever adopts it.
+      KB_INFO("session {} (pid {}) kept for a later host", id_, pid_);
+      conn_ = nullptr;
+      orphaned_ = true;
+      for (FdWatch* w : {static_cast<FdWatch*>(&in_), static_cast<FdWatch*>(&out_[0]), static_cast<FdWatch*>(&out_[1])})
+        set_watch(*w, 0);
+      return;
+    }
     conn_ = nullptr;
     kill_all();
     for (FdWatch* w : {static_cast<FdWatch*>(&in_), static_cast<FdWatch*>(&out_[0]), static_cast<FdWatch*>(&out_[1])}) close_watch(*w);
@@ -84,6 +95,22 @@ class ExecSession : public Op {
   }
 
   void pump() override { update(); }
+
+  // Takes the orphaned session onto `channel` of `conn`, with fresh windows
+  // (the new host knows nothing of the old ones).
+  void adopt(Connection& conn, uint32_t channel) {
+    conn_ = &conn;
+    id_ = channel;
+    orphaned_ = false;
+    for (Out& o : out_) o.window = proto::kInitialWindow;
+    stdin_allowed_ = proto::kInitialWindow;
+    stdin_unacked_ = 0;
+    if (status_) linger_at_ = Clock::now() + kLinger;
+    conn.add_channel(channel, this);
+    conn.send_response(channel, proto::to_json(proto::ExecStarted{pid_}));
+    write_stdin();
+    update();
+  }
   bool busy() const override { return conn_ && !dead_ && !exit_sent_; }
 
   std::optional<Clock::time_point> deadline() const override {
@@ -119,7 +146,7 @@ class ExecSession : public Op {
     if (stdin_bytes_) ack_stdin(stdin_bytes_);
     stdin_bytes_ = 0;
     if (!conn_) {
-      dead_ = true;
+      if (!orphaned_) dead_ = true;  // an orphan keeps its status for its adopter
       return;
     }
     linger_at_ = Clock::now() + kLinger;
@@ -289,6 +316,8 @@ class ExecSession : public Op {
 
   pid_t pid_ = -1;
   bool tty_ = false;
+  bool keep_ = false;
+  bool orphaned_ = false;
   FdWatch in_;
   Out out_[2];
   std::deque<std::string> stdin_buf_;
@@ -353,6 +382,15 @@ void session_resize(Connection& conn, uint32_t channel, const proto::ResizeReque
   if (!s) return conn.send_response(channel, no_session(req.session));
   auto st = s->resize(req.rows, req.cols);
   conn.send_response(channel, st.ok() ? Result<Json>(Json::object()) : Result<Json>(st.error()));
+}
+
+void adopt_session(Server& server, Connection& conn, uint32_t channel, const proto::AdoptRequest& req) {
+  ExecSession* s = server.take_orphan(req.session);
+  if (!s)
+    return conn.send_response(channel, Error(ErrorCode::kNotFound, "no kept session of an earlier connection on channel " +
+                                                                       std::to_string(req.session)));
+  KB_INFO("session {} (pid {}) adopted on channel {}", req.session, s->pid(), channel);
+  s->adopt(conn, channel);
 }
 
 void session_exited(ExecSession* session, ExitStatus status) { session->exited(status); }

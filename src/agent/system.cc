@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/module.h>
+#include <linux/random.h>
 #include <net/if.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -15,6 +16,7 @@
 #include <sys/sysinfo.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -128,6 +130,27 @@ void mount_basics() {
 
 Status set_hostname(const std::string& name) {
   if (::sethostname(name.data(), name.size()) != 0) return Error::from_errno("sethostname " + name);
+  return {};
+}
+
+Status reseed(const proto::ReseedRequest& request) {
+  UniqueFd fd(::open("/dev/urandom", O_WRONLY | O_CLOEXEC));
+  if (!fd) return Error::from_errno("open /dev/urandom");
+  // RNDADDENTROPY credits the bytes (a plain write would only mix them in),
+  // and RNDRESEEDCRNG makes the generator use them now rather than at its
+  // next scheduled reseed, which may be minutes away.
+  std::string buf(sizeof(rand_pool_info) + request.entropy.size(), '\0');
+  auto* info = reinterpret_cast<rand_pool_info*>(buf.data());
+  info->entropy_count = static_cast<int>(request.entropy.size() * 8);
+  info->buf_size = static_cast<int>(request.entropy.size());
+  std::memcpy(buf.data() + sizeof(rand_pool_info), request.entropy.data(), request.entropy.size());
+  if (::ioctl(fd.get(), RNDADDENTROPY, info) != 0) return Error::from_errno("adding entropy (RNDADDENTROPY)");
+  if (::ioctl(fd.get(), RNDRESEEDCRNG) != 0) return Error::from_errno("reseeding the kernel's generator (RNDRESEEDCRNG)");
+  if (request.realtime_ns > 0) {
+    timespec ts{static_cast<time_t>(request.realtime_ns / 1000000000), static_cast<long>(request.realtime_ns % 1000000000)};
+    if (::clock_settime(CLOCK_REALTIME, &ts) != 0) return Error::from_errno("setting the clock");
+  }
+  if (!request.hostname.empty()) KRUNBOX_TRY(set_hostname(request.hostname));
   return {};
 }
 

@@ -27,6 +27,11 @@ void attach_console();
 // may still run without /sys.
 void mount_basics();
 Status set_hostname(const std::string& name);
+// After a restore from a checkpoint: mixes `entropy` into the kernel's pool
+// and reseeds its generator at once (clones of one checkpoint start with the
+// same pool), sets CLOCK_REALTIME when `realtime_ns` is not 0, and the
+// hostname when one is given.
+Status reseed(const proto::ReseedRequest& request);
 Status bring_up_loopback();
 
 // finit_module for each path, in order; a module already loaded is fine.

@@ -73,4 +73,27 @@ Result<UniqueFd> connect_own_unix_socket(const std::string& path, std::chrono::m
   return fd;
 }
 
+Status send_with_fd(int socket, std::string_view data, int fd) {
+  if (data.empty()) return Error(ErrorCode::kInvalidArgument, "an fd needs at least one byte to travel with");
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return Error::from_errno("sending an fd over a unix socket");
+  if (static_cast<size_t>(n) < data.size())
+    return write_all(socket, data.data() + n, data.size() - static_cast<size_t>(n));
+  return {};
+}
+
 }  // namespace krunbox

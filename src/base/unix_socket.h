@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
 #include "base/unique_fd.h"
 #include "krunbox/error.h"
@@ -29,5 +30,9 @@ Result<uid_t> socket_peer_uid(int fd);
 // listener that runs as another uid than ours before anything is sent, so a
 // socket another user put in our place never sees a request (argv, env).
 Result<UniqueFd> connect_own_unix_socket(const std::string& path, std::chrono::milliseconds timeout);
+
+// Sends all of `data` with `fd` attached (SCM_RIGHTS) to the first byte, as
+// QEMU's getfd and runc's console socket expect.
+Status send_with_fd(int socket, std::string_view data, int fd);
 
 }  // namespace krunbox

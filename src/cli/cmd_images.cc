@@ -17,19 +17,6 @@ struct ImagesFlags {
   bool no_trunc = false;
 };
 
-std::string human_size(uint64_t bytes) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.3g%s", v, units[u]);
-  return buf;
-}
-
 int run_images(const ImagesFlags& f) {
   auto store = open_image_store();
   if (!store.ok()) return report_error(store.error());

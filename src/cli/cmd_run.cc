@@ -25,13 +25,14 @@ struct RunOptions {
   bool interactive = false;
   bool tty = false;
   bool detach = false;
+  std::string from_checkpoint;
 };
 
 // run -d: create + start a long-lived sandbox and print its id.
 int run_detached(RunOptions& opts, Context& ctx) {
   if (opts.interactive || opts.tty)
     return report_error(Error(ErrorCode::kInvalidArgument, "-d cannot be combined with -i or -t"));
-  auto id = create_sandbox(opts.sandbox, CreateFlags{opts.backend, opts.isolation}, ctx.command);
+  auto id = create_sandbox(opts.sandbox, CreateFlags{opts.backend, opts.isolation, opts.from_checkpoint}, ctx.command);
   if (!id) return report_error(id.error());
   Lifecycle lc;
   if (auto st = lc.start(*id, {}); !st.ok()) return report_error(st.error());
@@ -41,6 +42,9 @@ int run_detached(RunOptions& opts, Context& ctx) {
 
 int run_run(RunOptions& opts, Context& ctx) {
   if (opts.detach) return run_detached(opts, ctx);  // sweeps as create does
+  if (!opts.from_checkpoint.empty())
+    return report_error(Error(ErrorCode::kInvalidArgument,
+                              "--from-checkpoint makes a long-lived sandbox: add -d (then krunbox exec into it)"));
   if (auto swept = sweep_leftovers(); !swept.ok()) return report_error(swept.error());
   if (opts.sandbox.restart != "no")
     return report_error(Error(ErrorCode::kInvalidArgument, "--restart applies to long-lived sandboxes: add -d"));
@@ -100,6 +104,8 @@ void setup_run(CLI::App& app, Context& ctx) {
   cmd->add_flag("-i,--interactive", opts->interactive, "Attach stdin");
   cmd->add_flag("-t,--tty", opts->tty, "Allocate a pseudo-terminal");
   cmd->add_flag("-d,--detach", opts->detach, "Keep the sandbox running in the background and print its id");
+  cmd->add_option("--from-checkpoint", opts->from_checkpoint,
+                  "With -d: restore this checkpoint (krunbox checkpoint ls) instead of booting an image");
   cmd->callback([&ctx, opts] { ctx.exit_code = run_run(*opts, ctx); });
 }
 

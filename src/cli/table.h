@@ -4,6 +4,7 @@
 // sequence in a cell reaches the terminal, and no cell breaks its row.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -33,5 +34,8 @@ class Table {
   std::string gap_;
   std::vector<std::vector<std::string>> rows_;
 };
+
+// "1.23MB": decimal units, three significant digits, as docker prints sizes.
+std::string human_size(uint64_t bytes);
 
 }  // namespace krunbox::cli

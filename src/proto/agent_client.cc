@@ -636,12 +636,26 @@ Result<Json> AgentClient::simple_request(const Request& request) {
 }
 
 Result<std::unique_ptr<ExecSession>> AgentClient::exec(const ExecRequest& request, ExecCallbacks callbacks) {
+  return start_session(request, std::move(callbacks)).wrap("exec " + request.argv.at(0));
+}
+
+Result<std::unique_ptr<ExecSession>> AgentClient::adopt(uint32_t session, ExecCallbacks callbacks) {
+  return start_session(AdoptRequest{session}, std::move(callbacks))
+      .wrap("taking over session " + std::to_string(session));
+}
+
+Status AgentClient::reseed(const ReseedRequest& request) {
+  KRUNBOX_TRY_CTX(simple_request(request), "reseeding the guest");
+  return {};
+}
+
+Result<std::unique_ptr<ExecSession>> AgentClient::start_session(const Request& request, ExecCallbacks callbacks) {
   KRUNBOX_ASSIGN_OR_RETURN(auto ch, core_->open(Kind::kExec, std::move(callbacks)));
   core_->send(FrameType::kRequest, ch->id, 0, encode_request(request));
   auto r = await_response(*core_, *ch);
   if (!r.ok()) {
     core_->close_channel(ch->id);
-    return std::move(r).error().wrap("exec " + request.argv.at(0));
+    return std::move(r).error();
   }
   auto started = parse_exec_started(*r);
   if (!started.ok()) {

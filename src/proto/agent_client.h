@@ -124,6 +124,11 @@ class AgentClient {
   Error error() const;
 
   Result<std::unique_ptr<ExecSession>> exec(const ExecRequest& request, ExecCallbacks callbacks = {});
+  // Takes over a session an earlier connection started with `keep` (its
+  // ExecSession::id() there); capability "adopt".
+  Result<std::unique_ptr<ExecSession>> adopt(uint32_t session, ExecCallbacks callbacks = {});
+  // Fresh entropy, clock and hostname for a restored guest; capability "reseed".
+  Status reseed(const ReseedRequest& request);
   // Runs to completion with `stdin_data`, keeping at most `max_output` bytes of each stream.
   Result<ExecOutput> run(const ExecRequest& request, std::string_view stdin_data = {},
                          size_t max_output = 64u << 20);
@@ -173,6 +178,8 @@ class AgentClient {
  private:
   AgentClient(std::shared_ptr<detail::Core> core, AgentHello hello) : core_(std::move(core)), hello_(std::move(hello)) {}
   Result<Json> simple_request(const Request& request);
+  // Sends an exec or adopt and waits for its ExecStarted.
+  Result<std::unique_ptr<ExecSession>> start_session(const Request& request, ExecCallbacks callbacks);
   // A request whose RESPONSE (checked by `started`) is followed by data on
   // stream 1 until EOF, each chunk handed to `sink`; returns the byte count.
   Result<uint64_t> download(const Request& request, const std::function<Status(const Json&)>& started,

@@ -153,6 +153,36 @@ Result<Request> parse_exec(const Reader& r) {
   KRUNBOX_ASSIGN_OR_RETURN(m.cols, r.uint<uint16_t>("cols", 80));
   KRUNBOX_ASSIGN_OR_RETURN(m.stdin_open, r.boolean("stdin", true));
   KRUNBOX_ASSIGN_OR_RETURN(m.timeout_ms, r.uint<uint64_t>("timeout_ms", 0, false, uint64_t{1} << 40));
+  KRUNBOX_ASSIGN_OR_RETURN(m.keep, r.boolean("keep", false));
+  return Request(std::move(m));
+}
+
+Result<Request> parse_adopt(const Reader& r) {
+  AdoptRequest m;
+  KRUNBOX_ASSIGN_OR_RETURN(m.session, r.uint<uint32_t>("session", 0, true));
+  if (m.session == 0) return r.field_error("session", "is zero");
+  return Request(m);
+}
+
+Result<Request> parse_reseed(const Reader& r) {
+  ReseedRequest m;
+  KRUNBOX_ASSIGN_OR_RETURN(auto hex, r.str("entropy", true, 2 * kMaxReseedEntropy));
+  if (hex.size() % 2 != 0 || hex.size() < 2 * kMinReseedEntropy)
+    return r.field_error("entropy", "is not " + std::to_string(kMinReseedEntropy) + " to " +
+                                        std::to_string(kMaxReseedEntropy) + " bytes of hex");
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return r.field_error("entropy", "is not lower-case hex");
+    m.entropy.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  KRUNBOX_ASSIGN_OR_RETURN(m.realtime_ns, r.int64("realtime_ns", 0));
+  if (m.realtime_ns < 0) return r.field_error("realtime_ns", "is negative");
+  KRUNBOX_ASSIGN_OR_RETURN(m.hostname, r.str("hostname", false, 64));
   return Request(std::move(m));
 }
 
@@ -255,6 +285,19 @@ struct RequestEncoder {
     if (m.uid) j["uid"] = *m.uid;
     if (m.gid) j["gid"] = *m.gid;
     if (m.groups) j["groups"] = *m.groups;
+    if (m.keep) j["keep"] = true;
+    return j;
+  }
+  Json operator()(const AdoptRequest& m) const { return {{"op", "adopt"}, {"session", m.session}}; }
+  Json operator()(const ReseedRequest& m) const {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char c : m.entropy) {
+      hex.push_back(kHex[c >> 4]);
+      hex.push_back(kHex[c & 15]);
+    }
+    Json j{{"op", "reseed"}, {"entropy", hex}, {"realtime_ns", m.realtime_ns}};
+    if (!m.hostname.empty()) j["hostname"] = m.hostname;
     return j;
   }
   Json operator()(const SignalRequest& m) const {
@@ -344,7 +387,8 @@ bool AgentHello::has(std::string_view capability) const {
 
 std::string_view request_op(const Request& request) {
   static constexpr const char* kNames[] = {"exec", "signal",   "resize", "put",   "get",  "stat",  "ping",
-                                           "info", "shutdown", "list",   "mkdir", "move", "remove"};
+                                           "info", "shutdown", "list",   "mkdir", "move", "remove",
+                                           "adopt", "reseed"};
   static_assert(std::size(kNames) == std::variant_size_v<Request>);
   return kNames[request.index()];
 }
@@ -489,6 +533,8 @@ Result<Request> parse_request(std::string_view payload) {
   if (op == "mkdir") return parse_mkdir(rr);
   if (op == "move") return parse_move(rr);
   if (op == "remove") return parse_remove(rr);
+  if (op == "adopt") return parse_adopt(rr);
+  if (op == "reseed") return parse_reseed(rr);
   return Error(ErrorCode::kUnsupported, "REQUEST: unknown op '" + op + "'");
 }
 

@@ -60,7 +60,32 @@ struct ExecRequest {
   uint16_t cols = 80;
   bool stdin_open = true;
   uint64_t timeout_ms = 0;
+  // The session outlives the loss of the host's connection: its process runs
+  // on, its output waits in its pipes, and a later connection takes it over
+  // with an AdoptRequest. Without it a lost connection ends the process (no
+  // one would read its output). A VM restored from a checkpoint is such a
+  // loss: its agent meets a new host.
+  bool keep = false;
 };
+
+// Takes over a kept session of an earlier connection (ExecRequest::keep) on
+// the request's channel: its output, stdin, signals and EXIT go there from
+// then on. Answered like an exec (ExecStarted); an EXIT that came while no
+// host was there arrives at once.
+struct AdoptRequest {
+  uint32_t session = 0;  // the session's channel on the connection that started it
+};
+
+// What a guest restored from a checkpoint needs before it goes on: fresh
+// entropy for the kernel's pool (so clones of one checkpoint never share
+// random state), the host's time, and the clone's own hostname.
+struct ReseedRequest {
+  std::string entropy;       // raw bytes, 32 to kMaxReseedEntropy
+  int64_t realtime_ns = 0;   // CLOCK_REALTIME to set; 0 leaves the clock
+  std::string hostname;      // empty leaves it
+};
+inline constexpr size_t kMinReseedEntropy = 32;
+inline constexpr size_t kMaxReseedEntropy = 512;
 
 struct SignalRequest {
   uint32_t session = 0;
@@ -125,7 +150,7 @@ struct ShutdownRequest {
 
 using Request = std::variant<ExecRequest, SignalRequest, ResizeRequest, PutRequest, GetRequest, StatRequest,
                              PingRequest, InfoRequest, ShutdownRequest, ListRequest, MkdirRequest, MoveRequest,
-                             RemoveRequest>;
+                             RemoveRequest, AdoptRequest, ReseedRequest>;
 
 // The "op" name of a request ("exec", "put", ...).
 std::string_view request_op(const Request& request);

@@ -45,7 +45,9 @@ TEST(MessagesTest, OtherRequestsRoundTrip) {
                                                StatRequest{"/y"}, PingRequest{}, InfoRequest{},
                                                ShutdownRequest{250, ShutdownAction::kExit},
                                                ListRequest{"/l", 3}, MkdirRequest{"/m", 0700, 5, 6, true},
-                                               MoveRequest{"/f", "/t"}, RemoveRequest{"/r", true}}) {
+                                               MoveRequest{"/f", "/t"}, RemoveRequest{"/r", true},
+                                               AdoptRequest{7},
+                                               ReseedRequest{std::string(32, '\xab'), 1765150000000000000, "h"}}) {
     auto p = parse_request(encode_request(r));
     ASSERT_TRUE(p.ok()) << p.error().what();
     EXPECT_EQ(p->index(), r.index());
@@ -67,6 +69,32 @@ TEST(MessagesTest, RejectsInvalidRequests) {
            "{\"op\":\"get\"}", "{\"op\":\"signal\",\"session\":1,\"signal\":0}",
            "{\"op\":\"signal\",\"session\":1,\"signal\":65}", "{\"op\":\"resize\",\"session\":1}",
            "{\"op\":\"shutdown\",\"action\":\"explode\"}", "{\"op\":\"exec\",\"argv\":\"sh\"}"}) {
+    EXPECT_FALSE(parse_request(bad).ok()) << bad;
+  }
+}
+
+TEST(MessagesTest, KeepAdoptAndReseed) {
+  ExecRequest kept;
+  kept.argv = {"sh"};
+  kept.keep = true;
+  auto p = parse_request(encode_request(kept));
+  ASSERT_TRUE(p.ok()) << p.error().what();
+  EXPECT_TRUE(std::get<ExecRequest>(*p).keep);
+  auto r = parse_request(encode_request(ReseedRequest{std::string("\x00\x01\xfe\xff", 4) + std::string(28, 'z'), 5, ""}));
+  ASSERT_TRUE(r.ok()) << r.error().what();
+  EXPECT_EQ(std::get<ReseedRequest>(*r).entropy, std::string("\x00\x01\xfe\xff", 4) + std::string(28, 'z'));
+  EXPECT_EQ(std::get<ReseedRequest>(*r).realtime_ns, 5);
+  std::string hex64(64, 'a');
+  for (std::string bad : {std::string(R"({"op":"adopt"})"), std::string(R"({"op":"adopt","session":0})"),
+                          std::string(R"({"op":"adopt","session":-1})"), std::string(R"({"op":"reseed"})"),
+                          R"({"op":"reseed","entropy":")" + std::string(62, 'a') + R"("})",
+                          R"({"op":"reseed","entropy":")" + std::string(63, 'a') + R"("})",
+                          R"({"op":"reseed","entropy":")" + std::string(1026, 'a') + R"("})",
+                          R"({"op":"reseed","entropy":")" + std::string(63, 'a') + R"(G"})",
+                          R"({"op":"reseed","entropy":")" + std::string(63, 'a') + R"(A"})",
+                          R"({"op":"reseed","entropy":")" + hex64 + R"(","realtime_ns":-1})",
+                          R"({"op":"reseed","entropy":")" + hex64 + R"(","hostname":")" + std::string(65, 'h') + R"("})",
+                          std::string(R"({"op":"exec","argv":["a"],"keep":1})")}) {
     EXPECT_FALSE(parse_request(bad).ok()) << bad;
   }
 }

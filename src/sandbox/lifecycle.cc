@@ -109,6 +109,7 @@ Json inspect_json(const SandboxView& v, const StateStore& store) {
       {"TimeToLive", c.ttl.count()},
       {"IdleTimeout", c.idle_timeout.count()},
       {"Labels", c.labels},
+      {"Checkpoint", c.checkpoint},
       {"Secrets", c.secret_names},
       {"Ports", port_list(s.ports.empty() ? c.spec.ports : s.ports)},
       {"Paths", {{"StateDir", store.dir(v.id)}, {"Log", store.log_path(v.id)}, {"Socket", store.socket_path(v.id)}}}};

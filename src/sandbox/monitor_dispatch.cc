@@ -97,6 +97,12 @@ void Monitor::handle_connection(UniqueFd conn) {
                  [&](monitor::MakeDirRequest&) { reply(file_op(*request)); },
                  [&](monitor::MovePathRequest&) { reply(file_op(*request)); },
                  [&](monitor::RemovePathRequest&) { reply(file_op(*request)); },
+                 [&](monitor::CheckpointRequest& r) {
+                   auto session = handle_checkpoint(r.dir);
+                   (void)monitor::write_frame(fd, FrameType::kReply,
+                                              session ? monitor::encode_reply(monitor::CheckpointDone{*session})
+                                                      : monitor::encode_reply(Status(std::move(session).error())));
+                 },
              },
              *request);
 }

@@ -182,7 +182,7 @@ std::string_view request_op(const Request& request) {
   static constexpr std::string_view kOps[] = {
       "exec",        "start",       "stop",    "remove",   "kill",     "pause",     "resume",
       "status",      "put",         "get",     "stat",     "attach",   "execs",     "exec_stdin",
-      "exec_signal", "exec_resize", "timeout", "list_dir", "make_dir", "move_path", "remove_path"};
+      "exec_signal", "exec_resize", "timeout", "list_dir", "make_dir", "move_path", "remove_path", "checkpoint"};
   static_assert(std::size(kOps) == std::variant_size_v<Request>);
   return kOps[request.index()];
 }
@@ -210,6 +210,7 @@ std::string encode_request(const Request& request) {
           return {{"path", r.path}, {"mode", r.mode}, {"parents", r.parents}};
         if constexpr (std::is_same_v<T, MovePathRequest>) return {{"from", r.from}, {"to", r.to}};
         if constexpr (std::is_same_v<T, RemovePathRequest>) return {{"path", r.path}, {"recursive", r.recursive}};
+        if constexpr (std::is_same_v<T, CheckpointRequest>) return {{"path", r.dir}};
         return Json::object();
       },
       request);
@@ -311,6 +312,10 @@ Result<Request> parse_request(std::string_view payload) {
     KRUNBOX_ASSIGN_OR_RETURN(r.recursive, f.boolean("recursive"));
     return r;
   }
+  if (op == "checkpoint") {
+    KRUNBOX_ASSIGN_OR_RETURN(auto dir, parse_path(f));
+    return CheckpointRequest{dir};
+  }
   if (op == "timeout") {
     KRUNBOX_ASSIGN_OR_RETURN(int64_t ttl, f.integer<int64_t>("ttl_s", 0, kMaxSandboxTimeout.count()));
     return TimeoutRequest{std::chrono::seconds(ttl)};
@@ -323,6 +328,15 @@ std::string encode_reply(const Status& status) {
   const Error& e = status.error();
   return dump({{"ok", false}, {"error", e.what()}, {"code", proto::error_code_name(e.code())}});
 }
+std::string encode_reply(const CheckpointDone& r) { return dump(ok({{"main_session", r.main_session}})); }
+
+Result<CheckpointDone> parse_checkpoint_done(const Json& body) {
+  Fields f(body, "checkpoint reply");
+  CheckpointDone r;
+  KRUNBOX_ASSIGN_OR_RETURN(r.main_session, f.integer<uint32_t>("main_session", 1, UINT32_MAX));
+  return r;
+}
+
 std::string encode_reply(const ExecStarted& r) {
   Json j = {{"pid", r.pid}};
   if (!r.exec_id.empty()) j["exec_id"] = r.exec_id;

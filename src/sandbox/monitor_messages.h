@@ -123,10 +123,16 @@ struct TimeoutRequest {
   std::chrono::seconds ttl{0};
 };
 
+// Saves the running or paused sandbox's engine state into `dir` (an empty
+// directory of the checkpoint store) and leaves it as it was.
+struct CheckpointRequest {
+  std::string dir;
+};
+
 using Request = std::variant<ExecRequest, StartRequest, StopRequest, RemoveRequest, KillRequest, PauseRequest,
                              ResumeRequest, StatusRequest, PutRequest, GetRequest, StatRequest, AttachRequest,
                              ExecsRequest, ExecStdinRequest, ExecSignalRequest, ExecResizeRequest, TimeoutRequest,
-                             ListDirRequest, MakeDirRequest, MovePathRequest, RemovePathRequest>;
+                             ListDirRequest, MakeDirRequest, MovePathRequest, RemovePathRequest, CheckpointRequest>;
 
 // A kept exec's id: 16 lowercase hex digits.
 bool is_exec_id(std::string_view id);
@@ -137,6 +143,13 @@ std::string encode_request(const Request& request);
 Result<Request> parse_request(std::string_view payload);
 
 // Replies: {"ok":true, fields...} or {"ok":false,"error":MESSAGE,"code":NAME}.
+// What a checkpoint needs to know of the guest besides its state: the
+// session of the main process, for the restored sandbox to take over.
+struct CheckpointDone {
+  uint32_t main_session = 0;
+};
+Result<CheckpointDone> parse_checkpoint_done(const Json& body);
+
 struct ExecStarted {
   int64_t pid = 0;
   std::string exec_id;  // a kept exec's; empty otherwise
@@ -177,6 +190,7 @@ struct GetDone {
 // An ok reply without fields, or the error of a failed request.
 std::string encode_reply(const Status& status);
 std::string encode_reply(const ExecStarted& reply);
+std::string encode_reply(const CheckpointDone& reply);
 std::string encode_reply(const StatusReply& reply);
 std::string encode_reply(const PutDone& reply);
 std::string encode_reply(const GetDone& reply);

@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "base/paths.h"
+#include "sandbox/checkpoints.h"
 #include "sandbox/exec_request.h"
 #include "sandbox/host_ports.h"
 #include "sandbox/monitor_protocol.h"
@@ -128,6 +129,14 @@ Status Monitor::create_engine() {
     std::unique_lock lock(engine_mu_);
     sandbox_ = std::move(sandbox);
   }
+  if (!config_.checkpoint.empty()) {
+    KRUNBOX_ASSIGN_OR_RETURN(CheckpointInfo checkpoint, CheckpointStore().load(config_.checkpoint));
+    KRUNBOX_TRY_CTX(sandbox_->restore(checkpoint.dir),
+                    "restoring sandbox " + short_id() + " from checkpoint '" + config_.checkpoint + "'");
+    adopt_main_ = checkpoint.main_session;
+    return {};
+  }
+  adopt_main_.reset();
   return sandbox_->start().wrap("starting sandbox " + short_id() + " (" + config_.backend + ")");
 }
 
@@ -180,13 +189,6 @@ Status Monitor::do_start() {
 Status Monitor::launch_main() {
   proto::AgentClient* agent = sandbox_ ? sandbox_->agent() : nullptr;
   if (!agent) return Error(ErrorCode::kInternal, "sandbox " + short_id() + " has no agent connection");
-  std::vector<std::string> secrets = secret_env(secrets_);
-  proto::ExecRequest req = exec_request_for(config_.spec, main_workload(config_.spec, secrets));
-  for (auto& kv : secrets) wipe(kv);
-  if (auto st = check_exec_request_size(req); !st.ok()) {
-    wipe_env(req);
-    return st;
-  }
   proto::ExecCallbacks callbacks;
   RotatingLog* log = log_.get();
   auto sink = [log](std::string_view data) {
@@ -194,8 +196,25 @@ Status Monitor::launch_main() {
   };
   callbacks.on_stdout = sink;
   callbacks.on_stderr = sink;
-  auto session = agent->exec(req, std::move(callbacks));
-  wipe_env(req);
+  Result<std::unique_ptr<proto::ExecSession>> session = Error(ErrorCode::kInternal, "no main process");
+  if (adopt_main_) {
+    // The checkpoint's main process runs on in the restored guest.
+    session = agent->adopt(*adopt_main_, std::move(callbacks));
+    adopt_main_.reset();
+  } else {
+    std::vector<std::string> secrets = secret_env(secrets_);
+    proto::ExecRequest req = exec_request_for(config_.spec, main_workload(config_.spec, secrets));
+    for (auto& kv : secrets) wipe(kv);
+    if (auto st = check_exec_request_size(req); !st.ok()) {
+      wipe_env(req);
+      return st;
+    }
+    // A checkpoint of the sandbox carries the main process on: a restored
+    // guest's agent keeps it for the new host.
+    req.keep = true;
+    session = agent->exec(req, std::move(callbacks));
+    wipe_env(req);
+  }
   if (!session) return std::move(session).error();
   if (waiter_.joinable()) waiter_.join();
   uint64_t generation;
@@ -363,6 +382,18 @@ Status Monitor::handle_pause(bool pause) {
   save();
   KB_INFO("sandbox {}: {}", short_id(), pause ? "paused" : "resumed");
   return {};
+}
+
+Result<uint32_t> Monitor::handle_checkpoint(const std::string& dir) {
+  std::shared_lock lock(engine_mu_);
+  SandboxState now = sandbox_ ? sandbox_->state() : SandboxState::kStopped;
+  if (now != SandboxState::kRunning && now != SandboxState::kPaused)
+    return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " is not running");
+  if (!main_) return Error(ErrorCode::kIllegalState, "sandbox " + short_id() + " has no main process to carry over");
+  uint32_t session = main_->id();
+  KRUNBOX_TRY(sandbox_->snapshot(dir));
+  KB_INFO("sandbox {}: checkpointed into {}", short_id(), dir);
+  return session;
 }
 
 Status Monitor::with_agent(const std::function<Status(proto::AgentClient&)>& use) {

@@ -77,6 +77,8 @@ class Monitor {
   void save();
   Status handle_kill(int sig);
   Status handle_pause(bool pause);
+  // Saves the engine's state into `dir`; the main process's guest session.
+  Result<uint32_t> handle_checkpoint(const std::string& dir);
   // Time to live and idle timeout (monitor_timeouts.cc).
   Status handle_timeout(std::chrono::seconds ttl);
   void arm_timeouts();
@@ -137,6 +139,9 @@ class Monitor {
   std::optional<proto::ExitMessage> last_exit_;
   std::string last_exit_error_;
   uint64_t generation_ = 0;
+  // The engine was just restored from config_.checkpoint: launch_main takes
+  // over the main process of that session instead of starting one.
+  std::optional<uint32_t> adopt_main_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> killed_{false};
   KeptExecs kept_;

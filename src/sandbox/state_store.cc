@@ -195,7 +195,8 @@ Json to_json(const SandboxConfig& c) {
           {"created_at", c.created_at},
           {"labels", c.labels},
           {"ttl_s", c.ttl.count()},
-          {"idle_timeout_s", c.idle_timeout.count()}};
+          {"idle_timeout_s", c.idle_timeout.count()},
+          {"checkpoint", c.checkpoint}};
 }
 
 Status check_sandbox_timeouts(std::chrono::seconds ttl, std::chrono::seconds idle_timeout) {
@@ -221,6 +222,7 @@ Result<SandboxConfig> config_from_json(const Json& j) {
     c.labels = j.value("labels", std::map<std::string, std::string>{});
     c.ttl = std::chrono::seconds(j.value("ttl_s", int64_t{0}));
     c.idle_timeout = std::chrono::seconds(j.value("idle_timeout_s", int64_t{0}));
+    c.checkpoint = j.value("checkpoint", std::string());
     KRUNBOX_TRY_CTX(check_sandbox_timeouts(c.ttl, c.idle_timeout), "config.json");
     return c;
   } catch (const Json::exception& e) {

@@ -51,6 +51,9 @@ struct SandboxConfig {
   // client has used it for `idle_timeout`. 0: never.
   std::chrono::seconds ttl{0};
   std::chrono::seconds idle_timeout{0};
+  // The checkpoint (sandbox/checkpoints.h) this sandbox was made from; each
+  // of its starts restores it instead of booting. Empty: boots.
+  std::string checkpoint;
 };
 
 // The longest time to live and idle timeout: 30 days.

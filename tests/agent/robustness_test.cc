@@ -137,6 +137,89 @@ TEST_F(ListeningAgent, UnknownOpIsAnsweredNotFatal) {
   }
 }
 
+TEST_F(ListeningAgent, KeptSessionOutlivesItsConnectionAndIsAdopted) {
+  auto first = client();
+  ASSERT_TRUE(first.ok()) << first.error().what();
+  proto::ExecRequest req = sh("echo one; read x; echo got-$x; exit 7");
+  req.keep = true;
+  auto kept = (*first)->exec(req);
+  ASSERT_TRUE(kept.ok()) << kept.error().what();
+  auto plain = (*first)->exec(cmd({"sleep", "100"}));
+  ASSERT_TRUE(plain.ok()) << plain.error().what();
+  char buf[64];
+  auto n = (*kept)->read_stdout(buf, sizeof buf);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string(buf, *n), "one\n");
+  const uint32_t session = (*kept)->id();
+  const int64_t pid = (*kept)->pid();
+  const pid_t plain_pid = static_cast<pid_t>((*plain)->pid());
+  (*first)->close();  // the host goes; the sessions' objects go after it, cancelling nothing
+  kept->reset();
+  plain->reset();
+
+  auto second = client();
+  ASSERT_TRUE(second.ok()) << second.error().what();
+  auto adopted = (*second)->adopt(session);
+  ASSERT_TRUE(adopted.ok()) << adopted.error().what();
+  EXPECT_EQ((*adopted)->pid(), pid);
+  ASSERT_TRUE((*adopted)->write_stdin("x\n").ok());
+  n = (*adopted)->read_stdout(buf, sizeof buf);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(std::string(buf, *n), "got-x\n");
+  auto exit = (*adopted)->wait();
+  ASSERT_TRUE(exit.ok()) << exit.error().what();
+  EXPECT_EQ(exit->status.code, 7);
+  // A session that was not kept ended with its connection.
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = ::kill(plain_pid, 0) != 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone) << "the unkept session's process outlived its connection";
+  // Taken once; an unknown session is not_found.
+  auto again = (*second)->adopt(session);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE((*second)->adopt(4242).ok());
+}
+
+TEST_F(ListeningAgent, SecondHelloBeginsANewHostOnTheSameConnection) {
+  auto fd = connect_unix(sock_);
+  ASSERT_TRUE(fd.ok());
+  proto::ExecRequest req = sh("read x; echo got-$x");
+  req.keep = true;
+  std::string bytes = hello() + proto::encode_frame(proto::FrameType::kRequest, 3, 0, proto::encode_request(req));
+  ASSERT_TRUE(write_all(fd->get(), bytes.data(), bytes.size()).ok());
+  // Then a new host speaks on the same connection, as after a restore.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  bytes = hello() + proto::encode_frame(proto::FrameType::kRequest, 1, 0,
+                                        proto::encode_request(proto::AdoptRequest{3}));
+  ASSERT_TRUE(write_all(fd->get(), bytes.data(), bytes.size()).ok());
+  proto::FrameDecoder d;
+  int hellos = 0;
+  bool adopted = false;
+  char buf[4096];
+  while (!adopted) {
+    ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    ASSERT_GT(n, 0) << "the agent hung up";
+    size_t off = 0;
+    while (off < static_cast<size_t>(n)) {
+      off += d.feed(buf + off, static_cast<size_t>(n) - off);
+      for (auto f = d.next(); f.ok() && *f; f = d.next()) {
+        ASSERT_NE((*f)->type(), proto::FrameType::kError) << (*f)->payload;
+        if ((*f)->type() == proto::FrameType::kHello) ++hellos;
+        if ((*f)->type() == proto::FrameType::kResponse && (*f)->channel() == 1) {
+          auto r = proto::parse_response((*f)->payload);
+          ASSERT_TRUE(r.ok());
+          ASSERT_TRUE(r->ok()) << r->error().what();
+          adopted = true;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(hellos, 2);
+}
+
 TEST_F(ListeningAgent, ServesSeveralConnections) {
   auto a = client();
   auto b = client();

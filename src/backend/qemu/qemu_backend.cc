@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 
 #include "backend/kvm_host.h"
 #include "backend/qemu/qemu_assets.h"
+#include "backend/qemu/qemu_checkpoint.h"
 #include "backend/qemu/qemu_command.h"
 #include "backend/qemu/kvm_verdict.h"
 #include "backend/qemu/qemu_jail.h"
@@ -74,6 +76,11 @@ std::string passt_log(const std::string& path) {
 
 // QEMU creates its sockets before the guest starts: seconds at most.
 constexpr auto kAgentSocketTimeout = std::chrono::seconds(10);
+// Saving or loading a VM's state: its RAM at disk speed, a few seconds for
+// gigabytes; the bound is for a disk that stalls.
+constexpr auto kStateTransferTimeout = std::chrono::milliseconds(std::chrono::minutes(5));
+
+bool has_network_device(const QemuMachine& m) { return m.outbound_network || !m.ports.empty(); }
 
 class QemuSandbox : public VmSandbox {
  public:
@@ -101,6 +108,52 @@ class QemuSandbox : public VmSandbox {
     return state_.transition(SandboxState::kRunning);
   }
 
+  // qemu_checkpoint.h has what the directory holds. The VM is stopped while
+  // its state is saved and left as it was found (running or paused).
+  Status snapshot(const std::string& dir) override {
+    const std::string sid = id().substr(0, 12);
+    SandboxState was = state();
+    if (was != SandboxState::kRunning && was != SandboxState::kPaused)
+      return Error(ErrorCode::kIllegalState, "sandbox " + sid + " is " + std::string(to_string(was)) +
+                                                 "; only a running or paused sandbox can be checkpointed");
+    if (has_network_device(booted_))
+      return Error(ErrorCode::kUnsupported,
+                   "sandbox " + sid +
+                       " has a network device (network mode user or published ports), and checkpoints of such "
+                       "sandboxes are not supported yet: the user network keeps the state of its connections "
+                       "outside the VM; checkpoint a sandbox with network mode none");
+    KRUNBOX_ASSIGN_OR_RETURN(auto qmp, QmpClient::connect(join_path(vm_dir_, "qmp.sock"), std::chrono::seconds(5)));
+    QemuCheckpointFacts facts;
+    KRUNBOX_ASSIGN_OR_RETURN(facts.qemu_version, qemu_version(qmp));
+    KRUNBOX_ASSIGN_OR_RETURN(facts.kernel, file_identity(booted_.assets.kernel));
+    KRUNBOX_ASSIGN_OR_RETURN(facts.initramfs, file_identity(booted_.assets.initramfs));
+    facts.kernel_version = booted_.assets.kernel_version;
+    facts.kvm = booted_.kvm;
+    facts.tsc_khz = booted_.tsc_khz;
+    facts.vcpus = booted_.vcpus;
+    facts.memory_mib = booted_.memory_mib;
+    facts.has_root_image = !booted_.root_image.empty();
+    if (was == SandboxState::kRunning) KRUNBOX_TRY_CTX(qmp.execute("stop"), "pausing sandbox " + sid);
+    Status saved = [&]() -> Status {
+      KRUNBOX_TRY(save_vm_state(qmp, join_path(dir, kCheckpointMemoryFile), kStateTransferTimeout));
+      if (facts.has_root_image)
+        KRUNBOX_TRY(link_or_copy(booted_.root_image, join_path(dir, kCheckpointRootImage)));
+      return write_file_atomic(join_path(dir, kCheckpointEngineFile), to_json(facts).dump(2) + "\n", 0644);
+    }();
+    // After a completed save QEMU holds the VM in "postmigrate"; cont runs it again.
+    if (was == SandboxState::kRunning)
+      if (auto st = qmp.execute("cont"); !st.ok() && saved.ok())
+        return std::move(st).error().wrap("resuming sandbox " + sid + " after its checkpoint");
+    return std::move(saved).wrap("checkpointing sandbox " + sid);
+  }
+
+  // Instead of start(): the VM of the checkpoint in `dir` goes on where it
+  // was saved.
+  Status restore(const std::string& dir) override {
+    restore_dir_ = dir;
+    return VmSandbox::start();
+  }
+
  private:
   // One boot attempt: whether QEMU was started (a failure after that is the
   // VM's, e.g. a KVM that cannot run the guest) and how it ended.
@@ -112,6 +165,7 @@ class QemuSandbox : public VmSandbox {
   Status boot() override {
     KRUNBOX_ASSIGN_OR_RETURN(QemuAssets assets, find_qemu_assets());
     KRUNBOX_ASSIGN_OR_RETURN(std::string qemu_bin, find_qemu_binary());
+    if (!restore_dir_.empty()) return boot_restored(assets, qemu_bin);
     KvmVerdict verdict = assess_kvm(assets, qemu_bin);
     AccelPlan plan;
     if (mode_ == Mode::kKvmBootCheck) {
@@ -155,21 +209,8 @@ class QemuSandbox : public VmSandbox {
   Attempt boot_once(const QemuAssets& assets, const std::string& qemu_bin, const std::string& image, bool kvm) {
     auto timeout = boot_timeout(kvm);
     if (!timeout) return {std::move(timeout).error()};
-    QemuMachine m;
-    m.qemu_binary = qemu_bin;
-    m.kvm = kvm;
-    m.vcpus = spec_.vcpus;
-    m.memory_mib = spec_.memory_mib;
-    m.assets = assets;
-    m.root_image = image;
-    const std::string agent_socket = join_path(vm_dir_, "agent.sock");
-    m.agent_socket = agent_socket;
-    m.qmp_socket = join_path(vm_dir_, "qmp.sock");
-    m.console_log = join_path(vm_dir_, "console.log");
-    m.ports = spec_.ports;
-    m.outbound_network = is_outbound(spec_.network);
-    m.host_loopback = spec_.network == NetworkMode::kUserWithHostLoopback;
-    if (m.outbound_network) m.passt_socket = join_path(vm_dir_, "net.sock");
+    QemuMachine m = machine_for(assets, qemu_bin, image, kvm);
+    const std::string agent_socket = m.agent_socket;
     const QemuMachine host_view = m;  // paths as the host sees them (prepare_jail rewrites m's)
     std::unique_ptr<UdpRelay> udp;
     if (has_udp_ports(m)) {
@@ -179,11 +220,6 @@ class QemuSandbox : public VmSandbox {
       m.udp_socket = join_path(vm_dir_, "udp.sock");
     }
     const std::string udp_socket = m.udp_socket;
-    m.tsc_khz = kvm ? 0 : host_tsc_khz();
-    m.hostname = spec_.hostname;
-    // With our own debug log on, the agent's goes to the console log, which
-    // release_after_exit() copies into ours.
-    if (log_enabled(LogLevel::kDebug)) m.guest_log_level = std::string(to_string(log_level()));
     auto jail = prepare_jail(m);
     if (!jail) return {std::move(jail).error()};
     auto argv = qemu_argv(m);
@@ -220,7 +256,120 @@ class QemuSandbox : public VmSandbox {
     KB_INFO("qemu sandbox {}: agent ready after {} ms", id().substr(0, 12),
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
     set_agent(std::move(*client));
+    booted_ = host_view;
     return a;
+  }
+
+  Status boot_restored(const QemuAssets& assets, const std::string& qemu_bin) {
+    const std::string sid = id().substr(0, 12);
+    KRUNBOX_ASSIGN_OR_RETURN(Json j, read_json_file(join_path(restore_dir_, kCheckpointEngineFile), 64u << 10));
+    KRUNBOX_ASSIGN_OR_RETURN(QemuCheckpointFacts saved, parse_checkpoint_facts(j));
+    QemuCheckpointFacts now = saved;
+    KRUNBOX_ASSIGN_OR_RETURN(now.kernel, file_identity(assets.kernel));
+    KRUNBOX_ASSIGN_OR_RETURN(now.initramfs, file_identity(assets.initramfs));
+    now.kernel_version = assets.kernel_version;
+    KRUNBOX_TRY(check_restorable(saved, now));
+    std::string image;
+    if (saved.has_root_image) {
+      image = join_path(restore_dir_, kCheckpointRootImage);
+      if (!path_exists(image))
+        return Error(ErrorCode::kNotFound, "the checkpoint's root disk " + image + " is missing");
+    }
+    KRUNBOX_ASSIGN_OR_RETURN(auto timeout, boot_timeout(saved.kvm));
+    KRUNBOX_TRY(make_run_dir());
+    KRUNBOX_TRY(ensure_private_dir(vm_dir_));
+    QemuMachine m = machine_for(assets, qemu_bin, image, saved.kvm);
+    // The guest's devices and memory must be the ones it was saved with.
+    m.vcpus = saved.vcpus;
+    m.memory_mib = saved.memory_mib;
+    m.tsc_khz = saved.tsc_khz;
+    if (has_network_device(m))
+      return Error(ErrorCode::kUnsupported, "a restored sandbox cannot have a network device (network mode user or "
+                                            "published ports) yet");
+    const QemuMachine host_view = m;
+    KB_INFO("qemu sandbox {}: restoring {} ({})", sid, restore_dir_, saved.kvm ? "KVM" : "TCG");
+    KRUNBOX_ASSIGN_OR_RETURN(QemuJailSpec jail, prepare_jail(m));
+    KRUNBOX_ASSIGN_OR_RETURN(auto argv, qemu_argv(m));
+    argv.insert(argv.end(), {"-incoming", "defer"});
+    auto spawned_at = std::chrono::steady_clock::now();
+    KRUNBOX_ASSIGN_OR_RETURN(UniquePid qemu, spawn_jailed(argv, jail));
+    adopt_helper(std::move(qemu));
+    KRUNBOX_TRY(write_state("qemu"));
+    KRUNBOX_ASSIGN_OR_RETURN(auto qmp, QmpClient::connect(host_view.qmp_socket, kAgentSocketTimeout)
+                                           .wrap("QEMU's control socket" + exit_note()));
+    KRUNBOX_ASSIGN_OR_RETURN(now.qemu_version, qemu_version(qmp));
+    KRUNBOX_TRY(check_restorable(saved, now));
+    KRUNBOX_TRY(load_vm_state(qmp, join_path(restore_dir_, kCheckpointMemoryFile), kStateTransferTimeout)
+                    .wrap("restoring the checkpoint" + exit_note()));
+    KRUNBOX_ASSIGN_OR_RETURN(Json run, qmp.execute("query-status"));
+    if (!run.is_object() || run.value("status", std::string()) != "running")
+      KRUNBOX_TRY_CTX(qmp.execute("cont"), "starting the restored VM");
+    KB_INFO("qemu sandbox {}: state loaded after {} ms", sid,
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
+    KRUNBOX_ASSIGN_OR_RETURN(auto client, reconnect_agent(host_view.agent_socket, spawned_at + timeout));
+    // The restored guest's random pool and clock are the checkpoint's: every
+    // clone would draw the same numbers and live in the past.
+    proto::ReseedRequest reseed;
+    reseed.entropy.resize(64);
+    if (::getrandom(reseed.entropy.data(), reseed.entropy.size(), 0) != static_cast<ssize_t>(reseed.entropy.size()))
+      return Error::from_errno("getrandom");
+    reseed.realtime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    reseed.hostname = spec_.hostname;
+    KRUNBOX_TRY(client->reseed(reseed));
+    KB_INFO("qemu sandbox {}: agent back after {} ms", sid,
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
+    set_agent(std::move(client));
+    booted_ = host_view;
+    return {};
+  }
+
+  // A restored guest's agent still holds the connection of the host that
+  // made the checkpoint: it answers a new HELLO (on that connection, or on
+  // its next one once it sees the old host gone). A handshake that meets a
+  // connection in a broken state is tried again until `deadline`.
+  Result<std::unique_ptr<proto::AgentClient>> reconnect_agent(const std::string& socket,
+                                                              std::chrono::steady_clock::time_point deadline) {
+    Error last(ErrorCode::kTimeout, "no answer");
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (std::string ended = exit_note(); !ended.empty())
+        return Error(ErrorCode::kUnavailable, "QEMU ended after the restore" + ended);
+      KRUNBOX_ASSIGN_OR_RETURN(UniqueFd fd, connect_unix_socket(socket, std::chrono::seconds(2)));
+      proto::ClientOptions co;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      co.hello_timeout = std::clamp(left, std::chrono::milliseconds(1), std::chrono::milliseconds(3000));
+      auto client = proto::AgentClient::connect(std::move(fd), co);
+      if (client.ok()) return client;
+      last = std::move(client).error();
+      KB_DEBUG("qemu sandbox {}: handshake after restore: {}; trying again", id().substr(0, 12), last.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::move(last).wrap("the restored guest's agent did not answer");
+  }
+
+  // The machine of this sandbox's spec; its paths as the host sees them.
+  QemuMachine machine_for(const QemuAssets& assets, const std::string& qemu_bin, const std::string& image, bool kvm) {
+    QemuMachine m;
+    m.qemu_binary = qemu_bin;
+    m.kvm = kvm;
+    m.vcpus = spec_.vcpus;
+    m.memory_mib = spec_.memory_mib;
+    m.assets = assets;
+    m.root_image = image;
+    m.agent_socket = join_path(vm_dir_, "agent.sock");
+    m.qmp_socket = join_path(vm_dir_, "qmp.sock");
+    m.console_log = join_path(vm_dir_, "console.log");
+    m.ports = spec_.ports;
+    m.outbound_network = is_outbound(spec_.network);
+    m.host_loopback = spec_.network == NetworkMode::kUserWithHostLoopback;
+    if (m.outbound_network) m.passt_socket = join_path(vm_dir_, "net.sock");
+    m.tsc_khz = kvm ? 0 : host_tsc_khz();
+    m.hostname = spec_.hostname;
+    // With our own debug log on, the agent's goes to the console log, which
+    // release_after_exit() copies into ours.
+    if (log_enabled(LogLevel::kDebug)) m.guest_log_level = std::string(to_string(log_level()));
+    return m;
   }
 
   // Both waits end by the boot deadline: a QEMU that never opens its socket,
@@ -424,6 +573,8 @@ class QemuSandbox : public VmSandbox {
   const std::string& run_dir() const override { return run_dir_; }
 
   Mode mode_;
+  std::string restore_dir_;  // set by restore(): boot() loads this checkpoint
+  QemuMachine booted_;       // the running machine, as the host sees it
   std::string run_dir_;
   std::string vm_dir_;  // sockets and console log; the QEMU jail uid owns it
   std::mutex jail_mu_;  // guards the four below

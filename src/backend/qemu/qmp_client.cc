@@ -2,6 +2,9 @@
 
 #include <poll.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "base/unix_socket.h"
 
 namespace krunbox {
@@ -56,6 +59,17 @@ Result<Json> QmpClient::execute(const std::string& command, const Json& argument
   if (!arguments.empty()) req["arguments"] = arguments;
   std::string line = req.dump() + "\n";
   KRUNBOX_TRY_CTX(write_all(fd_.get(), line.data(), line.size()), "QMP " + command);
+  return await_return(command);
+}
+
+Result<Json> QmpClient::execute_with_fd(const std::string& command, const Json& arguments, int fd) {
+  Json req = {{"execute", command}, {"arguments", arguments}};
+  std::string line = req.dump() + "\n";
+  KRUNBOX_TRY_CTX(send_with_fd(fd_.get(), line, fd), "QMP " + command);
+  return await_return(command);
+}
+
+Result<Json> QmpClient::await_return(const std::string& command) {
   for (;;) {
     KRUNBOX_ASSIGN_OR_RETURN(Json msg, read_message());
     if (msg.contains("event")) continue;
@@ -66,6 +80,25 @@ Result<Json> QmpClient::execute(const std::string& command, const Json& argument
                                                 (e.is_object() ? e.value("desc", std::string("error")) : e.dump()));
     }
     return Error(ErrorCode::kProtocol, "unexpected QMP message: " + msg.dump().substr(0, 200));
+  }
+}
+
+Result<Json> QmpClient::await_migration(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(2);
+  for (;;) {
+    KRUNBOX_ASSIGN_OR_RETURN(Json info, execute("query-migrate"));
+    std::string status = info.is_object() ? info.value("status", std::string()) : std::string();
+    if (status == "completed") return info;
+    if (status == "failed" || status == "cancelled")
+      return Error(ErrorCode::kIo, "QEMU's migration " + status + ": " +
+                                       (info.is_object() ? info.value("error-desc", std::string("no reason given"))
+                                                         : std::string("no reason given")));
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Error(ErrorCode::kTimeout, "QEMU's migration is still '" + status + "' after " +
+                                            std::to_string(timeout.count()) + " ms");
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
   }
 }
 
