@@ -1,5 +1,6 @@
 #include "sandbox/checkpointing.h"
 
+#include "base/fs.h"
 #include "base/log.h"
 #include "sandbox/provision.h"
 
@@ -24,25 +25,21 @@ Status check_backend(const std::string& backend, const std::string& what) {
                                             " backend, which cannot save its state; checkpoints need the qemu backend");
 }
 
-}  // namespace
-
-Result<CheckpointInfo> checkpoint_sandbox(Lifecycle& lc, const CheckpointRequest& request) {
-  KRUNBOX_TRY(check_checkpoint_name(request.name));
-  KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc.resolve(request.sandbox));
+// Saves running or paused sandbox `id` into checkpoint `name` of `store`.
+Status save_into(Lifecycle& lc, const std::string& id, const CheckpointStore& store, const std::string& name) {
   const std::string sid = id.substr(0, 12);
   KRUNBOX_ASSIGN_OR_RETURN(SandboxView v, lc.view(id));
   KRUNBOX_TRY(check_backend(v.config.backend, "sandbox " + sid));
   if (!v.monitor_alive || (v.status.state != SandboxState::kRunning && v.status.state != SandboxState::kPaused))
     return Error(ErrorCode::kIllegalState,
                  "sandbox " + sid + " is " + describe_status(v) + "; only a running or paused sandbox has a state to save");
-  CheckpointStore store;
   for (const auto& line : store.sweep_abandoned()) KB_INFO("{}", line);
-  KRUNBOX_ASSIGN_OR_RETURN(std::string staging, store.begin(request.name));
+  KRUNBOX_ASSIGN_OR_RETURN(std::string staging, store.begin(name));
   auto made = [&]() -> Status {
     KRUNBOX_ASSIGN_OR_RETURN(Json body, lc.call(id, monitor::CheckpointRequest{staging}, kCheckpointTimeout));
     KRUNBOX_ASSIGN_OR_RETURN(monitor::CheckpointDone done, monitor::parse_checkpoint_done(body));
     CheckpointInfo info;
-    info.name = request.name;
+    info.name = name;
     info.created_at = unix_now();
     info.source_id = id;
     info.source_name = v.config.spec.name;
@@ -55,10 +52,33 @@ Result<CheckpointInfo> checkpoint_sandbox(Lifecycle& lc, const CheckpointRequest
     store.abandon(staging);
     return std::move(made).error().wrap("checkpointing sandbox " + sid);
   }
+  return {};
+}
+
+}  // namespace
+
+Result<CheckpointInfo> checkpoint_sandbox(Lifecycle& lc, const CheckpointRequest& request) {
+  KRUNBOX_TRY(check_checkpoint_name(request.name));
+  KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc.resolve(request.sandbox));
+  CheckpointStore store;
+  KRUNBOX_TRY(save_into(lc, id, store, request.name));
   if (!request.leave_running)
     if (auto st = lc.stop(id, 0ms); !st.ok())
-      return std::move(st).error().wrap("checkpoint '" + request.name + "' is made, but stopping sandbox " + sid);
+      return std::move(st).error().wrap("checkpoint '" + request.name + "' is made, but stopping sandbox " +
+                                        id.substr(0, 12));
   return store.load(request.name);
+}
+
+Status pause_to_disk(Lifecycle& lc, const std::string& sandbox) {
+  KRUNBOX_ASSIGN_OR_RETURN(std::string id, lc.resolve(sandbox));
+  CheckpointStore own = paused_checkpoint_store(lc.store(), id);
+  KRUNBOX_TRY(save_into(lc, id, own, kPausedCheckpoint).wrap("pausing to disk"));
+  // Stopped without a grace period: everything the guest holds is saved.
+  if (auto st = lc.stop(id, 0ms); !st.ok()) {
+    (void)remove_tree(own.dir(kPausedCheckpoint));
+    return std::move(st).error().wrap("pausing sandbox " + id.substr(0, 12) + " to disk");
+  }
+  return {};
 }
 
 Result<std::string> create_from_checkpoint(Lifecycle& lc, const RestoreRequest& request) {

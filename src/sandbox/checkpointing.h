@@ -25,6 +25,12 @@ struct CheckpointRequest {
 // any point leaves no checkpoint of that name.
 Result<CheckpointInfo> checkpoint_sandbox(Lifecycle& lifecycle, const CheckpointRequest& request);
 
+// Persistent pause: saves the sandbox into a checkpoint of its own (in its
+// record, see checkpoints.h) and stops it, so it holds no memory and no
+// process, and survives its monitor and a host reboot. `unpause`
+// (Lifecycle::resume) restores it.
+Status pause_to_disk(Lifecycle& lifecycle, const std::string& sandbox);
+
 struct RestoreRequest {
   std::string checkpoint;
   std::string name;  // of the new sandbox; empty: none

@@ -92,6 +92,14 @@ Result<CheckpointInfo> checkpoint_from_json(const Json& j) {
   return info;
 }
 
+CheckpointStore paused_checkpoint_store(const StateStore& sandboxes, const std::string& id) {
+  return CheckpointStore(sandboxes.dir(id));
+}
+
+bool is_paused_to_disk(const StateStore& sandboxes, const std::string& id) {
+  return is_directory(paused_checkpoint_store(sandboxes, id).dir(kPausedCheckpoint));
+}
+
 CheckpointStore::CheckpointStore(std::string root)
     : root_(root.empty() ? join_path(data_root(), "checkpoints") : std::move(root)) {}
 

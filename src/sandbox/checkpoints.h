@@ -64,6 +64,13 @@ class CheckpointStore {
   std::string root_;
 };
 
+// A persistent pause (pause --to-disk) is a checkpoint named "paused" in the
+// sandbox's own record directory, so it goes with the sandbox: the store of
+// those checkpoints for sandbox `id`.
+inline constexpr const char* kPausedCheckpoint = "paused";
+CheckpointStore paused_checkpoint_store(const StateStore& sandboxes, const std::string& id);
+bool is_paused_to_disk(const StateStore& sandboxes, const std::string& id);
+
 Json to_json(const CheckpointInfo& info);
 Result<CheckpointInfo> checkpoint_from_json(const Json& j);
 

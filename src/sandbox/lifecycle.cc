@@ -17,6 +17,7 @@
 #include "base/unix_socket.h"
 #include "sandbox/exec_request.h"
 #include "sandbox/host_ports.h"
+#include "sandbox/checkpoints.h"
 #include "sandbox/image_root.h"
 #include "sandbox/monitor_protocol.h"
 
@@ -71,6 +72,7 @@ std::string describe_status(const SandboxView& v) {
     case SandboxState::kRunning: return s.restarting ? "restarting" : "running";
     case SandboxState::kPaused: return "paused";
     case SandboxState::kStopped: {
+      if (v.paused_to_disk) return "paused (on disk)" + (s.finished_at ? " " + ago(s.finished_at) : std::string());
       std::string code = s.exit_status ? " (" + std::to_string(s.exit_status->shell_code()) + ")" : "";
       return "exited" + code + (s.finished_at ? " " + ago(s.finished_at) : "");
     }
@@ -90,7 +92,8 @@ Json inspect_json(const SandboxView& v, const StateStore& store) {
                 {"Reason", s.reason},
                 {"StartedAt", s.started_at},
                 {"FinishedAt", s.finished_at},
-                {"MonitorAlive", v.monitor_alive}};
+                {"MonitorAlive", v.monitor_alive},
+                {"PausedToDisk", v.paused_to_disk}};
   if (s.monitor && v.monitor_alive) state["MonitorPid"] = s.monitor->pid;
   if (s.exit_status) state["ExitCode"] = s.exit_status->shell_code();
   if (s.deadline && !is_terminal(s.state)) state["Deadline"] = s.deadline;
@@ -242,7 +245,8 @@ Status Lifecycle::start(const std::string& id, const std::vector<Secret>& secret
   }
   if (!v.monitor_alive) {
     std::string missing;
-    for (const auto& name : v.config.secret_names) {
+    // A sandbox paused to disk resumes with its secrets in its saved memory.
+    for (const auto& name : v.paused_to_disk ? std::vector<std::string>{} : v.config.secret_names) {
       bool given = false;
       for (const auto& s : secrets) given |= s.name == name;
       if (!given) missing += (missing.empty() ? "" : ", ") + name;
@@ -303,6 +307,8 @@ Status Lifecycle::set_ttl(const std::string& id, std::chrono::seconds ttl) {
 
 Status Lifecycle::resume(const std::string& id) {
   KRUNBOX_ASSIGN_OR_RETURN(auto v, view(id));
+  // Its next start restores the pause's checkpoint (monitor_supervisor.cc).
+  if (v.paused_to_disk) return start(id, {});
   if (!v.monitor_alive || v.status.state != SandboxState::kPaused)
     return Error(ErrorCode::kIllegalState,
                  "sandbox " + id.substr(0, 12) + " is not paused (" + describe_status(v) + ")");
@@ -353,6 +359,7 @@ Result<SandboxView> Lifecycle::view(const std::string& id) {
   KRUNBOX_ASSIGN_OR_RETURN(v.config, store_.load_config(id));
   KRUNBOX_ASSIGN_OR_RETURN(v.status, store_.load_status(id));
   v.monitor_alive = monitor_alive(id);
+  v.paused_to_disk = !v.monitor_alive && is_paused_to_disk(store_, id);
   if (v.monitor_alive || !is_active(v.status.state)) return v;
   // The monitor is gone while the sandbox was active: record why, once.
   KRUNBOX_ASSIGN_OR_RETURN(auto lock, store_.lock(id));

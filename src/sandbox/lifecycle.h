@@ -24,6 +24,8 @@ struct SandboxView {
   SandboxConfig config;
   SandboxStatus status;
   bool monitor_alive = false;
+  // Stopped by pause --to-disk: unpause restores it (sandbox/checkpointing.h).
+  bool paused_to_disk = false;
 };
 
 // "running", "exited (0) 3 seconds ago", "crashed: <reason>", ...

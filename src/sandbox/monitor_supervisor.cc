@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/paths.h"
 #include "sandbox/checkpoints.h"
@@ -129,6 +130,16 @@ Status Monitor::create_engine() {
     std::unique_lock lock(engine_mu_);
     sandbox_ = std::move(sandbox);
   }
+  if (is_paused_to_disk(store_, id())) {
+    // Resumed after pause --to-disk: the pause's checkpoint goes once the
+    // main process is taken over (do_start).
+    KRUNBOX_ASSIGN_OR_RETURN(CheckpointInfo paused,
+                             paused_checkpoint_store(store_, id()).load(kPausedCheckpoint));
+    KRUNBOX_TRY_CTX(sandbox_->restore(paused.dir), "resuming sandbox " + short_id() + " from its pause on disk");
+    adopt_main_ = paused.main_session;
+    resumed_from_ = paused.dir;
+    return {};
+  }
   if (!config_.checkpoint.empty()) {
     KRUNBOX_ASSIGN_OR_RETURN(CheckpointInfo checkpoint, CheckpointStore().load(config_.checkpoint));
     KRUNBOX_TRY_CTX(sandbox_->restore(checkpoint.dir),
@@ -182,6 +193,10 @@ Status Monitor::do_start() {
       (void)sandbox_->stop(kEndGrace);
     }
     return fail(std::move(st).error().wrap("starting the main process"));
+  }
+  if (!resumed_from_.empty()) {
+    if (auto st = remove_tree(resumed_from_); !st.ok()) KB_WARN("removing the pause's checkpoint: {}", st.error().what());
+    resumed_from_.clear();
   }
   return {};
 }

@@ -142,6 +142,7 @@ class Monitor {
   // The engine was just restored from config_.checkpoint: launch_main takes
   // over the main process of that session instead of starting one.
   std::optional<uint32_t> adopt_main_;
+  std::string resumed_from_;  // the pause's checkpoint this run resumed, removed once it runs
   std::atomic<bool> stopping_{false};
   std::atomic<bool> killed_{false};
   KeptExecs kept_;

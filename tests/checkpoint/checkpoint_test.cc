@@ -3,6 +3,7 @@
 // survive, forks that diverge and draw different random numbers, and
 // damaged or refused checkpoints that fail with a clear error.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@ namespace krunbox {
 namespace {
 
 using lifecycle_test::bundled_rootfs;
+using lifecycle_test::dir_entries;
 using lifecycle_test::trim;
 using lifecycle_test::World;
 using namespace std::chrono_literals;
@@ -218,6 +220,47 @@ TEST_F(CheckpointTest, DamagedAndRefusedCheckpointsFailClearly) {
     EXPECT_NE(refused->status.code, 0);
     EXPECT_NE(refused->err.find("CRIU"), std::string::npos) << refused->err;
     EXPECT_FALSE(path_exists(join_path(store, "ncp")));
+  }
+}
+
+TEST_F(CheckpointTest, PauseToDiskOutlivesItsMonitorAndResumes) {
+  World w;
+  ASSERT_TRUE(start_counter(w, "p"));
+  ASSERT_TRUE(counted_to(w, "p", 3));
+  EXPECT_EQ(exec(w, "p", "echo kept > /tmp/note && cat /tmp/note"), "kept");
+  Json running = w.inspect("p");
+  ASSERT_TRUE(running.is_object());
+  const int monitor = running["State"].value("MonitorPid", 0);
+  ASSERT_GT(monitor, 0);
+  auto paused = w.kb({"pause", "--to-disk", "p"}, "", 600s);
+  ASSERT_EQ(paused->status.code, 0) << paused->err;
+  Json after = w.inspect("p");
+  EXPECT_EQ(after["State"].value("Description", "").rfind("paused (on disk)", 0), 0u) << after.dump();
+  EXPECT_TRUE(after["State"].value("PausedToDisk", false));
+  // Nothing of it runs: no monitor, no QEMU, so nothing holds its memory.
+  EXPECT_FALSE(after["State"].value("MonitorAlive", true));
+  // As after a host reboot, no monitor of its earlier run is left (kill -9 of one that lingers).
+  if (::kill(monitor, 0) == 0) ::kill(monitor, SIGKILL);
+  EXPECT_TRUE(dir_entries(join_path(w.run(), "qemu")).empty()) << "a QEMU run dir is left";
+  EXPECT_NE(w.kb({"exec", "p", "--", "true"})->status.code, 0);
+  // A plain start is an unpause too; unpause is the way it is named.
+  auto resumed = w.kb({"unpause", "p"}, "", 900s);
+  ASSERT_EQ(resumed->status.code, 0) << resumed->err;
+  EXPECT_EQ(w.state("p"), "running");
+  long saved = count(w, "p");
+  EXPECT_GE(saved, 3) << "the counter started over";
+  EXPECT_TRUE(counted_to(w, "p", saved + 3)) << "the resumed counter does not count";
+  EXPECT_EQ(exec(w, "p", "cat /tmp/note"), "kept");
+  // The pause's checkpoint is used up: a second unpause is refused, and the sandbox stops and starts afresh.
+  EXPECT_NE(w.kb({"unpause", "p"})->status.code, 0);
+  EXPECT_FALSE(w.inspect("p")["State"].value("PausedToDisk", true));
+  auto native = w.kb({"run", "-d", "--backend", "native", "--rootfs", bundled_rootfs(), "--name", "n", "--", "sleep",
+                      "600"});
+  if (native->status.code == 0) {
+    auto refused = w.kb({"pause", "--to-disk", "n"});
+    EXPECT_NE(refused->status.code, 0);
+    EXPECT_NE(refused->err.find("CRIU"), std::string::npos) << refused->err;
+    EXPECT_EQ(w.state("n"), "running");
   }
 }
 
