@@ -1,11 +1,13 @@
 // The lifecycle's parsers of bytes that cross a trust boundary or a crash:
-// monitor frames, requests and replies, the secrets hand-off, state files, sh scripts,
+// monitor frames, requests and replies, the secrets hand-off, state files, checkpoint records, sh scripts,
 // archive entry names.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "backend/qemu/qemu_checkpoint.h"
 #include "sandbox/archive.h"
+#include "sandbox/checkpoints.h"
 #include "sandbox/monitor_messages.h"
 #include "sandbox/monitor_protocol.h"
 #include "sandbox/script_runner.h"
@@ -44,6 +46,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto j = parse_json(in, "fuzz"); j.ok()) {
     (void)config_from_json(*j);
     (void)status_from_json(*j);
+    // A checkpoint's record may come from another machine.
+    if (auto info = checkpoint_from_json(*j); info.ok()) (void)to_json(*info);
+    (void)monitor::parse_checkpoint_done(*j);
+    if (auto facts = parse_checkpoint_facts(*j); facts.ok()) (void)check_restorable(*facts, *facts);
   }
   return 0;
 }
