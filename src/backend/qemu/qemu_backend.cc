@@ -299,6 +299,11 @@ class QemuSandbox : public VmSandbox {
                                            .wrap("QEMU's control socket" + exit_note()));
     KRUNBOX_ASSIGN_OR_RETURN(now.qemu_version, qemu_version(qmp));
     KRUNBOX_TRY(check_restorable(saved, now));
+    // Connected before the load, the agent's port never looks closed to the
+    // guest (the saved state says a host was there, and one is): its agent
+    // takes our HELLO on the connection it has and answers at once, instead
+    // of first seeing the old host go and redialling after its back-off.
+    auto early = connect_unix_socket(host_view.agent_socket, kAgentSocketTimeout);
     KRUNBOX_TRY(load_vm_state(qmp, join_path(restore_dir_, kCheckpointMemoryFile), kStateTransferTimeout)
                     .wrap("restoring the checkpoint" + exit_note()));
     KRUNBOX_ASSIGN_OR_RETURN(Json run, qmp.execute("query-status"));
@@ -306,7 +311,20 @@ class QemuSandbox : public VmSandbox {
       KRUNBOX_TRY_CTX(qmp.execute("cont"), "starting the restored VM");
     KB_INFO("qemu sandbox {}: state loaded after {} ms", sid,
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - spawned_at).count());
-    KRUNBOX_ASSIGN_OR_RETURN(auto client, reconnect_agent(host_view.agent_socket, spawned_at + timeout));
+    std::unique_ptr<proto::AgentClient> client;
+    if (early) {
+      proto::ClientOptions co;
+      co.hello_timeout = std::chrono::seconds(3);
+      auto first = proto::AgentClient::connect(std::move(*early), co);
+      if (first) {
+        client = std::move(*first);
+      } else {
+        KB_DEBUG("qemu sandbox {}: first handshake after restore: {}", sid, first.error().what());
+      }
+    }
+    if (!client) {
+      KRUNBOX_ASSIGN_OR_RETURN(client, reconnect_agent(host_view.agent_socket, spawned_at + timeout));
+    }
     // The restored guest's random pool and clock are the checkpoint's: every
     // clone would draw the same numbers and live in the past.
     proto::ReseedRequest reseed;
