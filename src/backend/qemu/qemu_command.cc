@@ -49,7 +49,11 @@ uint64_t host_tsc_khz() {
 Result<std::string> qemu_kernel_cmdline(const QemuMachine& m) {
   // console on the 8250 UART (microvm's isa-serial), captured to a log file;
   // panic=-1 + reboot=t + -no-reboot turn a guest panic into QEMU exiting.
-  std::string cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/init";
+  // init_on_free=1: freed guest pages are zeroed, so one workload's freed
+  // data is not left for the next, and a checkpoint's memory stream (where
+  // zero pages cost nothing) carries only what is in use: a fifth smaller
+  // for an idle guest.
+  std::string cmdline = "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 rdinit=/init init_on_free=1";
   cmdline += " krunbox.transport=virtio-serial:";
   cmdline += kAgentPortName;
   if (!m.root_image.empty()) cmdline += " krunbox.root=/dev/vda";
