@@ -619,6 +619,7 @@ class QemuBackend : public Backend {
     c.memory_limit = true;
     c.tty = true;
     c.pause_resume = true;  // QMP stop/cont
+    c.snapshot = true;      // QEMU's migration stream into a file (qemu_checkpoint.h)
     return c;
   }
 
