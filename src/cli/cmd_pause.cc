@@ -18,8 +18,8 @@ struct PauseOptions {
 
 using Action = std::function<Status(Lifecycle&, const std::string& id, const PauseOptions&)>;
 
-CLI::App* add_verb(CLI::App& app, Context& ctx, const char* name, const char* help,
-                   std::shared_ptr<PauseOptions> opts, Action action) {
+CLI::App* add_verb(CLI::App& app, Context& ctx, const char* name, const char* help, std::shared_ptr<PauseOptions> opts,
+                   Action action) {
   auto* cmd = app.add_subcommand(name, help);
   cmd->add_option("sandbox", opts->ids, "Id, id prefix or name")->required();
   cmd->callback([&ctx, opts, action] {

@@ -15,12 +15,14 @@ constexpr auto kCheckpointTimeout = std::chrono::milliseconds(10min);
 Status check_backend(const std::string& backend, const std::string& what) {
   if (backend == "qemu") return {};
   if (backend == "krun")
-    return Error(ErrorCode::kUnsupported, what + " is on the krun backend, and libkrun has no call to save or load a "
-                                                 "VM's state; checkpoints need the qemu backend (--backend qemu)");
+    return Error(ErrorCode::kUnsupported, what +
+                                              " is on the krun backend, and libkrun has no call to save or load a "
+                                              "VM's state; checkpoints need the qemu backend (--backend qemu)");
   if (backend == "native")
-    return Error(ErrorCode::kUnsupported, what + " is on the native backend: saving processes outside a VM would take "
-                                                 "CRIU, which krunbox does not use; checkpoints need the qemu backend "
-                                                 "(--backend qemu)");
+    return Error(ErrorCode::kUnsupported, what +
+                                              " is on the native backend: saving processes outside a VM would take "
+                                              "CRIU, which krunbox does not use; checkpoints need the qemu backend "
+                                              "(--backend qemu)");
   return Error(ErrorCode::kUnsupported, what + " is on the " + backend +
                                             " backend, which cannot save its state; checkpoints need the qemu backend");
 }
@@ -31,8 +33,8 @@ Status save_into(Lifecycle& lc, const std::string& id, const CheckpointStore& st
   KRUNBOX_ASSIGN_OR_RETURN(SandboxView v, lc.view(id));
   KRUNBOX_TRY(check_backend(v.config.backend, "sandbox " + sid));
   if (!v.monitor_alive || (v.status.state != SandboxState::kRunning && v.status.state != SandboxState::kPaused))
-    return Error(ErrorCode::kIllegalState,
-                 "sandbox " + sid + " is " + describe_status(v) + "; only a running or paused sandbox has a state to save");
+    return Error(ErrorCode::kIllegalState, "sandbox " + sid + " is " + describe_status(v) +
+                                               "; only a running or paused sandbox has a state to save");
   for (const auto& line : store.sweep_abandoned()) KB_INFO("{}", line);
   KRUNBOX_ASSIGN_OR_RETURN(std::string staging, store.begin(name));
   auto made = [&]() -> Status {

@@ -33,7 +33,7 @@ Status pause_to_disk(Lifecycle& lifecycle, const std::string& sandbox);
 
 struct RestoreRequest {
   std::string checkpoint;
-  std::string name;  // of the new sandbox; empty: none
+  std::string name;                           // of the new sandbox; empty: none
   std::map<std::string, std::string> labels;  // empty: the checkpointed sandbox's
   RestartPolicy restart;
   std::chrono::seconds ttl{0};

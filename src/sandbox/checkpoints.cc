@@ -64,9 +64,10 @@ Status check_checkpoint_name(std::string_view name) {
 }
 
 Json to_json(const CheckpointInfo& info) {
-  return Json{{"version", kFormatVersion},   {"name", info.name},       {"created_at", info.created_at},
-              {"source_id", info.source_id}, {"source_name", info.source_name}, {"backend", info.backend},
-              {"config", to_json(info.config)}, {"main_session", info.main_session}};
+  return Json{{"version", kFormatVersion},       {"name", info.name},
+              {"created_at", info.created_at},   {"source_id", info.source_id},
+              {"source_name", info.source_name}, {"backend", info.backend},
+              {"config", to_json(info.config)},  {"main_session", info.main_session}};
 }
 
 Result<CheckpointInfo> checkpoint_from_json(const Json& j) {
@@ -103,7 +104,9 @@ bool is_paused_to_disk(const StateStore& sandboxes, const std::string& id) {
 CheckpointStore::CheckpointStore(std::string root)
     : root_(root.empty() ? join_path(data_root(), "checkpoints") : std::move(root)) {}
 
-std::string CheckpointStore::dir(const std::string& name) const { return join_path(root_, name); }
+std::string CheckpointStore::dir(const std::string& name) const {
+  return join_path(root_, name);
+}
 
 Result<std::string> CheckpointStore::begin(const std::string& name) const {
   KRUNBOX_TRY(check_checkpoint_name(name));
@@ -111,7 +114,8 @@ Result<std::string> CheckpointStore::begin(const std::string& name) const {
   if (path_exists(dir(name)))
     return Error(ErrorCode::kAlreadyExists, "a checkpoint named '" + name +
                                                 "' exists already; pick another name or remove it "
-                                                "(krunbox checkpoint rm " + name + ")");
+                                                "(krunbox checkpoint rm " +
+                                                name + ")");
   std::string staging = join_path(root_, kStagingPrefix + name + "." + std::to_string(::getpid()));
   if (::mkdir(staging.c_str(), 0700) != 0) return Error::from_errno("mkdir " + staging);
   return staging;
@@ -136,7 +140,9 @@ Status CheckpointStore::commit(const std::string& staging, const CheckpointInfo&
   return {};
 }
 
-void CheckpointStore::abandon(const std::string& staging) const { (void)remove_tree(staging); }
+void CheckpointStore::abandon(const std::string& staging) const {
+  (void)remove_tree(staging);
+}
 
 Result<CheckpointInfo> CheckpointStore::load(const std::string& name) const {
   KRUNBOX_TRY(check_checkpoint_name(name));
@@ -147,8 +153,8 @@ Result<CheckpointInfo> CheckpointStore::load(const std::string& name) const {
   auto info = checkpoint_from_json(*j);
   if (!info) return std::move(info).error().wrap("checkpoint '" + name + "' is damaged");
   if (info->name != name)
-    return Error(ErrorCode::kInvalidArgument, "checkpoint '" + name + "' is damaged: its record names '" +
-                                                  info->name + "'");
+    return Error(ErrorCode::kInvalidArgument,
+                 "checkpoint '" + name + "' is damaged: its record names '" + info->name + "'");
   info->dir = d;
   info->size_bytes = disk_usage(d);
   return info;
@@ -195,7 +201,8 @@ std::vector<std::string> CheckpointStore::sweep_abandoned() const {
     if (!e.starts_with(kStagingPrefix)) continue;
     pid_t pid = staging_pid(e);
     if (pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM)) continue;
-    if (remove_tree(join_path(root_, e)).ok()) removed.push_back("removed unfinished checkpoint " + join_path(root_, e));
+    if (remove_tree(join_path(root_, e)).ok())
+      removed.push_back("removed unfinished checkpoint " + join_path(root_, e));
   }
   return removed;
 }

@@ -25,10 +25,10 @@ struct CheckpointInfo {
   std::string source_id;   // the sandbox it was made of
   std::string source_name;
   std::string backend;
-  SandboxConfig config;        // the source's, as it was recorded
-  uint32_t main_session = 0;   // the main process's guest session (proto::AdoptRequest)
-  uint64_t size_bytes = 0;     // of every file in the directory (filled by load)
-  std::string dir;             // where it is (filled by load)
+  SandboxConfig config;       // the source's, as it was recorded
+  uint32_t main_session = 0;  // the main process's guest session (proto::AdoptRequest)
+  uint64_t size_bytes = 0;    // of every file in the directory (filled by load)
+  std::string dir;            // where it is (filled by load)
 };
 
 // 1-128 characters of [A-Za-z0-9_.-], starting with a letter or digit.

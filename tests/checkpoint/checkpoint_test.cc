@@ -21,8 +21,8 @@ using lifecycle_test::World;
 using namespace std::chrono_literals;
 
 // The counter writes its count every 0.1 s.
-const std::vector<std::string> kCounter = {
-    "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done"};
+const std::vector<std::string> kCounter = {"sh", "-c",
+                                           "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done"};
 
 class CheckpointTest : public ::testing::Test {
  protected:
@@ -34,8 +34,8 @@ class CheckpointTest : public ::testing::Test {
   // A running qemu sandbox named `name` running the counter; false (with a
   // failure recorded) if it could not be made.
   bool start_counter(World& w, const std::string& name) {
-    std::vector<std::string> args = {"run", "-d", "--backend", "qemu", "--rootfs", bundled_rootfs(), "--name", name,
-                                     "--"};
+    std::vector<std::string> args = {"run",    "-d", "--backend", "qemu", "--rootfs", bundled_rootfs(),
+                                     "--name", name, "--"};
     args.insert(args.end(), kCounter.begin(), kCounter.end());
     auto r = w.kb(args, "", 900s);
     EXPECT_TRUE(r.ok());
@@ -189,8 +189,9 @@ TEST_F(CheckpointTest, DamagedAndRefusedCheckpointsFailClearly) {
   // good one working.
   const std::string store = join_path(w.data(), "checkpoints");
   auto damaged = [&](const std::string& name, const std::string& how) {
-    auto r = run_capture({"sh", "-c", "cp -a " + store + "/good " + store + "/" + name + " && cd " + store + "/" +
-                                          name + " && sed -i 's/\"good\"/\"" + name + "\"/' checkpoint.json && " + how},
+    auto r = run_capture({"sh", "-c",
+                          "cp -a " + store + "/good " + store + "/" + name + " && cd " + store + "/" + name +
+                              " && sed -i 's/\"good\"/\"" + name + "\"/' checkpoint.json && " + how},
                          RunOptions{});
     EXPECT_TRUE(r.ok() && r->status.code == 0) << name;
     return w.kb({"run", "-d", "--from-checkpoint", name, "--name", "r-" + name}, "", 600s);
@@ -201,7 +202,8 @@ TEST_F(CheckpointTest, DamagedAndRefusedCheckpointsFailClearly) {
   auto no_disk = damaged("nodisk", "rm root.img");
   EXPECT_NE(no_disk->status.code, 0);
   EXPECT_NE(no_disk->err.find("root disk"), std::string::npos) << no_disk->err;
-  auto other_qemu = damaged("otherqemu", "sed -i 's/\"qemu_version\": \"[^\"]*\"/\"qemu_version\": \"1.0.0\"/' engine.json");
+  auto other_qemu =
+      damaged("otherqemu", "sed -i 's/\"qemu_version\": \"[^\"]*\"/\"qemu_version\": \"1.0.0\"/' engine.json");
   EXPECT_NE(other_qemu->status.code, 0);
   EXPECT_NE(other_qemu->err.find("made with QEMU 1.0.0"), std::string::npos) << other_qemu->err;
   auto garbage = damaged("garbage", "echo '{' > checkpoint.json");
@@ -213,8 +215,8 @@ TEST_F(CheckpointTest, DamagedAndRefusedCheckpointsFailClearly) {
   EXPECT_GE(count(w, "ok"), 1);
 
   // Backends that cannot save a VM's state say so.
-  auto native = w.kb({"run", "-d", "--backend", "native", "--rootfs", bundled_rootfs(), "--name", "n", "--", "sleep",
-                      "600"});
+  auto native =
+      w.kb({"run", "-d", "--backend", "native", "--rootfs", bundled_rootfs(), "--name", "n", "--", "sleep", "600"});
   if (native->status.code == 0) {
     auto refused = w.kb({"checkpoint", "n", "ncp"});
     EXPECT_NE(refused->status.code, 0);
@@ -254,8 +256,8 @@ TEST_F(CheckpointTest, PauseToDiskOutlivesItsMonitorAndResumes) {
   // The pause's checkpoint is used up: a second unpause is refused, and the sandbox stops and starts afresh.
   EXPECT_NE(w.kb({"unpause", "p"})->status.code, 0);
   EXPECT_FALSE(w.inspect("p")["State"].value("PausedToDisk", true));
-  auto native = w.kb({"run", "-d", "--backend", "native", "--rootfs", bundled_rootfs(), "--name", "n", "--", "sleep",
-                      "600"});
+  auto native =
+      w.kb({"run", "-d", "--backend", "native", "--rootfs", bundled_rootfs(), "--name", "n", "--", "sleep", "600"});
   if (native->status.code == 0) {
     auto refused = w.kb({"pause", "--to-disk", "n"});
     EXPECT_NE(refused->status.code, 0);

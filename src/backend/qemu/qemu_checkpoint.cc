@@ -31,9 +31,15 @@ Status pass_state_fd(QmpClient& qmp, int fd) {
 }  // namespace
 
 Json to_json(const QemuCheckpointFacts& f) {
-  return Json{{"qemu_version", f.qemu_version}, {"kernel", f.kernel},     {"initramfs", f.initramfs},
-              {"kernel_version", f.kernel_version}, {"kvm", f.kvm},       {"tsc_khz", f.tsc_khz},
-              {"vcpus", f.vcpus},                   {"memory_mib", f.memory_mib}, {"has_root_image", f.has_root_image}};
+  return Json{{"qemu_version", f.qemu_version},
+              {"kernel", f.kernel},
+              {"initramfs", f.initramfs},
+              {"kernel_version", f.kernel_version},
+              {"kvm", f.kvm},
+              {"tsc_khz", f.tsc_khz},
+              {"vcpus", f.vcpus},
+              {"memory_mib", f.memory_mib},
+              {"has_root_image", f.has_root_image}};
 }
 
 Result<QemuCheckpointFacts> parse_checkpoint_facts(const Json& j) {
