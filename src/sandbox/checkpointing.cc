@@ -17,12 +17,11 @@ Status check_backend(const std::string& backend, const std::string& what) {
   if (backend == "krun")
     return Error(ErrorCode::kUnsupported, what +
                                               " is on the krun backend, and libkrun has no call to save or load a "
-                                              "VM's state; checkpoints need the qemu backend (--backend qemu)");
+                                              "VM's state; checkpoints need the qemu backend");
   if (backend == "native")
     return Error(ErrorCode::kUnsupported, what +
                                               " is on the native backend: saving processes outside a VM would take "
-                                              "CRIU, which krunbox does not use; checkpoints need the qemu backend "
-                                              "(--backend qemu)");
+                                              "CRIU, which krunbox does not use; checkpoints need the qemu backend");
   return Error(ErrorCode::kUnsupported, what + " is on the " + backend +
                                             " backend, which cannot save its state; checkpoints need the qemu backend");
 }

@@ -6,7 +6,9 @@
 #include "base/json.h"
 #include "sandbox/lifecycle.h"
 #include "sandbox/provision.h"
+#include "sandbox/checkpointing.h"
 #include "serve/api_events.h"
+#include "serve/api_checkpoints.h"
 #include "serve/api_images.h"
 #include "serve/api_workload.h"
 #include "serve/errors.h"
@@ -48,14 +50,16 @@ Result<std::optional<std::vector<std::string>>> split_path(std::string_view path
   return std::optional<std::vector<std::string>>(std::move(out));
 }
 
-// Action endpoints take no body; an empty JSON object is accepted too, as
-// some clients always send one with POST.
-Status check_no_body(const std::string& body) {
-  size_t i = body.find_first_not_of(" \t\r\n");
-  if (i == std::string::npos) return {};
-  auto j = parse_json(body, "the request body");
-  if (j.ok() && j->is_object() && j->empty()) return {};
-  return Error(ErrorCode::kInvalidArgument, "this endpoint takes no request body (parameters go in the query)");
+// A create body's from_checkpoint as the library's request.
+RestoreRequest restore_request(const CreateBody& body) {
+  RestoreRequest r;
+  r.checkpoint = body.from_checkpoint;
+  r.name = body.request.provision.base.name;
+  r.labels = body.request.labels;
+  r.restart = body.request.restart;
+  r.ttl = body.request.ttl;
+  r.idle_timeout = body.request.idle_timeout;
+  return r;
 }
 
 // Sandbox endpoints, the id already checked.
@@ -68,7 +72,8 @@ class SandboxCalls {
     (void)query;
     KRUNBOX_ASSIGN_OR_RETURN(CreateBody body, parse_create_body(req.body));
     std::optional<std::chrono::duration<double>> start_took;
-    auto id = create_sandbox(lc_, std::move(body.request));
+    auto id = body.from_checkpoint.empty() ? create_sandbox(lc_, std::move(body.request))
+                                           : create_from_checkpoint(lc_, restore_request(body));
     if (!id) return std::move(id).error();
     if (body.start) {
       // The monitor holds the secrets since create; start needs them only for
@@ -118,6 +123,7 @@ class SandboxCalls {
     std::vector<std::string_view> allowed;
     if (verb == "stop") allowed = {"timeout"};
     if (verb == "kill") allowed = {"signal"};
+    if (verb == "pause") allowed = {"to_disk"};
     KRUNBOX_ASSIGN_OR_RETURN(auto query, parse_query(req.query, allowed));
     std::vector<Secret> secrets;
     std::chrono::seconds ttl{0};
@@ -131,6 +137,11 @@ class SandboxCalls {
     // All of the input is checked before the sandbox is looked up.
     KRUNBOX_ASSIGN_OR_RETURN(auto grace, parse_stop_timeout(query));
     KRUNBOX_ASSIGN_OR_RETURN(int sig, parse_kill_signal(query));
+    bool to_disk = false;
+    for (const auto& [name, value] : query) {
+      if (name != "to_disk") continue;
+      KRUNBOX_ASSIGN_OR_RETURN(to_disk, parse_bool_param(name, value));
+    }
     auto id = lc_.resolve(key);
     if (!id) {
       wipe(secrets);
@@ -150,7 +161,7 @@ class SandboxCalls {
     } else if (verb == "timeout") {
       KRUNBOX_TRY(lc_.set_ttl(*id, ttl));
     } else if (verb == "pause") {
-      KRUNBOX_TRY(lc_.pause(*id));
+      KRUNBOX_TRY(to_disk ? pause_to_disk(lc_, *id) : lc_.pause(*id));
     } else {
       KRUNBOX_TRY(lc_.resume(*id));
     }
@@ -209,6 +220,12 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version, A
       return bad_method(req, pull ? "GET, POST, DELETE" : "GET, DELETE");
     return images_endpoint(rest, req);
   }
+  if (seg[0] == "checkpoints") {
+    std::vector<std::string> rest(seg.begin() + 1, seg.end());
+    if (rest.empty() && m != "GET") return bad_method(req, "GET");
+    if (!rest.empty() && m != "GET" && m != "DELETE") return bad_method(req, "GET, DELETE");
+    return checkpoints_endpoint(rest, req);
+  }
   if (seg[0] != "sandboxes" || seg.size() > 5) return no_route(req);
   SandboxCalls calls(metrics);
   if (seg.size() == 1) {
@@ -250,6 +267,10 @@ Result<HttpResponse> route(const HttpRequest& req, const std::string& version, A
   if (seg[2] == "exec") {
     if (m != "POST") return bad_method(req, "POST");
     return calls.in_sandbox(seg[1], req, exec_endpoint);
+  }
+  if (seg[2] == "checkpoint") {
+    if (m != "POST") return bad_method(req, "POST");
+    return checkpoint_endpoint(seg[1], req);
   }
   if (seg[2] == "archive") {
     if (m != "GET" && m != "PUT") return bad_method(req, "GET, PUT");

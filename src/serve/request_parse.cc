@@ -7,12 +7,14 @@
 #include <charconv>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include "backend/sandbox_spec.h"
 #include "base/json.h"
 #include "image/reference.h"
 #include "image/registry_auth.h"
 #include "proto/messages.h"
+#include "sandbox/checkpoints.h"
 #include "sandbox/secrets.h"
 #include "serve/responses.h"
 
@@ -261,6 +263,33 @@ Result<PullBody> parse_pull_body(std::string_view body) {
   return out;
 }
 
+Status check_no_body(const std::string& body) {
+  size_t i = body.find_first_not_of(" \t\r\n");
+  if (i == std::string::npos) return {};
+  auto j = parse_json(body, "the request body");
+  if (j.ok() && j->is_object() && j->empty()) return {};
+  return Error(ErrorCode::kInvalidArgument, "this endpoint takes no request body (parameters go in the query)");
+}
+
+Result<CheckpointBody> parse_checkpoint_body(std::string_view body) {
+  KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
+  CheckpointBody out;
+  KRUNBOX_TRY(each_field(j, "", {"name", "leave_running"},
+                         [&](const std::string& key, const Json& v, const std::string& field) -> Status {
+                           if (key == "name") {
+                             KRUNBOX_ASSIGN_OR_RETURN(out.name, as_string(v, field));
+                             if (auto st = check_checkpoint_name(out.name); !st.ok())
+                               return field_error(field, ": " + st.error().message());
+                           } else {
+                             KRUNBOX_ASSIGN_OR_RETURN(out.leave_running, as_bool(v, field));
+                           }
+                           return {};
+                         }));
+  if (out.name.empty())
+    return Error(ErrorCode::kInvalidArgument, "field \"name\" is missing: the name of the new checkpoint");
+  return out;
+}
+
 Result<std::chrono::seconds> parse_timeout_body(std::string_view body) {
   KRUNBOX_ASSIGN_OR_RETURN(Json j, parse_object(body));
   std::optional<uint64_t> ttl;
@@ -474,12 +503,22 @@ Result<CreateBody> parse_create_body(std::string_view body) {
   SandboxSpec& s = p.base;
   const SpecLimits limits;
   std::string isolation = "any";
+  std::string shape_field;  // the last field that describes what to boot
   KRUNBOX_TRY(each_field(
       j, "", {"image", "rootfs",  "pull",     "backend", "isolation", "cpus",    "memory_mib", "pids_limit",
               "env",   "secrets", "volumes",  "ports",   "network",   "workdir", "user",       "entrypoint",
-              "cmd",   "name",    "hostname", "labels",  "restart",   "start",   "timeout_s",  "idle_timeout_s"},
+              "cmd",   "name",    "hostname", "labels",  "restart",   "start",   "timeout_s",  "idle_timeout_s",
+              "from_checkpoint"},
       [&](const std::string& key, const Json& v, const std::string& field) -> Status {
-        if (key == "image") {
+        static const std::set<std::string> kWithCheckpoint = {"name",      "labels",         "restart",
+                                                              "timeout_s", "idle_timeout_s", "start",
+                                                              "from_checkpoint"};
+        if (!kWithCheckpoint.count(key)) shape_field = field;
+        if (key == "from_checkpoint") {
+          KRUNBOX_ASSIGN_OR_RETURN(out.from_checkpoint, as_string(v, field));
+          if (auto st = check_checkpoint_name(out.from_checkpoint); !st.ok())
+            return field_error(field, ": " + st.error().message());
+        } else if (key == "image") {
           KRUNBOX_ASSIGN_OR_RETURN(p.image, as_string(v, field));
         } else if (key == "rootfs") {
           KRUNBOX_ASSIGN_OR_RETURN(p.rootfs, as_string(v, field));
@@ -559,6 +598,10 @@ Result<CreateBody> parse_create_body(std::string_view body) {
         }
         return {};
       }));
+  if (!out.from_checkpoint.empty() && !shape_field.empty())
+    return field_error(shape_field, "cannot be combined with \"from_checkpoint\": the checkpoint brings its workload, "
+                                    "root and machine (only name, labels, restart, timeout_s, idle_timeout_s and "
+                                    "start apply)");
   if (!p.image.empty() && !p.rootfs.empty())
     return Error(ErrorCode::kInvalidArgument, "fields \"image\" and \"rootfs\" exclude each other; give one");
   // As the CLI's --isolation: "container" picks native unless a backend is

@@ -25,9 +25,12 @@ namespace krunbox::serve {
 inline constexpr size_t kMaxJsonBody = 1u << 20;
 
 // POST /v1/sandboxes.
+// With "from_checkpoint" the sandbox restores that checkpoint, and only
+// name, labels, restart, timeout_s, idle_timeout_s and start may come with it.
 struct CreateBody {
   CreateRequest request;
   bool start = true;
+  std::string from_checkpoint;
 };
 Result<CreateBody> parse_create_body(std::string_view body);
 
@@ -56,6 +59,16 @@ struct PullBody {
   image::Platform platform = image::host_platform();
 };
 Result<PullBody> parse_pull_body(std::string_view body);
+// Action endpoints take no body; an empty JSON object is accepted too, as
+// some clients always send one with POST.
+Status check_no_body(const std::string& body);
+
+// POST .../checkpoint {"name": "cp1", "leave_running": false}.
+struct CheckpointBody {
+  std::string name;
+  bool leave_running = false;
+};
+Result<CheckpointBody> parse_checkpoint_body(std::string_view body);
 // POST .../timeout {"timeout_s": N}: the time to live from now (0: none).
 Result<std::chrono::seconds> parse_timeout_body(std::string_view body);
 // POST .../execs/{eid}/signal {"signal": 15 | "TERM" | "SIGTERM"}.

@@ -25,6 +25,8 @@ Json sandbox_document(const SandboxView& v) {
           {"created_at", v.config.created_at},
           {"timeout_s", v.config.ttl.count()},
           {"idle_timeout_s", v.config.idle_timeout.count()},
+          {"checkpoint", v.config.checkpoint.empty() ? Json(nullptr) : Json(v.config.checkpoint)},
+          {"paused_to_disk", v.paused_to_disk},
           // Unix seconds when the monitor stops this run; null: no limit.
           {"deadline", v.status.deadline && !is_terminal(v.status.state) ? Json(v.status.deadline) : Json(nullptr)}};
 }

@@ -10,7 +10,7 @@ import pytest
 SPEC = os.path.join(os.path.dirname(__file__), "../../docs/openapi.json")
 METHODS = ("get", "put", "post", "delete", "patch")
 # Names that exist nowhere, so no probe changes anything.
-FILL = {"id": "nosuch", "exec_id": "0000000000000000", "ref": "no/such:1"}
+FILL = {"id": "nosuch", "exec_id": "0000000000000000", "ref": "no/such:1", "name": "nosuch"}
 
 
 def spec():
