@@ -107,6 +107,8 @@ struct SandboxInfo {
   std::map<std::string, std::string> labels;
   std::vector<Port> ports;  // as bound
   int64_t created_at = 0;   // unix seconds
+  std::string checkpoint;   // the checkpoint it restores at each start; empty: it boots
+  bool paused_to_disk = false;
 };
 
 struct ExecOptions {
@@ -188,6 +190,16 @@ class Runtime {
   Status resume(const std::string& sandbox);
   // Removes every trace; a running sandbox only with force (stops it first).
   Status remove(const std::string& sandbox, bool force = false);
+
+  // Checkpoints (qemu sandboxes; docs/checkpoints.md). Saves the running
+  // sandbox as checkpoint `name`; it stops afterwards unless leave_running.
+  Status checkpoint(const std::string& sandbox, const std::string& name, bool leave_running = false);
+  // A new sandbox that goes on from checkpoint `name`, started (several are
+  // forks); its id.
+  Result<std::string> restore(const std::string& checkpoint, const std::string& new_name = "");
+  Status remove_checkpoint(const std::string& name);
+  // Saves the sandbox and stops it, so it holds no memory; resume() restores it.
+  Status pause_to_disk(const std::string& sandbox);
 
   Result<SandboxInfo> inspect(const std::string& sandbox);
   // Every sandbox, or those with all of `labels` (KEY=VALUE, or KEY: set).

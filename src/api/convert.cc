@@ -53,6 +53,8 @@ SandboxInfo to_info(const SandboxView& v) {
   for (const auto& p : v.status.ports.empty() ? v.config.spec.ports : v.status.ports)
     info.ports.push_back(Port{p.host_ip, p.host_port, p.guest_port, p.protocol == PortProtocol::kUdp});
   info.created_at = v.config.created_at;
+  info.checkpoint = v.config.checkpoint;
+  info.paused_to_disk = v.paused_to_disk;
   return info;
 }
 

@@ -6,6 +6,7 @@
 #include "api/convert.h"
 #include "base/paths.h"
 #include "krunbox/krunbox.h"
+#include "sandbox/checkpointing.h"
 #include "sandbox/exec_session.h"
 #include "sandbox/files_client.h"
 #include "sandbox/lifecycle.h"
@@ -79,6 +80,29 @@ Status Runtime::resume(const std::string& key) {
   KRUNBOX_ASSIGN_OR_RETURN(std::string id, impl_->resolve(key));
   return impl_->lifecycle.resume(id);
 }
+
+Status Runtime::checkpoint(const std::string& key, const std::string& name, bool leave_running) {
+  KRUNBOX_TRY(checkpoint_sandbox(impl_->lifecycle, CheckpointRequest{key, name, leave_running}));
+  return {};
+}
+
+Result<std::string> Runtime::restore(const std::string& checkpoint, const std::string& new_name) {
+  RestoreRequest request;
+  request.checkpoint = checkpoint;
+  request.name = new_name;
+  KRUNBOX_ASSIGN_OR_RETURN(std::string id, create_from_checkpoint(impl_->lifecycle, request));
+  if (auto st = impl_->lifecycle.start(id, {}); !st.ok()) {
+    (void)impl_->lifecycle.remove(id, true);
+    return std::move(st).error();
+  }
+  return id;
+}
+
+Status Runtime::remove_checkpoint(const std::string& name) {
+  return CheckpointStore().remove(name, impl_->lifecycle.store());
+}
+
+Status Runtime::pause_to_disk(const std::string& key) { return krunbox::pause_to_disk(impl_->lifecycle, key); }
 
 Status Runtime::remove(const std::string& key, bool force) {
   KRUNBOX_ASSIGN_OR_RETURN(std::string id, impl_->resolve(key));

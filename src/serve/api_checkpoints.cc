@@ -31,8 +31,7 @@ Result<HttpResponse> checkpoints_endpoint(const std::vector<std::string>& rest, 
     for (const auto& c : list) out.push_back(checkpoint_document(c));
     return json_response(200, out);
   }
-  if (rest.size() != 1)
-    return Error(ErrorCode::kNotFound, "no such endpoint: checkpoint names hold no '/'");
+  if (rest.size() != 1) return Error(ErrorCode::kNotFound, "no such endpoint: checkpoint names hold no '/'");
   if (req.method == "DELETE") {
     KRUNBOX_TRY(check_no_body(req.body));
     KRUNBOX_TRY(store.remove(rest[0], StateStore()));
