@@ -81,18 +81,6 @@ namespace {
 // A GET of a symlink reads what it points to, in memory, up to this.
 constexpr size_t kMaxFollowedFileBytes = 64u << 20;
 
-// The request's body as a source: streamed from the client, or from memory
-// when a caller (a test, another handler) gave it whole.
-std::function<Result<size_t>(char*, size_t)> body_source_of(const HttpRequest& req) {
-  if (req.body_source) return req.body_source;
-  return [&req, used = size_t{0}](char* buf, size_t size) mutable -> Result<size_t> {
-    size_t n = std::min(size, req.body.size() - used);
-    std::copy_n(req.body.data() + used, n, buf);
-    used += n;
-    return n;
-  };
-}
-
 }  // namespace
 
 Result<HttpResponse> files_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
@@ -106,7 +94,7 @@ Result<HttpResponse> files_endpoint(Lifecycle& lc, const std::string& id, const 
     PutFileOptions o;
     o.mode = q.mode;
     o.make_parents = q.make_parents;
-    KRUNBOX_TRY(put_file_stream(lc, id, q.path, body_source_of(req), o));
+    KRUNBOX_TRY(put_file_stream(lc, id, q.path, req.body_reader(), o));
     return no_content();
   }
   KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kRead));
@@ -167,7 +155,7 @@ Result<HttpResponse> move_endpoint(Lifecycle& lc, const std::string& id, const H
 Result<HttpResponse> archive_endpoint(Lifecycle& lc, const std::string& id, const HttpRequest& req) {
   KRUNBOX_ASSIGN_OR_RETURN(FileQuery q, parse_file_query(req.query, FileEndpoint::kRead));
   if (req.method == "PUT") {
-    KRUNBOX_ASSIGN_OR_RETURN(ExtractCounts counts, extract_archive(lc, id, q.path, body_source_of(req)));
+    KRUNBOX_ASSIGN_OR_RETURN(ExtractCounts counts, extract_archive(lc, id, q.path, req.body_reader()));
     return json_response(200, {{"files", counts.files}, {"directories", counts.directories}, {"bytes", counts.bytes}});
   }
   // What is archived, before the first byte: a missing path is a 404, not

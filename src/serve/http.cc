@@ -1,5 +1,7 @@
 #include "serve/http.h"
 
+#include <algorithm>
+
 namespace krunbox::serve {
 namespace {
 
@@ -21,5 +23,16 @@ std::string_view HttpRequest::header(std::string_view name) const {
     if (ascii_iequal(n, name)) return v;
   return {};
 }
+
+BodySource source_of(std::string_view bytes) {
+  return [bytes, used = size_t{0}](char* buf, size_t size) mutable -> Result<size_t> {
+    size_t n = std::min(size, bytes.size() - used);
+    std::copy_n(bytes.data() + used, n, buf);
+    used += n;
+    return n;
+  };
+}
+
+BodySource HttpRequest::body_reader() const { return body_source ? body_source : source_of(body); }
 
 }  // namespace krunbox::serve

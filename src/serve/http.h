@@ -14,6 +14,12 @@
 
 namespace krunbox::serve {
 
+// Reads a body's next bytes into `buf`; 0 at its end.
+using BodySource = std::function<Result<size_t>(char* buf, size_t size)>;
+
+// A source of `bytes`, which must outlive it.
+BodySource source_of(std::string_view bytes);
+
 struct HttpRequest {
   std::string method;  // as sent: "GET", "POST", ...
   std::string path;    // the target before '?', not yet decoded
@@ -27,10 +33,14 @@ struct HttpRequest {
   // its end; an error when the client is too slow, breaks the framing or
   // sends more than the route's limit. On the connection's thread, during
   // handle() only. What is left unread ends the connection after the answer.
-  std::function<Result<size_t>(char* buf, size_t size)> body_source;
+  BodySource body_source;
 
   // The first header of that name (ASCII case-insensitive); empty if absent.
   std::string_view header(std::string_view name) const;
+  // The body as a source: body_source when it streams, else a reader of
+  // `body` (a request a test or another handler made whole). It refers to
+  // this request, which must outlive it.
+  BodySource body_reader() const;
 };
 
 // Writes one chunk of a streamed body; false once the client is gone (the
