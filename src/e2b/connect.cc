@@ -32,26 +32,45 @@ std::string encode_envelope(uint8_t flags, std::string_view data) {
 }
 
 Result<std::vector<Envelope>> decode_envelopes(std::string_view body, size_t max_bytes) {
+  EnvelopeReader reader(serve::source_of(body), max_bytes);
   std::vector<Envelope> out;
-  size_t at = 0;
-  while (at < body.size()) {
-    if (body.size() - at < 5)
-      return Error(ErrorCode::kInvalidArgument, "the request body ends inside a Connect envelope's 5-byte prefix");
-    auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(body[at + i])); };
-    uint8_t flags = static_cast<uint8_t>(byte(0));
-    uint32_t n = (byte(1) << 24) | (byte(2) << 16) | (byte(3) << 8) | byte(4);
-    if (flags & kEnvelopeCompressed)
-      return Error(ErrorCode::kInvalidArgument, "compressed Connect envelopes are not accepted (send identity)");
-    if (n > max_bytes)
-      return Error(ErrorCode::kLimitExceeded, "a Connect envelope of " + std::to_string(n) +
-                                                  " bytes is over the limit of " + std::to_string(max_bytes));
-    if (body.size() - at - 5 < n)
-      return Error(ErrorCode::kInvalidArgument, "the request body ends inside a Connect envelope of " +
-                                                    std::to_string(n) + " bytes");
-    out.push_back({flags, std::string(body.substr(at + 5, n))});
-    at += 5 + n;
+  for (;;) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto e, reader.next());
+    if (!e) return out;
+    out.push_back(std::move(*e));
   }
-  return out;
+}
+
+Result<size_t> EnvelopeReader::read_full(char* buf, size_t size) {
+  size_t got = 0;
+  while (got < size) {
+    KRUNBOX_ASSIGN_OR_RETURN(size_t n, source_(buf + got, size - got));
+    if (n == 0) break;
+    got += n;
+  }
+  return got;
+}
+
+Result<std::optional<Envelope>> EnvelopeReader::next() {
+  unsigned char prefix[5];
+  KRUNBOX_ASSIGN_OR_RETURN(size_t got, read_full(reinterpret_cast<char*>(prefix), sizeof prefix));
+  if (got == 0) return std::optional<Envelope>();
+  if (got < sizeof prefix)
+    return Error(ErrorCode::kInvalidArgument, "the request body ends inside a Connect envelope's 5-byte prefix");
+  Envelope e;
+  e.flags = prefix[0];
+  uint32_t n = (uint32_t{prefix[1]} << 24) | (uint32_t{prefix[2]} << 16) | (uint32_t{prefix[3]} << 8) | prefix[4];
+  if (e.flags & kEnvelopeCompressed)
+    return Error(ErrorCode::kInvalidArgument, "compressed Connect envelopes are not accepted (send identity)");
+  if (n > max_bytes_)
+    return Error(ErrorCode::kLimitExceeded, "a Connect envelope of " + std::to_string(n) +
+                                                " bytes is over the limit of " + std::to_string(max_bytes_));
+  e.data.resize(n);
+  KRUNBOX_ASSIGN_OR_RETURN(got, read_full(e.data.data(), n));
+  if (got < n)
+    return Error(ErrorCode::kInvalidArgument,
+                 "the request body ends inside a Connect envelope of " + std::to_string(n) + " bytes");
+  return std::optional<Envelope>(std::move(e));
 }
 
 std::string_view code_name(Code code) {

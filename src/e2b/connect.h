@@ -14,6 +14,7 @@
 
 #include "base/json.h"
 #include "krunbox/error.h"
+#include "serve/http.h"
 
 namespace krunbox::e2b {
 
@@ -32,6 +33,23 @@ std::string encode_envelope(uint8_t flags, std::string_view data);
 // All envelopes in `body`, which must end at an envelope's end; compressed
 // ones and ones over `max_bytes` are refused (kInvalidArgument / kLimitExceeded).
 Result<std::vector<Envelope>> decode_envelopes(std::string_view body, size_t max_bytes = kMaxEnvelopeBytes);
+
+// The envelopes of a client stream (a streamed request body), one at a
+// time as they arrive; the same checks as decode_envelopes.
+class EnvelopeReader {
+ public:
+  explicit EnvelopeReader(serve::BodySource source, size_t max_bytes = kMaxEnvelopeBytes)
+      : source_(std::move(source)), max_bytes_(max_bytes) {}
+  // The next envelope; nullopt when the body ends between envelopes.
+  Result<std::optional<Envelope>> next();
+
+ private:
+  // Reads exactly `size` bytes; the count read before the body ended.
+  Result<size_t> read_full(char* buf, size_t size);
+
+  serve::BodySource source_;
+  size_t max_bytes_;
+};
 
 // Connect's error codes, spelled as on the wire ("not_found", ...).
 enum class Code {

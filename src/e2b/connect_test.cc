@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace krunbox::e2b {
 namespace {
 
@@ -35,6 +37,37 @@ TEST(ConnectEnvelope, RefusesTruncatedCompressedAndHuge) {
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.error().code(), ErrorCode::kLimitExceeded);
   EXPECT_TRUE(decode_envelopes("").ok());
+}
+
+TEST(EnvelopeReader, OneAtATimeAsTheBytesTrickleIn) {
+  std::string body = encode_envelope(0, R"({"start":{}})") + encode_envelope(0, std::string(70000, 'd'));
+  size_t used = 0;
+  EnvelopeReader reader([&](char* buf, size_t size) -> Result<size_t> {
+    size_t n = std::min<size_t>({size, 3, body.size() - used});
+    std::copy_n(body.data() + used, n, buf);
+    used += n;
+    return n;
+  });
+  auto first = reader.next();
+  ASSERT_TRUE(first.ok() && *first);
+  EXPECT_EQ((*first)->data, R"({"start":{}})");
+  // Only the first envelope was read so far.
+  EXPECT_EQ(used, 5u + 12u);
+  auto second = reader.next();
+  ASSERT_TRUE(second.ok() && *second);
+  EXPECT_EQ((*second)->data.size(), 70000u);
+  auto end = reader.next();
+  ASSERT_TRUE(end.ok());
+  EXPECT_FALSE(*end);
+}
+
+TEST(EnvelopeReader, ABodyEndingInsideAnEnvelopeIsAnError) {
+  std::string body = encode_envelope(0, "{}");
+  body.pop_back();
+  EnvelopeReader reader(serve::source_of(body));
+  auto e = reader.next();
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message().find("ends inside"), std::string::npos);
 }
 
 TEST(ConnectEnvelope, EndStreamCarriesTheError) {

@@ -1,6 +1,7 @@
 // libFuzzer over what an E2B client sends before any sandbox is touched:
 // Connect envelopes and requests, multipart uploads, query strings, paths
 // and the Authorization user.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -25,6 +26,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto boundary = multipart_boundary(type);
       if (boundary.ok()) (void)parse_multipart(body, *boundary);
       (void)parse_multipart(body, "b");
+      // The reader as uploads use it: reads of a few bytes, parts skipped.
+      size_t used = 0, step = 1 + type.size() % 7;
+      MultipartReader reader(
+          [&](char* buf, size_t n) -> krunbox::Result<size_t> {
+            n = std::min({n, step, body.size() - used});
+            std::copy_n(body.data() + used, n, buf);
+            used += n;
+            return n;
+          },
+          "b");
+      for (int i = 0; i < 64; ++i) {
+        auto part = reader.next_part();
+        if (!part.ok() || !*part) break;
+        char buf[5];
+        if (i % 2 == 0) (void)reader.read(buf, sizeof buf);
+      }
       break;
     }
     case 4: (void)parse_query_params(rest); break;

@@ -39,8 +39,14 @@ Result<HttpResponse> download(Lifecycle& lc, const std::string& id, const std::s
   return r;
 }
 
+// Each file goes to the sandbox as it arrives (put_file_stream: a file cut
+// short, by the client or a malformed body, is not written at all).
 Result<HttpResponse> upload(Lifecycle& lc, const std::string& id, const HttpRequest& req, const std::string& query_path,
                             const std::string& user) {
+  std::string_view encoding = req.header("Content-Encoding");
+  if (!encoding.empty() && encoding != "identity")
+    return Error(ErrorCode::kUnsupported, "uploads with Content-Encoding " + std::string(encoding) +
+                                              " are not accepted; send the file's bytes as they are (no gzip option)");
   PutFileOptions o;
   o.make_parents = true;
   Json out = Json::array();
@@ -48,27 +54,30 @@ Result<HttpResponse> upload(Lifecycle& lc, const std::string& id, const HttpRequ
   if (type.substr(0, 24) == "application/octet-stream") {
     if (query_path.empty()) return Error(ErrorCode::kInvalidArgument, "an octet-stream upload needs ?path=");
     KRUNBOX_ASSIGN_OR_RETURN(std::string path, resolve_path(query_path, user));
-    KRUNBOX_TRY(put_file(lc, id, path, req.body, o));
+    KRUNBOX_TRY(put_file_stream(lc, id, path, req.body_reader(), o));
     out.push_back(written(path));
     return serve::json_response(200, out);
   }
   KRUNBOX_ASSIGN_OR_RETURN(std::string boundary, multipart_boundary(type));
-  KRUNBOX_ASSIGN_OR_RETURN(auto parts, parse_multipart(req.body, boundary));
+  MultipartReader reader(req.body_reader(), boundary);
   size_t files = 0;
-  for (const auto& part : parts) {
-    if (!part.has_filename && part.name != "file") continue;
-    ++files;
-  }
-  if (files == 0) return Error(ErrorCode::kInvalidArgument, "the upload holds no file part");
-  for (const auto& part : parts) {
-    if (!part.has_filename && part.name != "file") continue;
-    // One file: the query's path; several: each its own name.
-    std::string target = !query_path.empty() && files == 1 ? query_path : part.filename;
+  for (;;) {
+    KRUNBOX_ASSIGN_OR_RETURN(auto part, reader.next_part());
+    if (!part) break;
+    if (!part->has_filename && part->name != "file") continue;
+    // With ?path= the upload is one file (the SDK's write(path, data));
+    // without, each part's file name is its path (write([...])).
+    if (++files > 1 && !query_path.empty())
+      return Error(ErrorCode::kInvalidArgument,
+                   "an upload with ?path= carries one file; to write several, leave out ?path= and give each part "
+                   "its path as its file name (the files before this one were written)");
+    std::string target = !query_path.empty() ? query_path : part->filename;
     if (target.empty()) return Error(ErrorCode::kInvalidArgument, "a file part has no path (give ?path= or a file name)");
     KRUNBOX_ASSIGN_OR_RETURN(std::string path, resolve_path(target, user));
-    KRUNBOX_TRY(put_file(lc, id, path, part.data, o));
+    KRUNBOX_TRY(put_file_stream(lc, id, path, [&](char* buf, size_t size) { return reader.read(buf, size); }, o));
     out.push_back(written(path));
   }
+  if (files == 0) return Error(ErrorCode::kInvalidArgument, "the upload holds no file part");
   return serve::json_response(200, out);
 }
 

@@ -10,8 +10,9 @@
 
 namespace krunbox::e2b {
 
-// The largest upload body.
-inline constexpr size_t kMaxUploadBytes = 256u << 20;
+// The largest upload body. Uploads stream to the sandbox as they come, so
+// this bounds a request's length, not the server's memory.
+inline constexpr size_t kMaxUploadBytes = size_t{64} << 30;
 // Files up to this size are answered in one body (with its length);
 // larger ones are streamed.
 inline constexpr size_t kWholeFileBytes = 16u << 20;

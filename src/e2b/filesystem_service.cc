@@ -80,7 +80,7 @@ serve::HttpResponse filesystem_call(const std::string& method, const Json& messa
                                     const std::string& user, bool streaming) {
   if (streaming)
     return stream_error({Code::kUnimplemented, "filesystem.Filesystem/" + method +
-                                                   " is not served by krunbox (watching directories is not supported)"});
+                                                   " is not served by krunbox as a server stream"});
   auto r = unary(method, message, id, user);
   if (!r) return unary_error(RpcError::of(r.error()));
   return unary_response(*r);

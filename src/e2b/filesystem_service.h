@@ -1,6 +1,6 @@
 // envd's filesystem.Filesystem service over the library's file-tree calls
 // (sandbox/files_client.h): Stat, ListDir, MakeDir, Move, Remove. Watching
-// (WatchDir, the watcher calls) is not served: unimplemented.
+// (WatchDir and the polled watchers) is watch_dir.h's.
 #pragma once
 
 #include <string>

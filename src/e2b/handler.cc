@@ -58,9 +58,15 @@ std::string sandbox_of_request(const HttpRequest& req) {
   return is_e2b_id(candidate) ? std::string(candidate) : "";
 }
 
+constexpr std::string_view kStreamInput = "/process.Process/StreamInput";
+
 size_t E2bHandler::body_limit(std::string_view method, std::string_view path) const {
-  if (method == "POST" && path == "/files") return kMaxUploadBytes;
+  if (streams_body(method, path)) return kMaxUploadBytes;
   return kMaxJsonBody;
+}
+
+bool E2bHandler::streams_body(std::string_view method, std::string_view path) const {
+  return method == "POST" && (path == "/files" || path == kStreamInput);
 }
 
 HttpResponse E2bHandler::handle(const HttpRequest& req) {
@@ -110,12 +116,28 @@ HttpResponse E2bHandler::envd(const HttpRequest& req, const std::string& sandbox
     r.headers.emplace_back("Allow", "POST");
     return r;
   }
+  if (req.path == kStreamInput) {
+    if (!streaming)
+      return unary_error({Code::kInvalidArgument, "StreamInput is a client stream: send application/connect+json"});
+    return processes_.stream_input(view->id, req);
+  }
   auto call = parse_rpc_request(req.path, req.header("Content-Type"), req.body);
   if (!call) {
     RpcError e = RpcError::of(call.error());
     return streaming ? stream_error(e) : unary_error(e);
   }
   if (process) return processes_.call(call->method, call->message, view->id, user, req);
+  if (call->method == "WatchDir") {
+    if (!streaming)
+      return unary_error({Code::kInvalidArgument, "WatchDir is a server stream: send application/connect+json"});
+    return watch_dir(call->message, view->id, user, req);
+  }
+  if (call->method == "CreateWatcher" || call->method == "GetWatcherEvents" || call->method == "RemoveWatcher") {
+    if (streaming)
+      return stream_error({Code::kInvalidArgument, call->method + " is a unary call: send application/json"});
+    auto r = watchers_.call(call->method, call->message, view->id, user);
+    return r ? unary_response(*r) : unary_error(RpcError::of(r.error()));
+  }
   return filesystem_call(call->method, call->message, view->id, user, streaming);
 }
 

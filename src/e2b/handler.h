@@ -12,6 +12,7 @@
 #include "e2b/control_plane.h"
 #include "e2b/keys.h"
 #include "e2b/process_service.h"
+#include "e2b/watch_dir.h"
 #include "serve/http.h"
 
 namespace krunbox::e2b {
@@ -24,6 +25,8 @@ class E2bHandler : public serve::Handler {
  public:
   E2bHandler(E2bOptions options, Keys keys) : options_(std::move(options)), keys_(std::move(keys)) {}
   size_t body_limit(std::string_view method, std::string_view path) const override;
+  // Uploads and StreamInput's client stream reach their handlers as they come.
+  bool streams_body(std::string_view method, std::string_view path) const override;
   serve::HttpResponse handle(const serve::HttpRequest& request) override;
 
  private:
@@ -32,6 +35,7 @@ class E2bHandler : public serve::Handler {
   E2bOptions options_;
   Keys keys_;
   ProcessService processes_;
+  Watchers watchers_;
 };
 
 }  // namespace krunbox::e2b

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace krunbox::e2b {
 namespace {
 
@@ -52,6 +54,93 @@ TEST(Multipart, RefusesMalformed) {
   EXPECT_FALSE(parse_multipart("--b\r\nContent-Disposition: form-data\r\n\r\nabc", "b").ok());
   EXPECT_FALSE(parse_multipart("--b\r\nno colon here\r\n\r\nabc\r\n--b--", "b").ok());
   EXPECT_FALSE(parse_multipart("--bX", "b").ok());
+}
+
+// A source that hands out at most `step` bytes a read, so boundaries and
+// headers fall across reads.
+serve::BodySource trickle(const std::string& body, size_t step) {
+  return [&body, step, used = size_t{0}](char* buf, size_t size) mutable -> Result<size_t> {
+    size_t n = std::min({size, step, body.size() - used});
+    std::copy_n(body.data() + used, n, buf);
+    used += n;
+    return n;
+  };
+}
+
+std::string read_part(MultipartReader& reader) {
+  std::string out;
+  char buf[7];
+  for (;;) {
+    auto n = reader.read(buf, sizeof buf);
+    EXPECT_TRUE(n.ok()) << n.error().message();
+    if (!n.ok() || *n == 0) return out;
+    out.append(buf, *n);
+  }
+}
+
+TEST(MultipartReader, PartsComeWholeWhateverTheReadSizes) {
+  // Data that nearly holds the delimiter, twice.
+  std::string a = "x\r\n--Xy\r\n--XyY-no\r\n-", b(300000, 'b');
+  b[1000] = '\r';
+  std::string body = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n" + a +
+                     "\r\n--XyZ  \r\nContent-Disposition: form-data; name=\"file\"; filename=\"b\"\r\n\r\n" + b +
+                     "\r\n--XyZ--\r\nepilogue";
+  for (size_t step : std::vector<size_t>{1, 2, 5, 64, 100000, 1u << 20}) {
+    MultipartReader reader(trickle(body, step), "XyZ");
+    auto first = reader.next_part();
+    ASSERT_TRUE(first.ok() && *first) << step;
+    EXPECT_EQ((*first)->filename, "a");
+    EXPECT_EQ(read_part(reader), a) << step;
+    auto second = reader.next_part();
+    ASSERT_TRUE(second.ok() && *second) << step;
+    EXPECT_EQ((*second)->filename, "b");
+    EXPECT_EQ(read_part(reader), b) << step;
+    auto end = reader.next_part();
+    ASSERT_TRUE(end.ok()) << end.error().message();
+    EXPECT_FALSE(*end);
+  }
+}
+
+TEST(MultipartReader, SkipsAnUnreadPart) {
+  std::string body = "--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nnot a file\r\n--b\r\n"
+                     "Content-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\ndata\r\n--b--";
+  MultipartReader reader(trickle(body, 3), "b");
+  auto note = reader.next_part();
+  ASSERT_TRUE(note.ok() && *note);
+  EXPECT_FALSE((*note)->has_filename);
+  auto file = reader.next_part();
+  ASSERT_TRUE(file.ok() && *file);
+  EXPECT_EQ(read_part(reader), "data");
+}
+
+TEST(MultipartReader, ABodyCutShortIsAnErrorNotAShortPart) {
+  std::string body = "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n" +
+                     std::string(5000, 'z');
+  MultipartReader reader(trickle(body, 512), "b");
+  auto part = reader.next_part();
+  ASSERT_TRUE(part.ok() && *part);
+  char buf[1024];
+  Result<size_t> n = size_t{0};
+  do n = reader.read(buf, sizeof buf);
+  while (n.ok() && *n > 0);
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.error().message().find("closing boundary"), std::string::npos) << n.error().message();
+}
+
+TEST(MultipartReader, TheSourcesErrorComesThrough) {
+  MultipartReader reader([](char*, size_t) -> Result<size_t> { return Error(ErrorCode::kTimeout, "client too slow"); },
+                         "b");
+  auto part = reader.next_part();
+  ASSERT_FALSE(part.ok());
+  EXPECT_EQ(part.error().code(), ErrorCode::kTimeout);
+}
+
+TEST(MultipartReader, RefusesEndlessHeaders) {
+  std::string body = "--b\r\nX-Long: " + std::string(100000, 'h');
+  MultipartReader reader(trickle(body, 4096), "b");
+  auto part = reader.next_part();
+  ASSERT_FALSE(part.ok());
+  EXPECT_EQ(part.error().code(), ErrorCode::kLimitExceeded);
 }
 
 TEST(Query, DecodesAndKeepsTheFirst) {

@@ -271,6 +271,38 @@ Result<Json> ProcessService::list(const std::string& id) {
   return Json{{"processes", processes}};
 }
 
+HttpResponse ProcessService::stream_input(const std::string& id, const HttpRequest& request) {
+  auto run = [&]() -> Status {
+    EnvelopeReader in(request.body_reader());
+    auto next_message = [&]() -> Result<std::optional<Json>> {
+      KRUNBOX_ASSIGN_OR_RETURN(auto e, in.next());
+      if (!e) return std::optional<Json>();
+      if (e->flags != 0) return bad("a StreamInput request envelope has flags set (only the server ends a stream)");
+      KRUNBOX_ASSIGN_OR_RETURN(Json m, parse_json(e->data, "a StreamInput message"));
+      if (!m.is_object()) return bad("a StreamInput message must be a JSON object");
+      return std::optional<Json>(std::move(m));
+    };
+    KRUNBOX_ASSIGN_OR_RETURN(auto first, next_message());
+    if (!first || !first->contains("start") || !(*first)["start"].is_object())
+      return bad("StreamInput's first message must be start{process}, naming the process by pid or tag");
+    Lifecycle lc;
+    KRUNBOX_ASSIGN_OR_RETURN(Json sel, selector_of((*first)["start"]));
+    KRUNBOX_ASSIGN_OR_RETURN(std::string exec_id, exec_of(lc, id, sel));
+    for (;;) {
+      KRUNBOX_ASSIGN_OR_RETURN(auto m, next_message());
+      if (!m) return {};
+      if (m->contains("keepalive")) continue;
+      if (!m->contains("data") || !(*m)["data"].is_object())
+        return bad("a StreamInput message after start is data{input} or keepalive");
+      KRUNBOX_ASSIGN_OR_RETURN(std::string bytes, input_bytes((*m)["data"], nullptr));
+      KRUNBOX_TRY(write_kept_exec_stdin(lc, id, exec_id, bytes, /*close=*/false));
+    }
+  };
+  Status st = run();
+  if (!st.ok()) return stream_error(RpcError::of(st.error()));
+  return client_stream_response(Json::object());
+}
+
 HttpResponse ProcessService::call(const std::string& method, const Json& message, const std::string& id,
                                   const std::string& user, const HttpRequest& request) {
   if (method == "Start") return start(message, id, user, request);

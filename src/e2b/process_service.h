@@ -30,6 +30,10 @@ class ProcessService {
   // Authorization (empty: the sandbox's own).
   serve::HttpResponse call(const std::string& method, const Json& message, const std::string& id,
                            const std::string& user, const serve::HttpRequest& request);
+  // StreamInput, a client stream read from the request's streamed body:
+  // start{process} first, then data{input} (written to the process's stdin
+  // as each arrives) and keepalive messages until the body ends.
+  serve::HttpResponse stream_input(const std::string& id, const serve::HttpRequest& request);
 
  private:
   struct Meta {

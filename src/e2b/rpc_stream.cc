@@ -84,6 +84,13 @@ serve::HttpResponse stream_error(const RpcError& error) {
   return r;
 }
 
+serve::HttpResponse client_stream_response(const Json& message) {
+  serve::HttpResponse r;
+  r.content_type = "application/connect+json";
+  r.body = encode_envelope(0, serve::dump_json(message)) + end_stream_envelope(std::nullopt);
+  return r;
+}
+
 serve::HttpResponse unary_response(const Json& message) { return serve::json_response(200, message); }
 
 serve::HttpResponse unary_error(const RpcError& error) {

@@ -55,6 +55,8 @@ serve::HttpResponse stream_response(std::function<void(const serve::ChunkWriter&
 // A server-streaming call that failed before it began: 200 with the error
 // in the end-of-stream envelope, as Connect has it.
 serve::HttpResponse stream_error(const RpcError& error);
+// A client-streaming call's one answer: the message, then the end of the stream.
+serve::HttpResponse client_stream_response(const Json& message);
 // A unary call's answer and error.
 serve::HttpResponse unary_response(const Json& message);
 serve::HttpResponse unary_error(const RpcError& error);
