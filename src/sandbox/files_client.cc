@@ -51,16 +51,24 @@ Status put_from(Lifecycle& lc, const std::string& id, const std::string& path, c
   KRUNBOX_ASSIGN_OR_RETURN(auto conn, open(lc, id, monitor::PutRequest{path, o.mode, o.make_parents}));
   std::string buf(kPutChunk, '\0');
   Status sent;
-  for (;;) {
-    auto n = source(buf.data(), buf.size());
-    // Without kDataEnd the monitor cancels the put: the old file stays.
-    if (!n) return std::move(n).error();
-    if (*n == 0) {
-      sent = monitor::write_frame(conn.get(), FrameType::kDataEnd, {});
-      break;
+  for (bool end = false; !end;) {
+    // A chunk is filled before it goes: a source that trickles (a client's
+    // socket gives a few KiB a read) would otherwise cost a frame, and the
+    // relay's work for one, every few KiB.
+    size_t filled = 0;
+    while (filled < buf.size()) {
+      auto n = source(buf.data() + filled, buf.size() - filled);
+      // Without kDataEnd the monitor cancels the put: the old file stays.
+      if (!n) return std::move(n).error();
+      if (*n == 0) {
+        end = true;
+        break;
+      }
+      filled += *n;
     }
-    sent = monitor::write_frame(conn.get(), FrameType::kData, std::string_view(buf.data(), *n));
+    if (filled > 0) sent = monitor::write_frame(conn.get(), FrameType::kData, std::string_view(buf.data(), filled));
     if (!sent.ok()) break;
+    if (end) sent = monitor::write_frame(conn.get(), FrameType::kDataEnd, {});
   }
   // A monitor that refused (not running, the agent's error) answered and
   // closed: its reply says more than the failed write.
