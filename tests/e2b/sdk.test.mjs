@@ -115,19 +115,138 @@ test('files: write and read text', async () => {
   assert.equal(r.stdout, 'hello, file\n');
 });
 
-test('files: 5 MiB of binary, byte for byte', async () => {
-  const data = randomBytes(5 << 20);
+// Writes `size` random bytes through the SDK; sha256sum inside must agree.
+async function writeChecked(path, size) {
+  const data = randomBytes(size);
   const sha = createHash('sha256').update(data).digest('hex');
-  let started = Date.now();
-  await sbx.files.write('/tmp/big.bin', data);
-  console.log(`# write 5 MiB: ${Date.now() - started} ms`);
-  const inside = await sbx.commands.run('sha256sum /tmp/big.bin');
+  const started = Date.now();
+  await sbx.files.write(path, data);
+  console.log(`# write ${size >> 20} MiB: ${Date.now() - started} ms`);
+  const inside = await sbx.commands.run(`sha256sum ${path}`, { timeoutMs: 300_000 });
   assert.equal(inside.stdout.split(' ')[0], sha);
-  started = Date.now();
+  return { data, sha };
+}
+
+test('files: 5 MiB of binary, byte for byte', async () => {
+  const { data, sha } = await writeChecked('/tmp/big.bin', 5 << 20);
+  const started = Date.now();
   const back = await sbx.files.read('/tmp/big.bin', { format: 'bytes' });
   console.log(`# read 5 MiB: ${Date.now() - started} ms`);
   assert.equal(back.length, data.length);
   assert.equal(createHash('sha256').update(back).digest('hex'), sha);
+});
+
+test('files: a 128 MiB upload streams through, byte for byte', async () => {
+  await writeChecked('/tmp/large.bin', 128 << 20);
+  await sbx.files.remove('/tmp/large.bin');
+});
+
+// A Connect client stream, as envd's StreamInput takes it (the SDK has no
+// call that uses it): enveloped JSON messages in a request body that is
+// still being sent while the command already reads them.
+function envelope(message) {
+  const json = new TextEncoder().encode(JSON.stringify(message));
+  const out = new Uint8Array(5 + json.length);
+  new DataView(out.buffer).setUint32(1, json.length);
+  out.set(json, 5);
+  return out;
+}
+
+function envelopes(bytes) {
+  const out = [];
+  for (let at = 0; at < bytes.length;) {
+    const n = new DataView(bytes.buffer, bytes.byteOffset + at).getUint32(1);
+    out.push({ flags: bytes[at], message: JSON.parse(new TextDecoder().decode(bytes.subarray(at + 5, at + 5 + n))) });
+    at += 5 + n;
+  }
+  return out;
+}
+
+async function streamInput(messages, { waitBetween } = {}) {
+  let controller;
+  const body = new ReadableStream({ start(c) { controller = c; } });
+  const response = fetch(`${sandboxUrl}/process.Process/StreamInput`, {
+    method: 'POST', duplex: 'half', body,
+    headers: { 'Content-Type': 'application/connect+json', 'E2b-Sandbox-Id': sbx.sandboxId, 'X-Access-Token': sbx.envdAccessToken },
+  });
+  for (const [i, m] of messages.entries()) {
+    controller.enqueue(envelope(m));
+    if (waitBetween && i < messages.length - 1) await waitBetween(i);
+  }
+  controller.close();
+  const res = await response;
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^application\/connect\+json/);
+  return envelopes(new Uint8Array(await res.arrayBuffer()));
+}
+
+async function until(check, what) {
+  for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50)))
+    if (check()) return;
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test('StreamInput: a client stream feeds stdin as it arrives', async () => {
+  let out = '';
+  const h = await sbx.commands.run('cat', { background: true, stdin: true, onStdout: (d) => { out += d; } });
+  const b64 = (text) => Buffer.from(text).toString('base64');
+  const answer = await streamInput([
+    { start: { process: { pid: h.pid } } },
+    { data: { input: { stdin: b64('first\n') } } },
+    { keepalive: {} },
+    { data: { input: { stdin: b64('second\n') } } },
+  ], {
+    // The first line comes out of cat while the request is still open.
+    waitBetween: async (i) => { if (i === 1) await until(() => out === 'first\n', 'the first line through cat'); },
+  });
+  assert.deepEqual(answer, [{ flags: 0, message: {} }, { flags: 2, message: {} }]);
+  await sbx.commands.closeStdin(h.pid);
+  const r = await h.wait();
+  assert.equal(r.stdout, 'first\nsecond\n');
+});
+
+test('StreamInput: a bad first message or an unknown process is a Connect error', async () => {
+  const noStart = await streamInput([{ data: { input: { stdin: 'eA==' } } }]);
+  assert.equal(noStart.length, 1);
+  assert.equal(noStart[0].flags, 2);
+  assert.equal(noStart[0].message.error.code, 'invalid_argument');
+  assert.match(noStart[0].message.error.message, /first message must be start/);
+  const unknown = await streamInput([{ start: { process: { pid: 999999 } } }]);
+  assert.equal(unknown[0].message.error.code, 'not_found');
+  assert.match(unknown[0].message.error.message, /999999/);
+});
+
+test('files.watchDir: creates, writes and removes, looked for every 250 ms', async () => {
+  await sbx.files.makeDir('/tmp/watched');
+  const events = [];
+  const handle = await sbx.files.watchDir('/tmp/watched', (e) => { events.push(`${e.type} ${e.name}`); });
+  try {
+    const waitFor = (line) => until(() => events.includes(line), line);
+    await sbx.files.write('/tmp/watched/a.txt', 'one');
+    await waitFor('create a.txt');
+    await sbx.commands.run('echo more >> /tmp/watched/a.txt');
+    await waitFor('write a.txt');
+    await sbx.commands.run('chmod 600 /tmp/watched/a.txt');
+    await waitFor('chmod a.txt');
+    // Not recursive: what happens in a subdirectory is not reported.
+    await sbx.files.write('/tmp/watched/sub/deep.txt', 'x');
+    await waitFor('create sub');
+    await sbx.files.remove('/tmp/watched/a.txt');
+    await waitFor('remove a.txt');
+    assert.ok(!events.some((e) => e.includes('deep.txt')), JSON.stringify(events));
+  } finally {
+    await handle.stop();
+  }
+  const recursive = [];
+  const deep = await sbx.files.watchDir('/tmp/watched', (e) => { recursive.push(`${e.type} ${e.name}`); }, { recursive: true });
+  try {
+    await sbx.files.write('/tmp/watched/sub/deeper.txt', 'y');
+    await until(() => recursive.includes('create sub/deeper.txt'), 'create sub/deeper.txt');
+  } finally {
+    await deep.stop();
+  }
+  await assert.rejects(sbx.files.watchDir('/tmp/watched/sub/deep.txt', () => {}), /not a directory/);
+  await sbx.files.remove('/tmp/watched');
 });
 
 test('files: several at once, list, exists, makeDir, rename, remove', async () => {
