@@ -42,8 +42,20 @@ Status BlobStore::put(const Reader& read, const Digest& expected, std::optional<
   if (expected_size && *expected_size > max_size)
     return Error(ErrorCode::kLimitExceeded, "blob " + expected.str() + " declares " + std::to_string(*expected_size) +
                                                 " bytes, over the limit of " + std::to_string(max_size));
+  KRUNBOX_ASSIGN_OR_RETURN(auto stored, write_hashed(read, &expected, expected_size, max_size));
+  (void)stored;
+  return {};
+}
+
+Result<std::pair<Digest, uint64_t>> BlobStore::put_hashed(const Reader& read, uint64_t max_size) {
+  return write_hashed(read, nullptr, std::nullopt, max_size);
+}
+
+Result<std::pair<Digest, uint64_t>> BlobStore::write_hashed(const Reader& read, const Digest* expected,
+                                                            std::optional<uint64_t> expected_size, uint64_t max_size) {
+  std::string what = expected ? "blob " + expected->str() : "a blob";
   KRUNBOX_TRY(init());
-  std::string tmpl = temp_dir() + "/blob-" + expected.hex().substr(0, 12) + "-XXXXXX";
+  std::string tmpl = temp_dir() + "/blob-" + (expected ? expected->hex().substr(0, 12) : "new") + "-XXXXXX";
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
   UniqueFd fd(::mkostemp(name.data(), O_CLOEXEC));
@@ -64,30 +76,31 @@ Status BlobStore::put(const Reader& read, const Digest& expected, std::optional<
     if (n == 0) break;
     total += n;
     if (total > max_size || (expected_size && total > *expected_size))
-      return Error(ErrorCode::kCorrupt, "blob " + expected.str() + " is longer than " +
-                                            std::to_string(expected_size ? *expected_size : max_size) +
-                                            " bytes; nothing was stored");
+      return Error(expected ? ErrorCode::kCorrupt : ErrorCode::kLimitExceeded,
+                   what + " is longer than " + std::to_string(expected_size ? *expected_size : max_size) +
+                       " bytes; nothing was stored");
     hash.update(buf.data(), n);
     KRUNBOX_TRY_CTX(write_all(fd.get(), buf.data(), n), "write " + tmp);
   }
   if (expected_size && total != *expected_size)
-    return Error(ErrorCode::kCorrupt, "blob " + expected.str() + " is short: " + std::to_string(total) + " of " +
+    return Error(ErrorCode::kCorrupt, what + " is short: " + std::to_string(total) + " of " +
                                           std::to_string(*expected_size) + " bytes; nothing was stored");
   Digest got = hash.finish();
-  if (got != expected)
-    return Error(ErrorCode::kCorrupt, "blob content hashes to " + got.str() + ", not the expected " + expected.str() +
+  if (expected && got != *expected)
+    return Error(ErrorCode::kCorrupt, "blob content hashes to " + got.str() + ", not the expected " + expected->str() +
                                           "; nothing was stored (the source is corrupt or was tampered with)");
+  if (auto sz = size_of(got); sz.ok() && *sz == total) return std::pair{got, total};
   if (::fchmod(fd.get(), 0644) != 0) return Error::from_errno("chmod " + tmp);
   if (::fsync(fd.get()) != 0) return Error::from_errno("fsync " + tmp);
   fd.reset();
-  std::string final_path = blob_path(expected);
+  std::string final_path = blob_path(got);
   std::string dir = dirname_of(final_path);
   KRUNBOX_TRY(make_dirs(dir, 0755));
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) return Error::from_errno("rename " + tmp + " to " + final_path);
   cleanup.path.clear();
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd) ::fsync(dfd.get());
-  return {};
+  return std::pair{got, total};
 }
 
 Status BlobStore::put_fd(int fd, const Digest& expected, std::optional<uint64_t> expected_size, uint64_t max_size) {

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/unique_fd.h"
@@ -43,6 +44,10 @@ class BlobStore {
   Status put(const Reader& read, const Digest& expected, std::optional<uint64_t> expected_size, uint64_t max_size);
   Status put_fd(int fd, const Digest& expected, std::optional<uint64_t> expected_size, uint64_t max_size);
   Status put_bytes(std::string_view data, const Digest& expected);
+  // Streams in a blob whose digest is not known beforehand (a docker save
+  // archive names its layers by path); returns the digest it hashed to and
+  // its size.
+  Result<std::pair<Digest, uint64_t>> put_hashed(const Reader& read, uint64_t max_size);
 
   Result<UniqueFd> open(const Digest& d) const;
   // Reads a small blob and checks its digest again, so a document parsed
@@ -56,6 +61,8 @@ class BlobStore {
   Status clean_temp() const;
 
  private:
+  Result<std::pair<Digest, uint64_t>> write_hashed(const Reader& read, const Digest* expected,
+                                                   std::optional<uint64_t> expected_size, uint64_t max_size);
   std::string root_;
 };
 

@@ -61,8 +61,9 @@ class ImageStore {
   static Result<std::unique_ptr<ImageStore>> open(const std::string& root = "", ImageLimits limits = {});
 
   // Loads an OCI image layout: a directory or a tar of one (optionally gzip
-  // or zstd compressed). Every blob is verified; tags are added only after
-  // all blobs of their image are in the store.
+  // or zstd compressed), or a docker save archive (manifest.json; the OCI
+  // layout wins in an archive that holds both). Every blob is verified; tags
+  // are added only after all blobs of their image are in the store.
   Result<LoadResult> load(const std::string& path, const LoadOptions& options = {});
 
   Result<std::vector<ImageRecord>> list() const;
@@ -99,6 +100,7 @@ class ImageStore {
   // Shared: loads and root creation; exclusive: gc.
   Result<UniqueFd> lock(bool exclusive) const;
   Result<ManifestDoc> read_manifest(const Digest& d, const std::string& media_type) const;
+  Status publish(const std::vector<ImageRecord>& records);
 
   std::string root_;
   ImageLimits limits_;

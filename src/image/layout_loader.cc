@@ -1,5 +1,5 @@
 // ImageStore::load: importing an OCI image layout (a directory, or a tar of
-// one) into the store.
+// one), or a docker save archive (docker_archive.h), into the store.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +9,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "image/byte_source.h"
+#include "image/docker_archive.h"
 #include "image/image_store.h"
 #include "image/tar_reader.h"
 
@@ -65,10 +66,18 @@ class TarSource : public LayoutSource {
     for (;;) {
       KRUNBOX_ASSIGN_OR_RETURN(bool more, tar.next(e));
       if (!more) break;
-      if (e.type != EntryType::kFile) continue;
+      if (e.type != EntryType::kFile && e.type != EntryType::kSymlink) continue;
       std::string name = e.path;
       while (name.starts_with("./")) name = name.substr(2);
-      if (name == "oci-layout" || name == "index.json") {
+      if (e.type == EntryType::kSymlink) {
+        // Only a docker save archive's manifest.json may lead through one.
+        if (!may_be_docker_archive_blob(name)) continue;
+        if (src->archive_.links.size() >= limits.max_files_per_layer)
+          return Error(ErrorCode::kLimitExceeded, path + " holds over " + std::to_string(limits.max_files_per_layer) + " symlinks");
+        src->archive_.links[name] = e.link;
+        continue;
+      }
+      if (name == "oci-layout" || name == "index.json" || name == "manifest.json") {
         if (e.size > limits.max_manifest_size)
           return Error(ErrorCode::kLimitExceeded, name + " in " + path + " is over " + std::to_string(limits.max_manifest_size) + " bytes");
         std::string data;
@@ -80,16 +89,21 @@ class TarSource : public LayoutSource {
         src->files_[name] = std::move(data);
         continue;
       }
-      if (!name.starts_with("blobs/sha256/")) continue;
+      auto reader = [&](char* buf, size_t cap) -> Result<size_t> {
+        KRUNBOX_ASSIGN_OR_RETURN(std::string_view c, tar.data_chunk(cap));
+        std::copy(c.begin(), c.end(), buf);
+        return c.size();
+      };
+      if (!name.starts_with("blobs/sha256/")) {
+        if (!may_be_docker_archive_blob(name)) continue;
+        KRUNBOX_ASSIGN_OR_RETURN(auto stored, store.put_hashed(reader, limits.max_layer_size).wrap("import " + name + " from " + path));
+        src->archive_.stored[name] = stored;
+        continue;
+      }
       KRUNBOX_ASSIGN_OR_RETURN(Digest d, Digest::parse("sha256:" + name.substr(13)).wrap("tar entry " + name + " in " + path));
-      KRUNBOX_TRY_CTX(store.put([&](char* buf, size_t cap) -> Result<size_t> {
-                                  KRUNBOX_ASSIGN_OR_RETURN(std::string_view c, tar.data_chunk(cap));
-                                  std::copy(c.begin(), c.end(), buf);
-                                  return c.size();
-                                },
-                                d, e.size, limits.max_layer_size),
-                      "import " + name + " from " + path);
+      KRUNBOX_TRY_CTX(store.put(reader, d, e.size, limits.max_layer_size), "import " + name + " from " + path);
       src->sizes_[d] = e.size;
+      src->archive_.stored[name] = {d, e.size};
     }
     return src;
   }
@@ -99,6 +113,8 @@ class TarSource : public LayoutSource {
     return it->second;
   }
   bool has(const Digest& d) const override { return sizes_.count(d) > 0; }
+  bool has_file(const std::string& name) const { return files_.contains(name); }
+  const ArchiveFiles& archive() const { return archive_; }
   Status import(BlobStore& store, const Descriptor& d, uint64_t) override {
     auto it = sizes_.find(d.digest);
     if (it == sizes_.end()) return Error(ErrorCode::kNotFound, "the layout tar has no blob " + d.digest.str());
@@ -114,6 +130,7 @@ class TarSource : public LayoutSource {
   TarSource() = default;
   std::map<std::string, std::string> files_;
   std::map<Digest, uint64_t> sizes_;
+  ArchiveFiles archive_;
 };
 
 std::string default_name(const std::string& path) {
@@ -137,14 +154,31 @@ std::string default_name(const std::string& path) {
 Result<LoadResult> ImageStore::load(const std::string& path, const LoadOptions& options) {
   KRUNBOX_ASSIGN_OR_RETURN(UniqueFd held, lock(false));
   std::unique_ptr<LayoutSource> src;
+  std::string repo = options.name;
+  if (!repo.empty()) {
+    KRUNBOX_ASSIGN_OR_RETURN(Reference r, parse_reference(repo, limits_.max_image_ref_len));
+    repo = r.name;
+  }
   if (is_directory(path)) {
     src = std::make_unique<DirSource>(path);
   } else {
     if (!path_exists(path)) return Error(ErrorCode::kNotFound, path + " does not exist");
     KRUNBOX_ASSIGN_OR_RETURN(auto t, TarSource::read(path, blobs_, limits_));
+    // docker save since Docker 25 writes both layouts; the OCI one is read then.
+    if (!t->has_file("oci-layout") && t->has_file("manifest.json")) {
+      KRUNBOX_ASSIGN_OR_RETURN(std::string manifest, t->small_file("manifest.json", limits_.max_manifest_size));
+      LoadResult result;
+      KRUNBOX_ASSIGN_OR_RETURN(result.images, import_docker_archive(manifest, t->archive(), blobs_, limits_, repo,
+                                                                    default_name(path), result.blobs)
+                                                  .wrap("load docker archive " + path));
+      if (result.images.empty()) return Error(ErrorCode::kNotFound, path + " holds no tagged image");
+      KRUNBOX_TRY(publish(result.images));
+      return result;
+    }
     src = std::move(t);
   }
-  KRUNBOX_ASSIGN_OR_RETURN(std::string layout, src->small_file("oci-layout", kMaxLayoutIndexSize).wrap(path + " is not an OCI image layout"));
+  KRUNBOX_ASSIGN_OR_RETURN(std::string layout, src->small_file("oci-layout", kMaxLayoutIndexSize)
+                                                   .wrap(path + " is neither an OCI image layout nor a docker save archive (no manifest.json)"));
   KRUNBOX_ASSIGN_OR_RETURN(Json lj, parse_json(layout, path + "/oci-layout"));
   if (!lj.is_object() || !lj.contains("imageLayoutVersion") || !lj["imageLayoutVersion"].is_string())
     return Error(ErrorCode::kInvalidArgument, path + "/oci-layout has no imageLayoutVersion");
@@ -152,11 +186,6 @@ Result<LoadResult> ImageStore::load(const std::string& path, const LoadOptions& 
   KRUNBOX_ASSIGN_OR_RETURN(ManifestDoc top, parse_manifest(index_text, media::kOciIndex, limits_).wrap(path + "/index.json"));
   if (!std::holds_alternative<Index>(top)) return Error(ErrorCode::kInvalidArgument, path + "/index.json is not an image index");
   const Index& index = std::get<Index>(top);
-  std::string repo = options.name;
-  if (!repo.empty()) {
-    KRUNBOX_ASSIGN_OR_RETURN(Reference r, parse_reference(repo, limits_.max_image_ref_len));
-    repo = r.name;
-  }
 
   LoadResult result;
   std::vector<ImageRecord> records;
@@ -229,16 +258,20 @@ Result<LoadResult> ImageStore::load(const std::string& path, const LoadOptions& 
     records.push_back(std::move(rec));
   }
   if (records.empty()) return Error(ErrorCode::kNotFound, path + " holds no tagged image");
-  // Tags are published only now, when every blob of every image is in.
-  KRUNBOX_TRY(index_.update([&](std::vector<ImageRecord>& all) -> Status {
+  KRUNBOX_TRY(publish(records));
+  result.images = std::move(records);
+  return result;
+}
+
+// Tags are published only when every blob of every image is in.
+Status ImageStore::publish(const std::vector<ImageRecord>& records) {
+  return index_.update([&](std::vector<ImageRecord>& all) -> Status {
     for (const auto& rec : records) {
       std::erase_if(all, [&](const ImageRecord& r) { return r.name == rec.name && r.tag == rec.tag; });
       all.push_back(rec);
     }
     return {};
-  }));
-  result.images = std::move(records);
-  return result;
+  });
 }
 
 }  // namespace krunbox::image
