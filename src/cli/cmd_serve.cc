@@ -93,6 +93,7 @@ Status run_serve(const Options& o) {
   if (o.docker || !o.docker_socket.empty()) {
     KRUNBOX_ASSIGN_OR_RETURN(serve::Listener d, unix_listener("docker", &docker_api, o.docker_socket, "docker.sock"));
     s.listeners.push_back(d);
+    docker_api.record_events();
   }
   if (!o.listen.empty()) {
     if (o.token_file.empty())

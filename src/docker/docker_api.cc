@@ -11,6 +11,7 @@
 #include "docker/container_json.h"
 #include "docker/containers.h"
 #include "docker/errors.h"
+#include "docker/events.h"
 #include "docker/exec.h"
 #include "docker/images.h"
 #include "docker/query.h"
@@ -148,6 +149,7 @@ Route match(std::string_view method, const std::vector<std::string>& s) {
   if (n == 1 && s[0] == "_ping") return want({"GET", "HEAD"}, "ping");
   if (n == 1 && s[0] == "version") return want({"GET"}, "version");
   if (n == 1 && s[0] == "info") return want({"GET"}, "info");
+  if (n == 1 && s[0] == "events") return want({"GET"}, "events");
   if (s[0] == "containers") {
     if (n == 2 && s[1] == "create") return want({"POST"}, "create");
     if (n == 2 && s[1] == "json") return want({"GET"}, "list");
@@ -192,6 +194,7 @@ Result<HttpResponse> dispatch(const Route& r, Call& c, const std::string& versio
   }
   if (n == "version") return version_doc(version);
   if (n == "info") return info_doc(version);
+  if (n == "events") return events_endpoint(c.state.events, c.query);
   if (n == "create") return create_container(c);
   if (n == "list") return list_containers(c);
   if (n == "remove") return remove_container(c, r.arg);

@@ -19,6 +19,9 @@ class DockerApi : public serve::Handler {
   // docker cp's uploads stream into the sandbox, of any size.
   bool streams_body(std::string_view method, std::string_view path) const override;
   serve::HttpResponse handle(const serve::HttpRequest& request) override;
+  // Starts following the sandboxes' records for GET /events, so `since`
+  // can replay what happened before a client asked.
+  void record_events() { state_.events.start(); }
 
  private:
   std::string version_;

@@ -12,6 +12,8 @@
 #include <set>
 #include <string>
 
+#include "docker/events.h"
+
 namespace krunbox::docker {
 
 class DockerState {
@@ -23,6 +25,9 @@ class DockerState {
   // The exit code of an auto-removed sandbox, for a minute after removal.
   std::optional<int> removed_exit(const std::string& id);
   void remember_exit(const std::string& id, int code);
+
+  // What GET /events reads (started by `krunbox serve`, DockerApi::record_events).
+  EventLog events;
 
   // An attach stream in progress on `id`: AutoRemove waits (up to 10 s)
   // for it to drain the output before removing the log with the sandbox.
