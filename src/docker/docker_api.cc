@@ -173,6 +173,7 @@ Route match(std::string_view method, const std::vector<std::string>& s) {
   if (s[0] == "images") {
     if (n == 2 && s[1] == "json") return want({"GET"}, "images");
     if (n == 2 && s[1] == "create") return want({"POST"}, "pull");
+    if (n == 2 && s[1] == "load") return want({"POST"}, "load");
     // Names hold '/': everything between "images" and "json" is the name.
     std::string name;
     size_t last = s.back() == "json" && n > 2 ? n - 1 : n;
@@ -208,6 +209,7 @@ Result<HttpResponse> dispatch(const Route& r, Call& c, const std::string& versio
   if (n == "exec-resize") return resize_exec(c, r.arg);
   if (n == "images") return list_images(c);
   if (n == "pull") return pull_image(c);
+  if (n == "load") return load_image(c);
   if (n == "image-inspect") return inspect_image(c, r.arg);
   if (n == "image-remove") return remove_image(c, r.arg);
   return container_action(c, r.arg, n);
@@ -222,7 +224,7 @@ std::string route_name(std::string_view method, std::string_view path) {
 }
 
 bool DockerApi::streams_body(std::string_view method, std::string_view path) const {
-  return method == "PUT" && path.ends_with("/archive");
+  return (method == "PUT" && path.ends_with("/archive")) || (method == "POST" && path.ends_with("/images/load"));
 }
 
 size_t DockerApi::body_limit(std::string_view method, std::string_view path) const {

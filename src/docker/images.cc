@@ -1,9 +1,14 @@
 #include "docker/images.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <ctime>
 #include <mutex>
 
 #include "base/json.h"
+#include "base/temp_dir.h"
+#include "base/unique_fd.h"
 #include "docker/errors.h"
 #include "image/image_store.h"
 #include "image/reference.h"
@@ -46,6 +51,10 @@ Result<image::ImageRecord> find(image::ImageStore& store, const std::string& nam
 }
 
 std::string short_digest(const image::Digest& d) { return d.hex().substr(0, 12); }
+
+void image_event(Call& c, const std::string& action, const std::string& name) {
+  c.state.events.add({.type = "image", .action = action, .id = name, .attributes = {{"name", name}}});
+}
 
 Json message(std::string status, std::string id = "") {
   Json j = {{"status", std::move(status)}};
@@ -123,6 +132,8 @@ Result<HttpResponse> remove_image(Call& c, const std::string& name) {
   }
   std::string ref = name.rfind("sha256:", 0) == 0 ? name.substr(7) : name;
   KRUNBOX_ASSIGN_OR_RETURN(auto removed, store->remove(ref));
+  for (const auto& r : removed) image_event(c, "untag", repo_tag(r));
+  for (const auto& r : removed) image_event(c, "delete", r.digest.str());
   Json out = Json::array();
   for (const auto& r : removed) out.push_back({{"Untagged", repo_tag(r)}});
   for (const auto& r : removed) out.push_back({{"Deleted", r.digest.str()}});
@@ -147,7 +158,8 @@ Result<HttpResponse> pull_image(Call& c) {
   KRUNBOX_ASSIGN_OR_RETURN(options.registry.insecure, image::load_insecure_registries());
   std::string familiar = ref->familiar();
   HttpResponse r;
-  r.stream = [options, text, familiar, path = ref->path(), tag = ref->tag](const serve::ChunkWriter& write) mutable {
+  r.stream = [options, text, familiar, path = ref->path(), tag = ref->tag,
+              events = c.state.events](const serve::ChunkWriter& write) mutable {
     std::mutex mu;
     bool gone = false;
     auto line = [&](const Json& j) {
@@ -179,10 +191,60 @@ Result<HttpResponse> pull_image(Call& c) {
     };
     auto result = image::pull_image(**store, text, options);
     if (!result) return fail(result.error());
+    events.add({.type = "image", .action = "pull", .id = familiar, .attributes = {{"name", familiar}}});
     line(message("Digest: " + result->record.digest.str()));
     line(message((result->blobs_downloaded ? "Status: Downloaded newer image for " : "Status: Image is up to date for ") +
                  familiar));
   };
+  return r;
+}
+
+Result<HttpResponse> load_image(Call& c) {
+  if (auto p = c.query.get("platform"); p && !p->empty() && *p != "linux" && p->rfind("linux/", 0) != 0)
+    return bad("platform " + p->substr(0, 32) + " is not supported");
+  KRUNBOX_ASSIGN_OR_RETURN(auto store, open_image_store());
+  // Shared, as the load itself holds it: a gc cannot sweep the spooled body.
+  KRUNBOX_ASSIGN_OR_RETURN(UniqueFd held, store->lock_shared());
+  KRUNBOX_TRY(store->blobs().init());
+  // The loader reads a file (it may take the archive apart in two passes
+  // of its own): the body is spooled into the store's temp dir first.
+  KRUNBOX_ASSIGN_OR_RETURN(TempDir dir, TempDir::create("load-", store->blobs().temp_dir()));
+  std::string path = dir.path() + "/image.tar";
+  {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) return Error::from_errno("create " + path);
+    uint64_t total = 0;
+    const uint64_t limit = store->limits().max_layers * store->limits().max_layer_size + (64ull << 20);
+    std::vector<char> buf(1 << 20);
+    size_t used = 0;
+    for (;;) {
+      size_t n = 0;
+      if (c.req.body_source) {
+        KRUNBOX_ASSIGN_OR_RETURN(n, c.req.body_source(buf.data(), buf.size()));
+      } else {
+        n = std::min(buf.size(), c.req.body.size() - used);
+        std::copy_n(c.req.body.data() + used, n, buf.data());
+        used += n;
+      }
+      if (n == 0) break;
+      total += n;
+      if (total > limit)
+        return Error(ErrorCode::kLimitExceeded, "the image archive is over " + std::to_string(limit >> 20) + " MiB");
+      KRUNBOX_TRY_CTX(write_all(fd.get(), buf.data(), n), "write " + path);
+    }
+    if (total == 0) return bad("the request body is empty: send a docker save or OCI layout tar");
+  }
+  auto loaded = store->load(path);
+  if (!loaded) return std::move(loaded).error().wrap("load the image archive");
+  // Docker's clients (the CLI, docker-py) take the names from these lines.
+  std::string body;
+  for (const auto& rec : loaded->images) {
+    body += serve::dump_json({{"stream", "Loaded image: " + repo_tag(rec) + "\n"}}) + "\r\n";
+    image_event(c, "load", repo_tag(rec));
+  }
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.body = std::move(body);
   return r;
 }
 
