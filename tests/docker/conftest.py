@@ -72,3 +72,79 @@ def dockerpy(server):
     c = docker_py.DockerClient(base_url="unix://" + server.docker_socket, timeout=120)
     yield c
     c.close()
+
+
+def free_port():
+    return serve_world.free_port()
+
+
+HTTPD = "mkdir -p /www && echo hello-from-httpd > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def check_published_httpd(docker, *run_args, timeout=60):
+    """`docker run -d -p 127.0.0.1:P:80` a busybox httpd and fetch its page
+    from the host through the published port; the container is removed."""
+    import time
+    import urllib.request
+    port = free_port()
+    cid = docker("run", "-d", "-p", "127.0.0.1:%d:80" % port, *run_args, "busybox", "sh", "-c", HTTPD,
+                 timeout=300, check=True).stdout.strip()
+    try:
+        r = docker("port", cid, "80/tcp", check=True)
+        assert r.stdout.split() == ["127.0.0.1:%d" % port], r.stdout
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/index.html" % port, timeout=10) as resp:
+                    assert resp.status == 200
+                    assert resp.read() == b"hello-from-httpd\n"
+                    return
+            except (OSError, urllib.error.URLError) as e:
+                last = e
+                time.sleep(0.2)
+        logs = docker("logs", cid).stdout
+        raise AssertionError("port %d did not answer within %ds: %s; logs: %s" % (port, timeout, last, logs))
+    finally:
+        docker("rm", "-f", cid, timeout=120)
+
+
+def leftovers(world, server):
+    """What a world's sandboxes may leave behind: records, roots, processes
+    (other than the server) started in the world, and mounts under it."""
+    out = []
+    for sub in ("lifecycle", "roots"):
+        d = os.path.join(world.data, sub)
+        # Dot files are the stores' own locks, not a sandbox's.
+        entries = sorted(e for e in os.listdir(d) if not e.startswith(".")) if os.path.isdir(d) else []
+        if entries:
+            out.append("%s: %s" % (d, entries))
+    server_pid = str(server.proc.pid)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid == server_pid or int(pid) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = f.read()
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if world.run.encode() in env and b"krunbox serve" not in cmd:
+            out.append("process %s: %s" % (pid, cmd.decode(errors="replace")[:200]))
+    with open("/proc/mounts") as f:
+        out += ["mount: " + line.strip() for line in f if world.dir in line]
+    return out
+
+
+def run_concurrently(docker, n, *labels, timeout=300):
+    """n `docker run --rm` at once, each with its own output and exit code."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(n) as pool:
+        runs = [pool.submit(docker, "run", "--rm", *labels, "busybox", "sh", "-c",
+                            "echo run-%d; echo err-%d >&2; exit %d" % (i, i, i % 7), timeout=timeout)
+                for i in range(n)]
+        results = [r.result() for r in runs]
+    for i, r in enumerate(results):
+        assert r.returncode == i % 7, "run %d: exit %d\nstdout: %s\nstderr: %s" % (i, r.returncode, r.stdout, r.stderr)
+        assert sorted(r.stdout.split()) == sorted(["run-%d" % i, "err-%d" % i]), "run %d: %r" % (i, r.stdout)

@@ -2,6 +2,8 @@
 import json
 import time
 
+from conftest import check_published_httpd
+
 
 def test_version_and_info(docker):
     r = docker("version", "--format", "{{json .Server}}", check=True)
@@ -130,3 +132,7 @@ def test_images(docker):
     assert r.stdout.strip() == "linux"
     r = docker("image", "inspect", "nosuchimage:1")
     assert "No such image" in r.stderr
+
+
+def test_published_port_answers_from_the_host(docker):
+    check_published_httpd(docker)

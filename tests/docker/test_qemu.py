@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from conftest import check_published_httpd
+
 
 @pytest.fixture(scope="module")
 def vm_docker(docker, world):
@@ -35,3 +37,7 @@ def test_qemu_detached_exec(vm_docker):
         assert r.stdout == "through stdin\n"
     finally:
         vm_docker("rm", "-f", cid, timeout=120)
+
+
+def test_qemu_published_port_answers_from_the_host(vm_docker):
+    check_published_httpd(vm_docker, "-l", "io.krunbox.backend=qemu", timeout=180)
