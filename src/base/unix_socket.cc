@@ -5,6 +5,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sys/uio.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -73,10 +76,10 @@ Result<UniqueFd> connect_own_unix_socket(const std::string& path, std::chrono::m
   return fd;
 }
 
-Status send_with_fd(int socket, std::string_view data, int fd) {
-  if (data.empty()) return Error(ErrorCode::kInvalidArgument, "an fd needs at least one byte to travel with");
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+Status send_fd(int sock, int fd, std::string_view data) {
+  if (data.empty()) data = " ";
   iovec iov{const_cast<char*>(data.data()), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -87,13 +90,33 @@ Status send_with_fd(int socket, std::string_view data, int fd) {
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  for (;;) {
+    if (::sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0) return {};
+    if (errno != EINTR) return Error::from_errno("sending a file descriptor");
+  }
+}
+
+Result<UniqueFd> receive_fd(int sock, std::string* data, size_t max_data) {
+  std::string buf(std::max<size_t>(max_data, 1), '\0');
+  iovec iov{buf.data(), buf.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
   ssize_t n;
-  do n = ::sendmsg(socket, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return Error::from_errno("sending an fd over a unix socket");
-  if (static_cast<size_t>(n) < data.size())
-    return write_all(socket, data.data() + n, data.size() - static_cast<size_t>(n));
-  return {};
+  do {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Error::from_errno("receiving a file descriptor");
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+    return Error(ErrorCode::kProtocol, "the peer sent no file descriptor");
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  if (data) data->assign(buf.data(), static_cast<size_t>(n));
+  return UniqueFd(fd);
 }
 
 }  // namespace krunbox

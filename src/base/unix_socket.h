@@ -31,8 +31,10 @@ Result<uid_t> socket_peer_uid(int fd);
 // socket another user put in our place never sees a request (argv, env).
 Result<UniqueFd> connect_own_unix_socket(const std::string& path, std::chrono::milliseconds timeout);
 
-// Sends all of `data` with `fd` attached (SCM_RIGHTS) to the first byte, as
-// QEMU's getfd and runc's console socket expect.
-Status send_with_fd(int socket, std::string_view data, int fd);
+// Sends `fd` over connected socket `sock` (SCM_RIGHTS) with `data` (at
+// least one byte; an OCI runtime sends a pty's name with its master).
+Status send_fd(int sock, int fd, std::string_view data);
+// Receives one fd sent so (and up to `max_data` bytes of its data).
+Result<UniqueFd> receive_fd(int sock, std::string* data = nullptr, size_t max_data = 4096);
 
 }  // namespace krunbox

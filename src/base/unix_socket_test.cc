@@ -14,6 +14,26 @@ namespace {
 
 using namespace std::chrono_literals;
 
+TEST(UnixSocketTest, FdPassesWithItsData) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  auto p = make_pipe();
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(send_fd(a.get(), p->write.get(), "/dev/pts/7").ok());
+  std::string data;
+  auto got = receive_fd(b.get(), &data);
+  ASSERT_TRUE(got.ok()) << got.error().what();
+  EXPECT_EQ(data, "/dev/pts/7");
+  ASSERT_TRUE(write_all(got->get(), "x", 1).ok());
+  char c = 0;
+  EXPECT_EQ(::read(p->read.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+  // Bytes without a descriptor are refused.
+  ASSERT_EQ(::write(a.get(), "y", 1), 1);
+  EXPECT_FALSE(receive_fd(b.get()).ok());
+}
+
 TEST(UnixSocketTest, OwnSocketOfOursConnects) {
   auto t = TempDir::create("krunbox-sock-");
   ASSERT_TRUE(t.ok());

@@ -1,31 +1,13 @@
 // krunbox kill: send a signal to sandboxes' main processes.
-#include <signal.h>
-#include <string.h>
-
-#include <cctype>
-#include <charconv>
 #include <cstdio>
 #include <memory>
 
+#include "base/signal_names.h"
 #include "cli/command.h"
 #include "sandbox/lifecycle.h"
 
 namespace krunbox::cli {
 namespace {
-
-// "KILL", "SIGKILL", "9" -> 9.
-Result<int> parse_signal(std::string text) {
-  int n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec == std::errc() && end == text.data() + text.size() && n > 0 && n < NSIG) return n;
-  for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (text.rfind("SIG", 0) == 0) text = text.substr(3);
-  for (int s = 1; s < NSIG; ++s) {
-    const char* abbrev = ::sigabbrev_np(s);
-    if (abbrev && text == abbrev) return s;
-  }
-  return Error(ErrorCode::kInvalidArgument, "unknown signal '" + text + "' (use a name like TERM or a number)");
-}
 
 struct Options {
   std::vector<std::string> ids;
@@ -38,7 +20,7 @@ void setup_kill(CLI::App& app, Context& ctx) {
   cmd->add_option("sandbox", opts->ids, "Id, id prefix or name")->required();
   cmd->add_option("-s,--signal", opts->signal, "Signal name or number (default KILL)");
   cmd->callback([&ctx, opts] {
-    auto sig = parse_signal(opts->signal);
+    auto sig = parse_signal_name(opts->signal);
     if (!sig) {
       ctx.exit_code = report_error(sig.error());
       return;

@@ -65,7 +65,7 @@ Result<Json> QmpClient::execute(const std::string& command, const Json& argument
 Result<Json> QmpClient::execute_with_fd(const std::string& command, const Json& arguments, int fd) {
   Json req = {{"execute", command}, {"arguments", arguments}};
   std::string line = req.dump() + "\n";
-  KRUNBOX_TRY_CTX(send_with_fd(fd_.get(), line, fd), "QMP " + command);
+  KRUNBOX_TRY_CTX(send_fd(fd_.get(), fd, line), "QMP " + command);
   return await_return(command);
 }
 
