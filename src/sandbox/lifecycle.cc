@@ -197,7 +197,7 @@ Result<Json> read_monitor_reply(int fd, const std::string& id) {
   return monitor::parse_reply((*frame)->payload);
 }
 
-Result<std::string> Lifecycle::create(SandboxConfig config, const std::vector<Secret>& secrets) {
+Result<UniqueFd> Lifecycle::record(SandboxConfig& config, const std::vector<Secret>& secrets) {
   if (config.spec.id.empty()) config.spec.id = generate_sandbox_id();
   config.created_at = unix_now();
   config.secret_names.clear();
@@ -205,7 +205,7 @@ Result<std::string> Lifecycle::create(SandboxConfig config, const std::vector<Se
   KRUNBOX_TRY(check_main_request_size(config.spec, secrets));
   // A taken host port is an error now, before anything exists.
   KRUNBOX_TRY(status_of(reserve_host_ports(config.spec.ports)));
-  const std::string id = config.spec.id;
+  const std::string& id = config.spec.id;
   KRUNBOX_TRY(store_.create(config));
   UniqueFd lock(::open(monitor_lock_path(id).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
@@ -213,11 +213,53 @@ Result<std::string> Lifecycle::create(SandboxConfig config, const std::vector<Se
     (void)store_.remove(id);
     return e;
   }
+  return lock;
+}
+
+Result<std::string> Lifecycle::create(SandboxConfig config, const std::vector<Secret>& secrets) {
+  KRUNBOX_ASSIGN_OR_RETURN(UniqueFd lock, record(config, secrets));
+  const std::string id = config.spec.id;
   if (auto st = spawn_monitor(id, secrets, std::move(lock)); !st.ok()) {
     (void)store_.remove(id);
     return std::move(st).error();
   }
   return id;
+}
+
+Result<pid_t> Lifecycle::create_attached(SandboxConfig config, const std::vector<std::string>& monitor_argv,
+                                         std::array<int, 3> stdio) {
+  KRUNBOX_ASSIGN_OR_RETURN(UniqueFd lock, record(config, {}));
+  const std::string id = config.spec.id;
+  auto spawned = [&]() -> Result<pid_t> {
+    KRUNBOX_ASSIGN_OR_RETURN(auto ready, make_pipe());
+    SpawnOptions o;
+    o.stdin_mode = Stdio::kNull;
+    o.stdout_mode = Stdio::kFile;
+    o.stderr_mode = Stdio::kFile;
+    o.stdout_file = store_.monitor_log_path(id);
+    o.stderr_file = store_.monitor_log_path(id);
+    o.keep_fds = {{ready.write.get(), 3}, {lock.get(), 4}, {stdio[0], 5}, {stdio[1], 6}, {stdio[2], 7}};
+    o.search_path = false;
+    KRUNBOX_ASSIGN_OR_RETURN(auto child, Subprocess::spawn(monitor_argv, o));
+    ready.write.reset();
+    lock.reset();  // the monitor holds it now
+    std::string answer;
+    char buf[1024];
+    for (;;) {
+      ssize_t n = ::read(ready.read.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      answer.append(buf, static_cast<size_t>(n));
+    }
+    if (answer == "ok") return child.process().release();
+    auto ended = child.wait();
+    if (answer.empty())
+      answer = "it ended (" + (ended ? ended->describe() : ended.error().what()) + ") before it was ready; see " +
+               store_.monitor_log_path(id);
+    return Error(ErrorCode::kInternal, "starting the monitor of sandbox " + id.substr(0, 12) + ": " + answer);
+  }();
+  if (!spawned) (void)store_.remove(id);
+  return spawned;
 }
 
 bool Lifecycle::await_monitor_end(const std::string& id, std::chrono::milliseconds timeout) const {

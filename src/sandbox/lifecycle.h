@@ -5,6 +5,7 @@
 // the engine left behind. See docs/lifecycle.md.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -52,6 +53,15 @@ class Lifecycle {
 
   // Records the sandbox and starts its monitor (which holds the secrets).
   Result<std::string> create(SandboxConfig config, const std::vector<Secret>& secrets);
+  // For an OCI runtime: records the sandbox and starts its monitor attached
+  // (MonitorArgs::attached) as a child of this process, running
+  // `monitor_argv` (a program that calls run_monitor with the arguments
+  // given by monitor_args_from, below). The workload's stdio are `stdio`
+  // (three fds of ours). Returns the monitor's pid once it is ready; this
+  // process no longer owns it: whoever reaps this process's orphans (the
+  // caller's subreaper) reaps it and gets the workload's exit status.
+  Result<pid_t> create_attached(SandboxConfig config, const std::vector<std::string>& monitor_argv,
+                                std::array<int, 3> stdio);
   // Starts it; a sandbox whose monitor ended (stopped, crashed) gets a new
   // one, which needs the secrets it was created with again.
   Status start(const std::string& id, const std::vector<Secret>& secrets);
@@ -82,6 +92,8 @@ class Lifecycle {
 
  private:
   Status spawn_monitor(const std::string& id, const std::vector<Secret>& secrets, UniqueFd lock);
+  // Validates and records `config`; the monitor.lock, held.
+  Result<UniqueFd> record(SandboxConfig& config, const std::vector<Secret>& secrets);
   std::string monitor_lock_path(const std::string& id) const;
 
   StateStore store_;

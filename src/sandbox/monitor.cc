@@ -1,6 +1,7 @@
 #include "sandbox/monitor.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "base/unix_socket.h"
 #include "sandbox/monitor_supervisor.h"
 #include "sandbox/secrets.h"
+#include "sandbox/stdio_bridge.h"
 #include "sandbox/state_store.h"
 
 namespace krunbox {
@@ -40,6 +42,28 @@ Result<std::string> read_all_stdin() {
   }
 }
 
+// The attached monitor's start: it stays in the spawner's session (a
+// terminal workload makes the pty its controlling terminal, so a resize
+// reaches it as SIGWINCH, which needs a session of its own); the bridge
+// blocks the forwarded signals before any thread starts.
+Result<std::unique_ptr<StdioBridge>> attach_workload_stdio(const MonitorArgs& a, bool tty) {
+  for (int fd : {a.workload_stdin, a.workload_stdout, a.workload_stderr}) {
+    if (fd < 0 || ::fcntl(fd, F_GETFD) < 0)
+      return Error(ErrorCode::kInvalidArgument, "the workload's stdio fd " + std::to_string(fd) + " is not open");
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  if (tty) {
+    (void)::setsid();
+    if (::ioctl(a.workload_stdin, TIOCSCTTY, 0) != 0) KB_DEBUG("TIOCSCTTY: {}", std::strerror(errno));
+  }
+  BridgeOptions o;
+  o.forward_stdin = true;
+  o.tty = tty;
+  o.in_fd = a.workload_stdin;
+  o.out_fd = a.workload_stdout;
+  return StdioBridge::create(o);
+}
+
 }  // namespace
 
 int run_monitor(const MonitorArgs& a) {
@@ -52,25 +76,29 @@ int run_monitor(const MonitorArgs& a) {
     tell("monitor: '" + a.id + "' is not a sandbox id");
     return 1;
   }
-  auto text = read_all_stdin();
-  if (!text) {
-    tell(text.error().what());
-    return 1;
+  std::vector<Secret> secrets;
+  if (!a.attached) {
+    auto text = read_all_stdin();
+    if (!text) {
+      tell(text.error().what());
+      return 1;
+    }
+    auto decoded = decode_secrets(*text);
+    wipe(*text);
+    if (!decoded) {
+      tell(decoded.error().what());
+      return 1;
+    }
+    secrets = std::move(*decoded);
+    // Detach: a new session without a terminal, and not the spawner's child.
+    (void)::setsid();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      tell("fork: " + std::string(std::strerror(errno)));
+      return 1;
+    }
+    if (pid > 0) ::_exit(0);
   }
-  auto secrets = decode_secrets(*text);
-  wipe(*text);
-  if (!secrets) {
-    tell(secrets.error().what());
-    return 1;
-  }
-  // Detach: a new session without a terminal, and not the spawner's child.
-  (void)::setsid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    tell("fork: " + std::string(std::strerror(errno)));
-    return 1;
-  }
-  if (pid > 0) ::_exit(0);
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull >= 0) {
     ::dup2(devnull, 0);
@@ -84,6 +112,15 @@ int run_monitor(const MonitorArgs& a) {
   if (!config) {
     tell(config.error().what());
     return 1;
+  }
+  std::unique_ptr<StdioBridge> bridge;
+  if (a.attached) {
+    auto attached = attach_workload_stdio(a, config->spec.tty);
+    if (!attached) {
+      tell(attached.error().what());
+      return 1;
+    }
+    bridge = std::move(*attached);
   }
   auto status = store.load_status(a.id);
   if (!status) {
@@ -101,13 +138,18 @@ int run_monitor(const MonitorArgs& a) {
     return 1;
   }
   KB_INFO("monitor of sandbox {} ready (pid {})", a.id.substr(0, 12), ::getpid());
-  auto* m = new Monitor(store, std::move(*config), std::move(*status), std::move(*secrets));
+  auto* m = new Monitor(store, std::move(*config), std::move(*status), std::move(secrets));
+  if (bridge) m->attach_stdio({a.workload_stdout, a.workload_stderr, bridge.get()});
   std::thread([m, l = std::move(*listener)]() mutable { m->serve(std::move(l)); }).detach();
   tell("ok");
   int rc = m->run();
   m->destroy_engine();
+  if (bridge) {
+    bridge->stop();
+    rc = m->attached_exit_code();
+  }
   (void)::unlink(store.socket_path(a.id).c_str());
-  KB_INFO("monitor of sandbox {} exits", a.id.substr(0, 12));
+  KB_INFO("monitor of sandbox {} exits ({})", a.id.substr(0, 12), rc);
   // Connection threads may still be running; end the process without running
   // destructors under them. The engine is stopped and state.json is final.
   std::fflush(nullptr);

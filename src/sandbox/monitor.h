@@ -18,11 +18,22 @@ struct MonitorArgs {
   std::string socket_root;
   int ready_fd = 3;          // gets "ok" or an error message, then closes
   int lock_fd = 4;           // monitor.lock, already locked by the spawner
+  // Attached (an OCI runtime's `create`): the monitor stays the spawner's
+  // child, in its session, so the caller's subreaper (conmon, containerd's
+  // shim) reaps it and takes its exit status for the workload's. The main
+  // process's stdio are these fds (one pty slave three times for a
+  // terminal); the signals the monitor gets go to the main process; it has
+  // no secrets; it exits with the main process's exit code (128+N for
+  // signal N).
+  bool attached = false;
+  int workload_stdin = -1;
+  int workload_stdout = -1;
+  int workload_stderr = -1;
 };
 
-// Runs the monitor; daemonises first (setsid + fork: the spawner reaps the
-// first process at once). Reads the secrets from stdin until EOF. Returns
-// the process exit code.
+// Runs the monitor; unless attached, daemonises first (setsid + fork: the
+// spawner reaps the first process at once) and reads the secrets from stdin
+// until EOF. Returns the process exit code.
 int run_monitor(const MonitorArgs& args);
 
 }  // namespace krunbox

@@ -1,5 +1,7 @@
 #include "sandbox/monitor_supervisor.h"
 
+#include <signal.h>
+
 #include <algorithm>
 
 #include "base/fs.h"
@@ -9,6 +11,7 @@
 #include "sandbox/exec_request.h"
 #include "sandbox/host_ports.h"
 #include "sandbox/monitor_protocol.h"
+#include "sandbox/terminal.h"
 #include "sandbox/workload.h"
 
 namespace krunbox {
@@ -45,6 +48,7 @@ void Monitor::post(MonitorEvent ev) {
 
 void Monitor::destroy_engine() {
   if (waiter_.joinable()) waiter_.join();
+  if (attached_ && attached_->bridge) attached_->bridge->stop();
   std::unique_lock lock(engine_mu_);
   main_.reset();
   sandbox_.reset();
@@ -113,6 +117,13 @@ int Monitor::run() {
         break;
     }
   }
+}
+
+int Monitor::attached_exit_code() {
+  std::lock_guard lock(status_mu_);
+  if (status_.exit_status) return status_.exit_status->shell_code();
+  if (status_.state == SandboxState::kCrashed) return kExitSandboxFailed;
+  return 128 + SIGKILL;
 }
 
 Status Monitor::create_engine() {
@@ -205,12 +216,16 @@ Status Monitor::launch_main() {
   proto::AgentClient* agent = sandbox_ ? sandbox_->agent() : nullptr;
   if (!agent) return Error(ErrorCode::kInternal, "sandbox " + short_id() + " has no agent connection");
   proto::ExecCallbacks callbacks;
-  RotatingLog* log = log_.get();
-  auto sink = [log](std::string_view data) {
-    if (auto st = log->write(data); !st.ok()) KB_WARN("{}", st.error().what());
-  };
-  callbacks.on_stdout = sink;
-  callbacks.on_stderr = sink;
+  if (attached_) {
+    callbacks = write_streams_to(attached_->out_fd, attached_->err_fd);
+  } else {
+    RotatingLog* log = log_.get();
+    auto sink = [log](std::string_view data) {
+      if (auto st = log->write(data); !st.ok()) KB_WARN("{}", st.error().what());
+    };
+    callbacks.on_stdout = sink;
+    callbacks.on_stderr = sink;
+  }
   Result<std::unique_ptr<proto::ExecSession>> session = Error(ErrorCode::kInternal, "no main process");
   if (adopt_main_) {
     // The checkpoint's main process runs on in the restored guest.
@@ -218,8 +233,15 @@ Status Monitor::launch_main() {
     adopt_main_.reset();
   } else {
     std::vector<std::string> secrets = secret_env(secrets_);
-    proto::ExecRequest req = exec_request_for(config_.spec, main_workload(config_.spec, secrets));
+    Workload workload = main_workload(config_.spec, secrets);
+    if (attached_) {
+      workload.tty = config_.spec.tty;
+      workload.stdin_open = true;
+      workload.tty_size = terminal_size(attached_->out_fd);
+    }
+    proto::ExecRequest req = exec_request_for(config_.spec, workload);
     for (auto& kv : secrets) wipe(kv);
+    for (auto& kv : workload.env) wipe(kv);
     if (auto st = check_exec_request_size(req); !st.ok()) {
       wipe_env(req);
       return st;
@@ -240,6 +262,16 @@ Status Monitor::launch_main() {
   }
   killed_ = false;
   proto::ExecSession* s = main_.get();
+  if (attached_ && attached_->bridge) {
+    attached_target_ = std::make_unique<SessionTarget>(s, /*group=*/true);
+    if (!bridge_started_) {
+      bridge_started_ = true;
+      if (auto st = attached_->bridge->start(attached_target_.get()); !st.ok())
+        KB_WARN("sandbox {}: the workload's stdio: {}", short_id(), st.error().what());
+    } else {
+      attached_->bridge->set_target(attached_target_.get());
+    }
+  }
   waiter_ = std::thread([this, s, generation] {
     auto exit = s->wait();
     {
@@ -261,6 +293,8 @@ Status Monitor::launch_main() {
 
 bool Monitor::on_main_exited(const MonitorEvent&) {
   if (waiter_.joinable()) waiter_.join();
+  // The workload's end is the attached monitor's: nothing more goes to it.
+  if (attached_ && attached_->bridge) attached_->bridge->stop();
   std::optional<proto::ExitMessage> exit;
   std::string error;
   {

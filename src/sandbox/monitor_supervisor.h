@@ -26,8 +26,18 @@
 #include "sandbox/output_log.h"
 #include "sandbox/secrets.h"
 #include "sandbox/state_store.h"
+#include "sandbox/stdio_bridge.h"
 
 namespace krunbox {
+
+// An attached monitor's workload stdio (MonitorArgs::attached): the main
+// process's output goes to these fds, and the bridge feeds its stdin and
+// forwards signals and resizes to it.
+struct AttachedStdio {
+  int out_fd = -1;
+  int err_fd = -1;
+  StdioBridge* bridge = nullptr;
+};
 
 // What the connection threads ask of the main thread.
 struct MonitorEvent {
@@ -58,6 +68,12 @@ class Monitor {
   // Accepts connections, one thread each (monitor_dispatch.cc).
   void serve(UniqueFd listener);
   void destroy_engine();
+  // Attached mode: set before run().
+  void attach_stdio(AttachedStdio stdio) { attached_ = stdio; }
+  // What an attached monitor exits with once run() returned: the main
+  // process's exit code (128+N for signal N); 128+SIGKILL when the sandbox
+  // was stopped before it ran; kExitSandboxFailed when the engine failed.
+  int attached_exit_code();
 
  private:
   const std::string& id() const { return config_.spec.id; }
@@ -146,6 +162,9 @@ class Monitor {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> killed_{false};
   KeptExecs kept_;
+  std::optional<AttachedStdio> attached_;
+  std::unique_ptr<SessionTarget> attached_target_;
+  bool bridge_started_ = false;
 };
 
 }  // namespace krunbox
