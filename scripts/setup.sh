@@ -32,6 +32,7 @@ packages=(
   busybox-static qemu-system-x86 kmod cpio lz4 erofs-utils passt iproute2 uidmap
   # tests and benchmarks: image tools, peers
   umoci skopeo runc crun python3 python3-httpx python3-pytest docker-registry apache2-utils curl
+  podman containerd  # tests/oci: krunbox-runc under real callers (conmon, containerd-shim-runc-v2)
   python3-websocket  # the attach WebSocket's tests: a real WebSocket client
   python3-docker  # tests/docker: docker-py, a real Docker SDK client
 )
