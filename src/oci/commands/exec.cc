@@ -144,7 +144,6 @@ int exec_detached(Context& ctx, const ExecOptions& o) {
   add("--user", o.user);
   for (const auto& e : o.env) add("--env", e);
   if (o.tty) words.push_back("--tty");
-  words.push_back("--");
   words.insert(words.end(), o.words.begin(), o.words.end());
   auto ready = make_pipe();
   if (!ready) return fail(std::move(ready).error());
