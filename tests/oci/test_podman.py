@@ -33,7 +33,10 @@ class Podman:
                     'runtime_supports_json = ["krunbox-runc", "crun", "runc"]\n')
         self.env = dict(world.env)
         self.env["CONTAINERS_CONF"] = conf
-        self.env["CONTAINERS_STORAGE_CONF"] = os.path.join(self.dir, "no-storage.conf")
+        storage_conf = os.path.join(self.dir, "storage.conf")
+        with open(storage_conf, "w") as f:
+            f.write('[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n' % (self.storage, self.runroot))
+        self.env["CONTAINERS_STORAGE_CONF"] = storage_conf
         r = subprocess.run([SKOPEO, "copy", "oci:%s:latest" % world.layout,
                             "containers-storage:[overlay@%s+%s]%s" % (self.storage, self.runroot, IMAGE)],
                            env=self.env, capture_output=True, text=True, timeout=120)
