@@ -13,6 +13,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/paths.h"
+#include "base/read_to_eof.h"
 #include "base/subprocess.h"
 #include "base/unix_socket.h"
 #include "sandbox/exec_request.h"
@@ -149,14 +150,7 @@ Status Lifecycle::spawn_monitor(const std::string& id, const std::vector<Secret>
   child.stdin_fd().reset();
   // The first process only reads the secrets and forks the real monitor.
   KRUNBOX_ASSIGN_OR_RETURN(auto first, child.wait());
-  std::string answer;
-  char buf[1024];
-  for (;;) {
-    ssize_t n = ::read(ready.read.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    answer.append(buf, static_cast<size_t>(n));
-  }
+  std::string answer = read_to_eof(ready.read.get());
   if (answer == "ok") return {};
   if (!wrote.ok()) return std::move(wrote).error().wrap("handing the secrets to the monitor");
   if (answer.empty())
@@ -243,14 +237,7 @@ Result<pid_t> Lifecycle::create_attached(SandboxConfig config, const std::vector
     KRUNBOX_ASSIGN_OR_RETURN(auto child, Subprocess::spawn(monitor_argv, o));
     ready.write.reset();
     lock.reset();  // the monitor holds it now
-    std::string answer;
-    char buf[1024];
-    for (;;) {
-      ssize_t n = ::read(ready.read.get(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      answer.append(buf, static_cast<size_t>(n));
-    }
+    std::string answer = read_to_eof(ready.read.get());
     if (answer == "ok") return child.process().release();
     auto ended = child.wait();
     if (answer.empty())

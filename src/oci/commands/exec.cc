@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/fs.h"
+#include "base/read_to_eof.h"
 #include "base/subprocess.h"
 #include "oci/bundle_config.h"
 #include "oci/commands/commands.h"
@@ -153,14 +154,7 @@ int exec_detached(Context& ctx, const ExecOptions& o) {
   auto child = Subprocess::spawn(ctx.reinvoke(words), so);
   if (!child) return fail(std::move(child).error());
   ready->write.reset();
-  std::string answer;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(ready->read.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || answer.size() > 64 * 1024) break;
-    answer.append(buf, static_cast<size_t>(n));
-  }
+  std::string answer = read_to_eof(ready->read.get());
   if (answer != "ok") {
     auto ended = child->wait();
     if (answer.empty()) answer = "the exec ended before its process ran (" + (ended ? ended->describe() : "?") + ")";
