@@ -190,3 +190,40 @@ def test_missing_config_and_unsupported_verbs(world):
     features = json.loads(world.runc("features").stdout)
     assert features["ociVersionMax"].startswith("1.") and "io.krunbox.backend" in features["annotations"]
     assert "krunbox-runc version" in world.runc("--version").stdout
+
+
+def test_a_terminal_goes_to_the_console_socket(world):
+    import array
+    import socket
+    c = spec(["sh", "-c", "tty; stty size; sleep 5"], terminal=True)
+    b = world.bundle(None, config=c)
+    path = os.path.join(world.dir, "console.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    with open(os.path.join(world.dir, "tty.out"), "w") as o:
+        p = subprocess.Popen([RUNTIME, "--root", world.root, "create", "-b", b, "--console-socket", path, "tty"],
+                             env=world.env, stdin=subprocess.DEVNULL, stdout=o, stderr=o)
+        srv.settimeout(60)
+        conn, _ = srv.accept()
+        msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_LEN(4))
+        fds = array.array("i")
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(data[:4])
+        assert p.wait(timeout=60) == 0
+    assert len(fds) == 1 and msg.startswith(b"/dev/pts/")
+    master = fds[0]
+    try:
+        assert world.runc("start", "tty").returncode == 0
+        seen = b""
+        end = time.time() + 30
+        while b"\r\n" not in seen.split(b"/dev/pts/", 1)[-1] and time.time() < end:
+            seen += os.read(master, 4096)
+        # The process's stdio is a terminal inside the sandbox, and its output arrives raw (CRLF) on the master.
+        assert b"/dev/pts/" in seen and b"\r\n" in seen, seen
+    finally:
+        os.close(master)
+        world.runc("delete", "-f", "tty")
+    r = world.runc("create", "-b", b, "tty-no-socket")
+    assert r.returncode == 1 and "--console-socket" in r.stderr
