@@ -3,6 +3,10 @@
 include(CMakePackageConfigHelpers)
 
 install(TARGETS krunbox RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The OCI runtime (docs/oci-runtime.md): containerd, podman and CRI-O name it by path.
+if(TARGET krunbox-runc)
+  install(TARGETS krunbox-runc RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 # find_helper (src/base/paths.h) looks in <prefix>/libexec/krunbox.
 foreach(helper IN ITEMS krunbox-agent krunbox-vmm)
   if(TARGET ${helper})
