@@ -76,41 +76,46 @@ Result<UniqueFd> connect_own_unix_socket(const std::string& path, std::chrono::m
   return fd;
 }
 
-Status send_fd(int sock, int fd, std::string_view data) {
-  if (data.empty()) data = " ";
-  iovec iov{const_cast<char*>(data.data()), data.size()};
+namespace {
+
+// One buffer and room for one fd, as sendmsg and recvmsg take them.
+struct FdMessage {
+  iovec iov;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  FdMessage(void* data, size_t size) : iov{data, size} {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+};
+
+}  // namespace
+
+Status send_fd(int sock, int fd, std::string_view data) {
+  if (data.empty()) data = " ";
+  FdMessage m(const_cast<char*>(data.data()), data.size());
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
   for (;;) {
-    if (::sendmsg(sock, &msg, MSG_NOSIGNAL) >= 0) return {};
+    if (::sendmsg(sock, &m.msg, MSG_NOSIGNAL) >= 0) return {};
     if (errno != EINTR) return Error::from_errno("sending a file descriptor");
   }
 }
 
 Result<UniqueFd> receive_fd(int sock, std::string* data, size_t max_data) {
   std::string buf(std::max<size_t>(max_data, 1), '\0');
-  iovec iov{buf.data(), buf.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  FdMessage m(buf.data(), buf.size());
   ssize_t n;
   do {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Error::from_errno("receiving a file descriptor");
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
   if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
     return Error(ErrorCode::kProtocol, "the peer sent no file descriptor");
   int fd = -1;

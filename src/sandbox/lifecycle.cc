@@ -57,6 +57,17 @@ Status check_main_request_size(const SandboxSpec& spec, const std::vector<Secret
   return st;
 }
 
+// A monitor's own output goes to its log; its fds 3 (readiness) and 4 (the lock) are the caller's to add.
+SpawnOptions monitor_spawn_options(const std::string& log) {
+  SpawnOptions o;
+  o.stdout_mode = Stdio::kFile;
+  o.stderr_mode = Stdio::kFile;
+  o.stdout_file = log;
+  o.stderr_file = log;
+  o.search_path = false;
+  return o;
+}
+
 Json port_list(const std::vector<PortMapping>& ports) {
   Json a = Json::array();
   for (const auto& p : ports) a.push_back(describe(p));
@@ -133,14 +144,9 @@ bool Lifecycle::monitor_alive(const std::string& id) const {
 Status Lifecycle::spawn_monitor(const std::string& id, const std::vector<Secret>& secrets, UniqueFd lock) {
   KRUNBOX_ASSIGN_OR_RETURN(std::string exe, find_krunbox_program());
   KRUNBOX_ASSIGN_OR_RETURN(auto ready, make_pipe());
-  SpawnOptions o;
+  SpawnOptions o = monitor_spawn_options(store_.monitor_log_path(id));
   o.stdin_mode = Stdio::kPipe;
-  o.stdout_mode = Stdio::kFile;
-  o.stderr_mode = Stdio::kFile;
-  o.stdout_file = store_.monitor_log_path(id);
-  o.stderr_file = store_.monitor_log_path(id);
   o.keep_fds = {{ready.write.get(), 3}, {lock.get(), 4}};
-  o.search_path = false;
   KRUNBOX_ASSIGN_OR_RETURN(auto child, Subprocess::spawn({exe, "monitor", id}, o));
   ready.write.reset();
   lock.reset();  // the monitor holds it now
@@ -226,14 +232,9 @@ Result<pid_t> Lifecycle::create_attached(SandboxConfig config, const std::vector
   const std::string id = config.spec.id;
   auto spawned = [&]() -> Result<pid_t> {
     KRUNBOX_ASSIGN_OR_RETURN(auto ready, make_pipe());
-    SpawnOptions o;
+    SpawnOptions o = monitor_spawn_options(store_.monitor_log_path(id));
     o.stdin_mode = Stdio::kNull;
-    o.stdout_mode = Stdio::kFile;
-    o.stderr_mode = Stdio::kFile;
-    o.stdout_file = store_.monitor_log_path(id);
-    o.stderr_file = store_.monitor_log_path(id);
     o.keep_fds = {{ready.write.get(), 3}, {lock.get(), 4}, {stdio[0], 5}, {stdio[1], 6}, {stdio[2], 7}};
-    o.search_path = false;
     KRUNBOX_ASSIGN_OR_RETURN(auto child, Subprocess::spawn(monitor_argv, o));
     ready.write.reset();
     lock.reset();  // the monitor holds it now
