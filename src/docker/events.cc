@@ -79,10 +79,11 @@ bool EventFilter::matches(const DockerEvent& e) const {
       if (!matches_labels(e.attributes, labels)) return false;
       continue;
     }
+    const std::string& filter = name;  // clang 14 cannot capture a structured binding
     bool any = std::any_of(values.begin(), values.end(), [&](const std::string& v) {
-      if (name == "type") return e.type == v;
-      if (name == "event") return e.action == v;
-      if (name == "image") return attr("image") == v || (e.type == "image" && e.id == v);
+      if (filter == "type") return e.type == v;
+      if (filter == "event") return e.action == v;
+      if (filter == "image") return attr("image") == v || (e.type == "image" && e.id == v);
       // container: the id, a prefix of it, or the name.
       return e.type == "container" && !v.empty() && (e.id.rfind(v, 0) == 0 || attr("name") == v);
     });
@@ -90,6 +91,9 @@ bool EventFilter::matches(const DockerEvent& e) const {
   }
   return true;
 }
+
+// The latest time in nanoseconds an int64 holds: the year 2255.
+constexpr int64_t kMaxEventSeconds = 9000000000;
 
 Result<int64_t> parse_event_time(std::string_view text) {
   auto invalid = [&] {
@@ -121,13 +125,15 @@ Result<int64_t> parse_event_time(std::string_view text) {
     } else {
       return invalid();
     }
-    return (static_cast<int64_t>(timegm(&tm)) - offset) * 1000000000 + frac;
+    int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset;
+    if (secs < 0 || secs > kMaxEventSeconds) return invalid();
+    return secs * 1000000000 + frac;
   }
   size_t dot = text.find('.');
   std::string_view whole = text.substr(0, dot), fraction = dot == std::string_view::npos ? "" : text.substr(dot + 1);
   int64_t secs = 0;
   auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), secs);
-  if (ec != std::errc() || p != whole.data() + whole.size() || secs < 0 || secs > 100000000000) return invalid();
+  if (ec != std::errc() || p != whole.data() + whole.size() || secs < 0 || secs > kMaxEventSeconds) return invalid();
   if (fraction.size() > 9 ||
       !std::all_of(fraction.begin(), fraction.end(), [](char c) { return isdigit(static_cast<unsigned char>(c)); }))
     return invalid();
