@@ -127,11 +127,9 @@ std::vector<SandboxEvent> SandboxWatcher::diff(const std::map<std::string, Sandb
         out.push_back(event_of("resumed", id, v));
       else if (is_up(s) && (!is_up(was.state) || new_run))
         out.push_back(event_of("started", id, v));
-      else if (new_run)  // a whole run began and ended between two looks
-        out.push_back(event_of("started", id, v));
       if (s == SandboxState::kPaused) out.push_back(event_of("paused", id, v));
-      if (s == SandboxState::kStopped && (s != was.state || new_run)) out.push_back(event_of("exited", id, v));
-      if (s == SandboxState::kCrashed && (s != was.state || new_run)) out.push_back(event_of("crashed", id, v));
+      if (s == SandboxState::kStopped && s != was.state) out.push_back(event_of("exited", id, v));
+      if (s == SandboxState::kCrashed && s != was.state) out.push_back(event_of("crashed", id, v));
     }
     was.state = s;
     was.run = v.status.run;

@@ -51,8 +51,10 @@ class CheckpointTest : public ::testing::Test {
     return trim(r->out);
   }
 
+  // The counter's `echo $i > /tmp/count` truncates before it writes: a read
+  // that meets it empty waits for the next line.
   long count(const World& w, const std::string& name) {
-    std::string out = exec(w, name, "cat /tmp/count");
+    std::string out = exec(w, name, "for i in 1 2 3 4 5 6 7 8 9 10; do test -s /tmp/count && break; sleep 0.05; done; cat /tmp/count");
     char* end = nullptr;
     long n = std::strtol(out.c_str(), &end, 10);
     return end && *end == '\0' && !out.empty() ? n : -1;

@@ -15,10 +15,15 @@ using lifecycle_test::bundled_rootfs;
 using lifecycle_test::World;
 using namespace std::chrono_literals;
 
+// The counter's `echo $i > /tmp/count` truncates before it writes, so a
+// read may meet the file empty: read again.
 long read_count(api::Runtime& rt, const std::string& sandbox) {
-  auto text = rt.read_file(sandbox, "/tmp/count");
-  if (!text.ok() || text->empty()) return -1;
-  return std::strtol(text->c_str(), nullptr, 10);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    auto text = rt.read_file(sandbox, "/tmp/count");
+    if (text.ok() && !text->empty()) return std::strtol(text->c_str(), nullptr, 10);
+    std::this_thread::sleep_for(20ms);
+  }
+  return -1;
 }
 
 TEST(CheckpointLibraryTest, CheckpointRestoreAndPauseToDisk) {

@@ -21,10 +21,16 @@ def qemu_or_skip(api):
 
 
 def count(api, sid):
-    r = api.post("/v1/sandboxes/%s/exec" % sid, json={"argv": ["cat", "/tmp/count"]})
-    assert r.status_code == 200, r.text
-    out = r.json()["stdout"].strip()
-    return int(out) if out.isdigit() else -1
+    # The counter's `echo $i > /tmp/count` truncates before it writes: a read
+    # that meets it empty looks again.
+    for _ in range(20):
+        r = api.post("/v1/sandboxes/%s/exec" % sid, json={"argv": ["cat", "/tmp/count"]})
+        assert r.status_code == 200, r.text
+        out = r.json()["stdout"].strip()
+        if out.isdigit():
+            return int(out)
+        time.sleep(0.05)
+    return -1
 
 
 def counted_to(api, sid, n, deadline=120):
