@@ -644,11 +644,6 @@ Result<std::unique_ptr<ExecSession>> AgentClient::adopt(uint32_t session, ExecCa
       .wrap("taking over session " + std::to_string(session));
 }
 
-Status AgentClient::reseed(const ReseedRequest& request) {
-  KRUNBOX_TRY_CTX(simple_request(request), "reseeding the guest");
-  return {};
-}
-
 Result<std::unique_ptr<ExecSession>> AgentClient::start_session(const Request& request, ExecCallbacks callbacks) {
   KRUNBOX_ASSIGN_OR_RETURN(auto ch, core_->open(Kind::kExec, std::move(callbacks)));
   core_->send(FrameType::kRequest, ch->id, 0, encode_request(request));
@@ -691,16 +686,6 @@ Result<ExecOutput> AgentClient::run(const ExecRequest& request, std::string_view
   out->status = m.status;
   out->timed_out = m.timed_out;
   return std::move(*out);
-}
-
-Status AgentClient::signal(uint32_t session, int sig, bool group) {
-  KRUNBOX_TRY(simple_request(SignalRequest{session, sig, group}));
-  return {};
-}
-
-Status AgentClient::resize(uint32_t session, uint16_t rows, uint16_t cols) {
-  KRUNBOX_TRY(simple_request(ResizeRequest{session, rows, cols}));
-  return {};
 }
 
 Status AgentClient::put_file(const std::string& guest_path, std::string_view data, const PutOptions& options) {
@@ -804,21 +789,6 @@ Result<uint64_t> AgentClient::get_file_stream(const std::string& guest_path, con
 Result<FileStat> AgentClient::stat(const std::string& guest_path) {
   KRUNBOX_ASSIGN_OR_RETURN(Json body, simple_request(StatRequest{guest_path}));
   return parse_file_stat(body);
-}
-
-Result<PingReply> AgentClient::ping() {
-  KRUNBOX_ASSIGN_OR_RETURN(Json body, simple_request(PingRequest{}));
-  return parse_ping_reply(body);
-}
-
-Result<InfoReply> AgentClient::info() {
-  KRUNBOX_ASSIGN_OR_RETURN(Json body, simple_request(InfoRequest{}));
-  return parse_info_reply(body);
-}
-
-Status AgentClient::shutdown(std::chrono::milliseconds grace, ShutdownAction action) {
-  KRUNBOX_TRY(simple_request(ShutdownRequest{static_cast<uint64_t>(grace.count()), action}));
-  return {};
 }
 
 }  // namespace krunbox::proto

@@ -49,13 +49,13 @@ std::vector<HostProcess> tree_of(pid_t root) {
   }
   std::vector<HostProcess> out;
   if (!top) return out;
-  std::vector<const HostProcess*> todo = {top};
-  while (!todo.empty() && out.size() < 65536) {
-    const HostProcess* p = todo.back();
-    todo.pop_back();
+  std::vector<const HostProcess*> pending = {top};
+  while (!pending.empty() && out.size() < 65536) {
+    const HostProcess* p = pending.back();
+    pending.pop_back();
     out.push_back(*p);
     auto [from, to] = children.equal_range(p->pid);
-    for (auto it = from; it != to; ++it) todo.push_back(it->second);
+    for (auto it = from; it != to; ++it) pending.push_back(it->second);
   }
   return out;
 }
